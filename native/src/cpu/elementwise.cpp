@@ -1,0 +1,134 @@
+// Elementwise ops (SiLU, tanh-GELU, axpby, lerp, linear combinations, add/mul/scale): float32, parallel over
+// fixed-size chunks, in-place safe. GELU is the tanh approximation exactly as PyTorch's CPU kernel writes it
+// (0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))); sampler arithmetic keeps the header's float32 op order.
+// The activations dispatch to AVX-512 / AVX2 twins (elementwise_avx512.cpp / _avx2.cpp); the arithmetic
+// ops are plain loops the compiler vectorises, since they are memory-bound.
+#include "ditto/cpu/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/elementwise_kernels.h"
+#include "ditto/cpu_features.h"
+
+namespace ditto::cpu {
+
+namespace {
+
+// Below this many elements a single task is cheaper than waking workers.
+constexpr int64_t kChunk = 32768;
+
+template <class Fn>
+void for_chunks(ThreadPool& pool, int64_t n, const Fn& fn) {
+  if (n <= 0) return;
+  const int64_t tasks = (n + kChunk - 1) / kChunk;
+  if (tasks == 1) {
+    fn(int64_t{0}, n);
+    return;
+  }
+  pool.parallel_for(tasks, [&](int64_t t, int) {
+    const int64_t begin = t * kChunk;
+    fn(begin, std::min(n, begin + kChunk));
+  });
+}
+
+}  // namespace
+
+float gelu_tanh_scalar(float x) {
+  constexpr float kBeta = 0.7978845608028654f;  // sqrt(2/pi)
+  constexpr float kKappa = 0.044715f;
+  const float inner = kBeta * (x + kKappa * x * x * x);
+  return 0.5f * x * (1.f + std::tanh(inner));
+}
+
+float silu_scalar(float x) { return x / (1.f + std::exp(-x)); }
+
+namespace detail {
+void silu_portable(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = silu_scalar(x[i]);
+}
+void gelu_tanh_portable(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gelu_tanh_scalar(x[i]);
+}
+}  // namespace detail
+
+namespace {
+using ActivationFn = void (*)(const float*, float*, int64_t);
+
+ActivationFn pick_silu() {
+  switch (best_isa()) {
+    case Isa::Amx:
+    case Isa::Avx512Bf16:
+    case Isa::Avx512: return detail::silu_avx512;
+    case Isa::Avx2: return detail::silu_avx2;
+    default: return detail::silu_portable;
+  }
+}
+ActivationFn pick_gelu() {
+  switch (best_isa()) {
+    case Isa::Amx:
+    case Isa::Avx512Bf16:
+    case Isa::Avx512: return detail::gelu_tanh_avx512;
+    case Isa::Avx2: return detail::gelu_tanh_avx2;
+    default: return detail::gelu_tanh_portable;
+  }
+}
+}  // namespace
+
+void silu(ThreadPool& pool, const float* x, float* out, int64_t n) {
+  const ActivationFn fn = pick_silu();
+  for_chunks(pool, n, [&](int64_t b, int64_t e) { fn(x + b, out + b, e - b); });
+}
+
+void gelu_tanh(ThreadPool& pool, const float* x, float* out, int64_t n) {
+  const ActivationFn fn = pick_gelu();
+  for_chunks(pool, n, [&](int64_t b, int64_t e) { fn(x + b, out + b, e - b); });
+}
+
+void axpby(ThreadPool& pool, float a, const float* x, float b, const float* y, float* out, int64_t n) {
+  for_chunks(pool, n, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = a * x[i] + b * y[i];
+  });
+}
+
+void lerp(ThreadPool& pool, const float* x, const float* y, float w, float* out, int64_t n) {
+  for_chunks(pool, n, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = x[i] + w * (y[i] - x[i]);
+  });
+}
+
+void linear_combination(ThreadPool& pool, const float* const* inputs, const float* coeffs, int num_inputs, float* out,
+                        int64_t n) {
+  for_chunks(pool, n, [&](int64_t s, int64_t e) {
+    if (num_inputs <= 0) {
+      std::fill(out + s, out + e, 0.f);
+      return;
+    }
+    // Element by element so that `out` may alias any input: every input is read before out[i] is written.
+    for (int64_t i = s; i < e; ++i) {
+      float acc = coeffs[0] * inputs[0][i];
+      for (int j = 1; j < num_inputs; ++j) acc += coeffs[j] * inputs[j][i];
+      out[i] = acc;
+    }
+  });
+}
+
+void add(ThreadPool& pool, const float* x, const float* y, float* out, int64_t n) {
+  for_chunks(pool, n, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = x[i] + y[i];
+  });
+}
+
+void mul(ThreadPool& pool, const float* x, const float* y, float* out, int64_t n) {
+  for_chunks(pool, n, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = x[i] * y[i];
+  });
+}
+
+void scale(ThreadPool& pool, const float* x, float s, float* out, int64_t n) {
+  for_chunks(pool, n, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = x[i] * s;
+  });
+}
+
+}  // namespace ditto::cpu

@@ -1,0 +1,24 @@
+// Internal: per-ISA row loops behind layer_norm / rms_norm (portable in norms.cpp, vector twins in
+// norms_avx2.cpp / norms_avx512.cpp). Each normalises `rows` contiguous rows with one (shift, scale) row
+// (either may be null); no threading.
+#pragma once
+#include <cstdint>
+
+namespace ditto::cpu::detail {
+
+using LayerNormRowsFn = void (*)(const float* x, float* out, int64_t rows, int64_t dim, float eps,
+                                 const float* weight, const float* bias, const float* shift, const float* scale);
+using RmsNormRowsFn = void (*)(const float* x, float* out, int64_t rows, int64_t dim, float eps,
+                               const float* weight);
+
+void layer_norm_rows_portable(const float* x, float* out, int64_t rows, int64_t dim, float eps,
+                              const float* weight, const float* bias, const float* shift, const float* scale);
+void layer_norm_rows_avx2(const float* x, float* out, int64_t rows, int64_t dim, float eps,
+                          const float* weight, const float* bias, const float* shift, const float* scale);
+void layer_norm_rows_avx512(const float* x, float* out, int64_t rows, int64_t dim, float eps,
+                            const float* weight, const float* bias, const float* shift, const float* scale);
+void rms_norm_rows_portable(const float* x, float* out, int64_t rows, int64_t dim, float eps, const float* weight);
+void rms_norm_rows_avx2(const float* x, float* out, int64_t rows, int64_t dim, float eps, const float* weight);
+void rms_norm_rows_avx512(const float* x, float* out, int64_t rows, int64_t dim, float eps, const float* weight);
+
+}  // namespace ditto::cpu::detail

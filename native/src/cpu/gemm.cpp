@@ -1,0 +1,240 @@
+// GEMM driver for Linear layers: weight packing (PackedWeight::pack), kernel choice per ISA and dtype, the
+// BLIS-style blocked loop nest parallelised over output tiles (linear), the shared scalar A-packing and
+// epilogue pieces, and the double-precision oracle (linear_reference). Layouts: see gemm_kernels.h.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "cpu/gemm_kernels.h"
+
+namespace ditto::cpu {
+namespace gemm {
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+float round_bf16(float v) { return bf16_to_f32(f32_to_bf16(v)); }
+
+// The f32 kernel of an ISA (served to F32 layers, or to BF16 layers as the rounding fallback).
+const MicroKernel* f32_kernel(Isa isa, DType dtype) {
+  switch (isa) {
+    case Isa::Avx512: return avx512_kernel(dtype);
+    case Isa::Avx2: return avx2_kernel(dtype);
+    default: return portable_kernel(dtype);
+  }
+}
+
+// Picks the best compiled kernel at or below `isa` that the machine (and DITTO_ISA) allow for `dtype`.
+const MicroKernel* choose_kernel(Isa isa, DType dtype) {
+  int level = std::min(static_cast<int>(isa), static_cast<int>(best_isa()));
+  for (; level > 0; --level) {
+    const Isa candidate = static_cast<Isa>(level);
+    if (!isa_supported(candidate)) continue;
+    const MicroKernel* k = nullptr;
+    if (candidate == Isa::Amx) k = dtype == DType::BF16 ? amx_kernel() : nullptr;
+    else if (candidate == Isa::Avx512Bf16) k = dtype == DType::BF16 ? avx512bf16_kernel() : nullptr;
+    else k = f32_kernel(candidate, dtype);
+    if (k) return k;
+  }
+  return portable_kernel(dtype);
+}
+
+// Per-thread scratch for the packed A block and the f32 accumulator tiles; grows on demand, reused.
+struct Scratch {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  ~Scratch() { std::free(ptr); }
+  void* get(size_t want) {
+    if (want > bytes) {
+      std::free(ptr);
+      bytes = round_up(static_cast<int64_t>(want), 4096);
+      ptr = std::aligned_alloc(64, bytes);
+      if (!ptr) {
+        bytes = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return ptr;
+  }
+};
+
+}  // namespace
+
+const MicroKernel* kernel_for(Isa isa, DType dtype) {
+  switch (isa) {
+    case Isa::Amx: return amx_kernel();
+    case Isa::Avx512Bf16: return avx512bf16_kernel();
+    default: return f32_kernel(isa, dtype);
+  }
+}
+
+void pack_a_f32_scalar(const float* x, int64_t lda, int rows, int mr, bool round_bf16_values, int64_t k0,
+                       int64_t kc_valid, int64_t kc_padded, float* dst) {
+  for (int64_t kk = 0; kk < kc_padded; ++kk) {
+    float* out = dst + kk * mr;
+    for (int i = 0; i < mr; ++i) {
+      float v = (i < rows && kk < kc_valid) ? x[i * lda + k0 + kk] : 0.f;
+      out[i] = round_bf16_values ? round_bf16(v) : v;
+    }
+  }
+}
+
+void pack_a_bf16_pairs_scalar(const float* x, int64_t lda, int rows, int mr, int64_t k0, int64_t kc_valid,
+                              int64_t kc_padded, uint16_t* dst) {
+  for (int64_t kk = 0; kk < kc_padded; ++kk) {
+    uint16_t* out = dst + (kk / 2) * mr * 2 + (kk & 1);
+    for (int i = 0; i < mr; ++i) out[2 * i] = (i < rows && kk < kc_valid) ? f32_to_bf16(x[i * lda + k0 + kk]) : 0;
+  }
+}
+
+void epilogue_row_scalar(const float* c, float* y, int64_t n, int64_t row, int64_t j0, const Epilogue& e) {
+  const float* gate = e.gate ? e.gate + gate_row_offset(e, row) + j0 : nullptr;
+  for (int64_t j = 0; j < n; ++j) {
+    float v = c[j];
+    if (e.bias) v += e.bias[j0 + j];
+    if (e.activation == Activation::GeluTanh) {
+      const float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+      v = v / (1.f + std::exp(-2.f * u));
+    } else if (e.activation == Activation::Silu) {
+      v = v / (1.f + std::exp(-v));
+    }
+    y[j] = gate ? y[j] + gate[j] * v : v;
+  }
+}
+
+}  // namespace gemm
+
+Result<PackedWeight> PackedWeight::pack(const float* w, int64_t n, int64_t k, DType dtype, Isa isa) {
+  if (!w) return invalid_argument("PackedWeight::pack: null weight");
+  if (n <= 0 || k <= 0) return invalid_argument("PackedWeight::pack: bad shape [" + std::to_string(n) + ", " +
+                                                std::to_string(k) + "]");
+  if (dtype != DType::F32 && dtype != DType::BF16)
+    return invalid_argument(std::string("PackedWeight::pack: unsupported compute dtype ") + dtype_name(dtype));
+  const gemm::MicroKernel* kern = gemm::choose_kernel(isa, dtype);
+  const int nr = kern->nr;
+  const int64_t kp = gemm::round_up(k, kern->k_align);
+  const int64_t panels = gemm::ceil_div(n, nr);
+  const size_t elem = kern->bf16_operands ? 2 : 4;
+  const size_t bytes = static_cast<size_t>(panels * kp * nr) * elem;
+  void* raw = std::aligned_alloc(64, gemm::round_up(static_cast<int64_t>(bytes), 64));
+  if (!raw) return out_of_memory("PackedWeight::pack: could not allocate " + std::to_string(bytes) + " bytes");
+  std::shared_ptr<void> data(raw, std::free);
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t kk = 0; kk < kp; ++kk) {
+      for (int j = 0; j < nr; ++j) {
+        const int64_t col = p * nr + j;
+        const float v = (col < n && kk < k) ? w[col * k + kk] : 0.f;
+        if (kern->bf16_operands) {
+          uint16_t* panel = static_cast<uint16_t*>(raw) + p * kp * nr;
+          panel[((kk / 2) * nr + j) * 2 + (kk & 1)] = f32_to_bf16(v);
+        } else {
+          float* panel = static_cast<float*>(raw) + p * kp * nr;
+          panel[kk * nr + j] = kern->round_to_bf16 ? gemm::round_bf16(v) : v;
+        }
+      }
+    }
+  }
+  PackedWeight out;
+  PackedWeightAccess::set(out, n, k, dtype, kern->isa, bytes, std::move(data));
+  return out;
+}
+
+void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const PackedWeight& w, float* y, int64_t ldy,
+            const Epilogue& epilogue) {
+  using namespace gemm;
+  if (m <= 0 || w.empty()) return;
+  const MicroKernel& kern = *kernel_for(w.isa(), w.dtype());
+  const int mr = kern.mr, nr = kern.nr;
+  const int64_t n = w.n(), k = w.k();
+  const int64_t kp = round_up(k, kern.k_align);
+  const size_t elem = kern.bf16_operands ? 2 : 4;
+  const size_t panel_bytes = static_cast<size_t>(kp * nr) * elem;
+  const size_t a_elem = kern.a_layout == ALayout::F32 ? 4 : 2;
+
+  // Blocking: an MC×NC output block per task (≤ ~128 rows × ~512 columns), split further until each
+  // thread gets several tasks so dynamic scheduling balances the 2-thread case even at M = 64.
+  const int64_t strips_total = ceil_div(m, mr), panels_total = ceil_div(n, nr);
+  int64_t ms = std::min<int64_t>(strips_total, std::max(1, 128 / mr));
+  int64_t ps = std::min<int64_t>(panels_total, std::max(1, 512 / nr));
+  const int64_t want = pool.size() > 1 ? 4 * pool.size() : 1;
+  auto task_count = [&] { return ceil_div(strips_total, ms) * ceil_div(panels_total, ps); };
+  while (task_count() < want) {
+    if (ps > 2 && ps * nr >= ms * mr) ps = (ps + 1) / 2;
+    else if (ms > 1) ms = (ms + 1) / 2;
+    else if (ps > 1) ps = (ps + 1) / 2;
+    else break;
+  }
+  // Even out the blocks so the last one is not a sliver.
+  const int64_t row_blocks = ceil_div(strips_total, ms), col_blocks = ceil_div(panels_total, ps);
+  ms = ceil_div(strips_total, row_blocks);
+  ps = ceil_div(panels_total, col_blocks);
+
+  const int64_t kc_max = std::min<int64_t>(kern.kc, kp);
+  const size_t strip_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(mr * kc_max * a_elem), 64));
+  const size_t a_bytes = strip_bytes * ms;
+  const size_t c_bytes = static_cast<size_t>(ms * mr * ps * nr) * sizeof(float);
+  const char* packed_b = static_cast<const char*>(w.data());
+
+  pool.parallel_for(row_blocks * col_blocks, [&](int64_t task, int) {
+    thread_local Scratch scratch;
+    char* a_buf = static_cast<char*>(scratch.get(a_bytes + c_bytes));
+    float* c_buf = reinterpret_cast<float*>(a_buf + a_bytes);
+    const int64_t rb = task / col_blocks, cb = task % col_blocks;
+    const int64_t row0 = rb * ms * mr, rows = std::min(ms * mr, m - row0);
+    const int64_t col0 = cb * ps * nr, cols = std::min(ps * nr, n - col0);
+    const int64_t strips = ceil_div(rows, mr), panels = ceil_div(cols, nr);
+    const int64_t ldc = panels * nr;
+    for (int64_t k0 = 0; k0 < kp; k0 += kern.kc) {
+      const int64_t kc = std::min<int64_t>(kern.kc, kp - k0);
+      const int64_t kc_valid = std::max<int64_t>(0, std::min(kc, k - k0));
+      const bool last = k0 + kc >= kp;
+      for (int64_t s = 0; s < strips; ++s) {
+        const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
+        kern.pack_a(x + (row0 + s * mr) * lda, lda, r, k0, kc_valid, kc, a_buf + s * strip_bytes);
+      }
+      for (int64_t p = 0; p < panels; ++p) {
+        const char* b = packed_b + (cb * ps + p) * panel_bytes + static_cast<size_t>(k0 * nr) * elem;
+        const int64_t pc = std::min<int64_t>(nr, cols - p * nr);
+        for (int64_t s = 0; s < strips; ++s) {
+          const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
+          float* c = c_buf + s * mr * ldc + p * nr;
+          kern.compute(kc, a_buf + s * strip_bytes, b, c, ldc, k0 > 0, r);
+          if (last) {
+            for (int i = 0; i < r; ++i) {
+              const int64_t row = row0 + s * mr + i;
+              kern.epilogue_row(c + i * ldc, y + row * ldy + col0 + p * nr, pc, row, col0 + p * nr, epilogue);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void linear_reference(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, float* y,
+                      int64_t ldy, const Epilogue& e) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double v = 0;
+      for (int64_t kk = 0; kk < k; ++kk) v += double(x[i * lda + kk]) * double(w[j * k + kk]);
+      if (e.bias) v += e.bias[j];
+      if (e.activation == Activation::GeluTanh) {
+        v = 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+      } else if (e.activation == Activation::Silu) {
+        v = v / (1.0 + std::exp(-v));
+      }
+      if (e.gate) {
+        const double g = e.gate[gemm::gate_row_offset(e, i) + j];
+        y[i * ldy + j] = static_cast<float>(double(y[i * ldy + j]) + g * v);
+      } else {
+        y[i * ldy + j] = static_cast<float>(v);
+      }
+    }
+  }
+}
+
+}  // namespace ditto::cpu

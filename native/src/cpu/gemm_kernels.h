@@ -1,0 +1,85 @@
+// Internal contract between the GEMM driver (gemm.cpp) and the per-ISA micro-kernels (gemm_*.cpp).
+// The driver follows the BLIS loop structure (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly
+// Instantiating BLAS Functionality", 2015): B (the weight) is packed once into NR-wide column panels,
+// A is packed per MC×KC block into MR-row strips, and an MR×NR register-blocked micro-kernel accumulates
+// one output tile into a small per-thread f32 buffer. After the last K block the epilogue runs on that
+// tile while it is still in L1 and writes y.
+//
+// Packed B layouts (one panel = NR output columns, K padded to k_align with zeros):
+//   f32:        panel[k][NR]                    (float)
+//   bf16 pairs: panel[k/2][NR][2]               (uint16; the VNNI layout of vdpbf16ps and AMX TDPBF16PS)
+// Packed A strip layouts (MR rows of one K block, rows past m and k past K are zero):
+//   f32:        strip[k][MR]                    (float)
+//   bf16 pairs: strip[k/2][MR][2]               (uint16)
+//   AMX:        strip[MR][kc]                   (uint16, row-major: the A-tile layout)
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "ditto/cpu/gemm.h"
+
+namespace ditto::cpu {
+
+// Lets the packer fill PackedWeight's private fields (declared a friend in gemm.h).
+struct PackedWeightAccess {
+  static void set(PackedWeight& w, int64_t n, int64_t k, DType dtype, Isa isa, size_t bytes,
+                  std::shared_ptr<void> data) {
+    w.n_ = n;
+    w.k_ = k;
+    w.dtype_ = dtype;
+    w.isa_ = isa;
+    w.bytes_ = bytes;
+    w.data_ = std::move(data);
+  }
+};
+
+namespace gemm {
+
+enum class ALayout { F32, Bf16Pairs, AmxRows };
+
+struct MicroKernel {
+  Isa isa;
+  DType dtype;            // the layer dtype this kernel serves
+  bool bf16_operands;     // B packed as bf16 pairs (else f32)
+  bool round_to_bf16;     // f32 math over bf16-rounded operands (BF16 layers without bf16 hardware)
+  ALayout a_layout;
+  int mr, nr;
+  int k_align;            // K is padded to a multiple of this
+  int kc;                 // K block size (multiple of k_align)
+  // c[i*ldc + j] (=, or += when accumulate) Σ_k a[i,k]·b[k,j] for i < rows (≤ mr), j < nr, over kc
+  // (a multiple of k_align) from one packed A strip and one packed B sliver (panel + k0 offset).
+  void (*compute)(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows);
+  // Writes one A strip: rows [0, rows) of x (row stride lda), columns [k0, k0 + kc_valid), zero-padded to
+  // mr rows and kc_padded columns.
+  void (*pack_a)(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded,
+                 void* dst);
+  // y[0..n) = epilogue(c[0..n)) for output row `row`, columns [j0, j0+n).
+  void (*epilogue_row)(const float* c, float* y, int64_t n, int64_t row, int64_t j0, const Epilogue& e);
+};
+
+// Each returns nullptr when the ISA's file was not compiled for this target.
+const MicroKernel* portable_kernel(DType dtype);
+const MicroKernel* avx2_kernel(DType dtype);
+const MicroKernel* avx512_kernel(DType dtype);
+const MicroKernel* avx512bf16_kernel();
+const MicroKernel* amx_kernel();
+
+// The kernel a PackedWeight was packed for.
+const MicroKernel* kernel_for(Isa isa, DType dtype);
+
+// Shared scalar pieces (gemm.cpp).
+void pack_a_f32_scalar(const float* x, int64_t lda, int rows, int mr, bool round_bf16, int64_t k0, int64_t kc_valid,
+                       int64_t kc_padded, float* dst);
+void pack_a_bf16_pairs_scalar(const float* x, int64_t lda, int rows, int mr, int64_t k0, int64_t kc_valid,
+                              int64_t kc_padded, uint16_t* dst);
+void epilogue_row_scalar(const float* c, float* y, int64_t n, int64_t row, int64_t j0, const Epilogue& e);
+
+// Epilogue helpers: GELU-tanh is evaluated as x·σ(2u), u = √(2/π)(x + 0.044715x³), which equals
+// 0.5x(1 + tanh u) exactly in real arithmetic and avoids the cancellation of 1 + tanh u for x ≪ 0.
+inline int64_t gate_row_offset(const Epilogue& e, int64_t row) {
+  const int64_t group = e.gate_row_group > 0 ? e.gate_row_group : 1;
+  return (row / group) * e.gate_stride;
+}
+
+}  // namespace gemm
+}  // namespace ditto::cpu

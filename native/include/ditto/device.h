@@ -1,0 +1,93 @@
+// Device choice and the CUDA backend's C ABI. The CUDA backend is a separate shared library
+// (libditto_cuda.so) that the core dlopen()s on demand, so the engine and the Node addon load and run on
+// machines with no GPU, no driver or no CUDA toolkit. The library exports one extern "C" function,
+// ditto_cuda_backend_v1(), returning a versioned table of plain function pointers (no C++ types cross the
+// boundary, so the backend may be built by another compiler / toolkit than the core).
+//
+// Device specs (design.md §5): 'auto' tries CUDA then CPU and says which it chose and why; 'cpu' is always
+// available; 'cuda' / 'cuda:N' either succeed or fail with StatusCode::kCuda (ERR_CUDA) and a message saying
+// why (backend not built / not found, no driver, no device, index out of range).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+#include <string>
+
+#include "ditto/status.h"
+#endif
+
+// ---------------------------------------------------------------------------------------------------------
+// C ABI of libditto_cuda.so. Every call returns 0 on success, otherwise a non-zero code and a NUL-terminated
+// message written into err[0..err_len). A table is only valid for the abi_version it reports; the loader
+// rejects any other version and any struct_size smaller than the one it was compiled with.
+#define DITTO_CUDA_ABI_VERSION 1
+#define DITTO_CUDA_ENTRY_SYMBOL "ditto_cuda_backend_v1"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct DittoCudaDeviceInfo {
+  char name[128];
+  int major, minor;          // compute capability
+  int multiprocessors;
+  uint64_t total_memory;     // bytes
+} DittoCudaDeviceInfo;
+
+typedef struct DittoCudaDitModel DittoCudaDitModel;  // opaque: a DiT whose weights live on one device
+
+typedef struct DittoCudaBackendV1 {
+  uint32_t abi_version;      // DITTO_CUDA_ABI_VERSION
+  uint32_t struct_size;      // sizeof(DittoCudaBackendV1) as built
+  const char* build_info;    // "CUDA 13.0, sm_80 sm_90a, cuBLASLt: no"
+
+  // Number of visible devices. Fails (with the CUDA runtime's reason) when no driver is installed.
+  int (*device_count)(int* count, char* err, size_t err_len);
+  int (*device_info)(int device, DittoCudaDeviceInfo* info, char* err, size_t err_len);
+
+  // A DiT (official or diffusers layout) loaded from a model folder / .safetensors file onto `device`.
+  // compute_bf16 = 0: f32 reference path on the GPU; 1: bf16 tensor-core GEMMs and attention.
+  int (*dit_load)(const char* path, int device, int compute_bf16, DittoCudaDitModel** out, char* err,
+                  size_t err_len);
+  // x: host f32 [batch, C, H, W]; t: host f32 [batch]; y: host int64 [batch]; out: host f32
+  // [batch, out_channels, H, W] (out_numel elements). Synchronous.
+  int (*dit_forward)(DittoCudaDitModel* model, const float* x, int64_t batch, const float* t, const int64_t* y,
+                     float* out, int64_t out_numel, char* err, size_t err_len);
+  void (*dit_free)(DittoCudaDitModel* model);
+} DittoCudaBackendV1;
+
+typedef const DittoCudaBackendV1* (*DittoCudaBackendEntry)(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+
+namespace ditto {
+
+enum class DeviceKind { Cpu, Cuda };
+
+struct DeviceChoice {
+  DeviceKind kind = DeviceKind::Cpu;
+  int index = 0;              // CUDA ordinal (0 for the CPU)
+  std::string name;           // "cpu" or "cuda:0"
+  std::string description;    // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)" / "x86-64 CPU, avx512bf16"
+  std::string reason;         // why this device: "requested", or for 'auto' why CUDA was not taken
+};
+
+// Parses and resolves a device spec: 'auto' | 'cpu' | 'cuda' | 'cuda:N'.
+//   malformed spec                        -> kInvalidArgument ("Expected 'auto', 'cpu', 'cuda' or 'cuda:N' ...")
+//   'cuda'/'cuda:N' that cannot be honoured -> kCuda with the reason
+//   'auto'                                -> CUDA device 0 when usable, else the CPU with `reason` saying why not
+Result<DeviceChoice> choose_device(const std::string& spec);
+
+// The loaded CUDA backend table (loaded once per process, thread-safe), or kCuda saying why not.
+// Search order: $DITTO_CUDA_LIB (a file path), then libditto_cuda.so next to the module that holds this
+// engine (the addon .node or a test executable), then the dynamic linker's default search path.
+Result<const DittoCudaBackendV1*> cuda_backend();
+
+// Multi-line summary of the devices for `ditto info`: the CPU and its ISA path, then the CUDA backend
+// (its build info and each device) or the reason CUDA is unavailable.
+std::string describe_devices();
+
+}  // namespace ditto
+#endif

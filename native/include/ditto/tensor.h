@@ -12,7 +12,7 @@
 
 namespace ditto {
 
-enum class DType : uint8_t { F32, BF16, F16, I64, I32, U8 };
+enum class DType : uint8_t { F32, BF16, F16, I64, I32, U8, F64 };  // F64: read-only data (e.g. metric stats)
 
 size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);  // safetensors spelling: "F32", "BF16", ...

@@ -15,6 +15,7 @@ size_t dtype_size(DType dtype) {
     case DType::I64: return 8;
     case DType::I32: return 4;
     case DType::U8: return 1;
+    case DType::F64: return 8;
   }
   return 0;
 }
@@ -27,6 +28,7 @@ const char* dtype_name(DType dtype) {
     case DType::I64: return "I64";
     case DType::I32: return "I32";
     case DType::U8: return "U8";
+    case DType::F64: return "F64";
   }
   return "?";
 }
@@ -114,6 +116,7 @@ Result<Tensor> Tensor::to(DType target) const {
       case DType::I64: return static_cast<float>(data<int64_t>()[i]);
       case DType::I32: return static_cast<float>(data<int32_t>()[i]);
       case DType::U8: return static_cast<float>(data<uint8_t>()[i]);
+      case DType::F64: return static_cast<float>(data<double>()[i]);
     }
     return 0.f;
   };
@@ -133,6 +136,7 @@ Result<Tensor> Tensor::to(DType target) const {
                                                     : static_cast<int32_t>(as_f32(i));
         break;
       case DType::U8: t.data<uint8_t>()[i] = static_cast<uint8_t>(as_f32(i)); break;
+      case DType::F64: t.data<double>()[i] = dtype_ == DType::I64 ? static_cast<double>(data<int64_t>()[i]) : as_f32(i); break;
     }
   }
   return t;

@@ -87,7 +87,13 @@ void attention_tile_portable(const AttentionArgs& a, int64_t b, int64_t h, int64
 namespace {
 
 detail::AttentionTileFn pick_tile_kernel() {
-  return detail::attention_tile_portable;
+  switch (best_isa()) {
+    case Isa::Amx:
+    case Isa::Avx512Bf16:
+    case Isa::Avx512: return detail::attention_tile_avx512;
+    case Isa::Avx2: return detail::attention_tile_avx2;
+    default: return detail::attention_tile_portable;
+  }
 }
 
 }  // namespace

@@ -15,10 +15,10 @@ constexpr int64_t kAttnKeyBlock = 64;
 // Head dimension rounded up to a multiple of 16 (one AVX-512 register).
 inline int64_t attention_padded_dim(int64_t head_dim) { return (head_dim + 15) & ~int64_t{15}; }
 
-// Kt [Dhp × KB] + S [QB × KB] + acc [QB × Dhp] + running max/sum [2 × QB].
+// A packed Q or K panel [Dhp × KB] + scores [QB × KB] + accumulator [QB × Dhp] + row max/sum/correction [3 × QB].
 inline int64_t attention_scratch_floats(int64_t head_dim) {
   const int64_t dp = attention_padded_dim(head_dim);
-  return dp * kAttnKeyBlock + kAttnQueryBlock * kAttnKeyBlock + kAttnQueryBlock * dp + 2 * kAttnQueryBlock;
+  return dp * kAttnKeyBlock + kAttnQueryBlock * kAttnKeyBlock + kAttnQueryBlock * dp + 3 * kAttnQueryBlock;
 }
 
 using AttentionTileFn = void (*)(const AttentionArgs& a, int64_t b, int64_t h, int64_t q_begin, int64_t q_end,

@@ -4,6 +4,9 @@
 // (so exp(−inf) = 0, which masked attention scores rely on). Measured max error vs the correctly rounded
 // expf: ≤ 2 ulp over [−87, 88] (see docs/numerics.md).
 #pragma once
+// GCC 12 flags its own _mm512_undefined_ps() inside max/scalef/roundscale as maybe-uninitialized (a known
+// false positive, GCC PR 105593); silence it for the AVX-512 translation units.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 namespace ditto::cpu::detail {

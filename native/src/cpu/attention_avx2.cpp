@@ -1,0 +1,173 @@
+// AVX2+FMA tile kernel of the online-softmax attention: the AVX-512 kernel's layout (transposed, pre-scaled
+// query panel; transposed scores, four 8-lane vectors = 32 queries per key; vertical max/exp/sum) with
+// register blocks sized for 16 ymm registers: 2 keys per score step, 2 query rows × up to 4 vectors in P·V.
+// Head-dim tails use vmaskmov loads/stores.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "cpu/attention_kernels.h"
+#include "cpu/vec_math_avx2.h"
+
+namespace ditto::cpu::detail {
+
+namespace {
+
+constexpr int64_t QB = kAttnQueryBlock;  // 32 = four vectors
+constexpr int64_t KB = kAttnKeyBlock;
+static_assert(QB == 32, "the score tile is four 8-lane vectors per key");
+
+inline __m256i lanes(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+}
+
+void block_scores(const float* qt, const float* kblock, int64_t k_row_stride, int64_t kn, int64_t dh,
+                  const float* bias, float* st) {
+  int64_t j = 0;
+  for (; j + 2 <= kn; j += 2) {
+    const float* ka = kblock + j * k_row_stride;
+    const float* kb = ka + k_row_stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    for (int64_t d = 0; d < dh; ++d) {
+      const float* qd = qt + d * QB;
+      const __m256 q0 = _mm256_loadu_ps(qd), q1 = _mm256_loadu_ps(qd + 8), q2 = _mm256_loadu_ps(qd + 16),
+                   q3 = _mm256_loadu_ps(qd + 24);
+      const __m256 ya = _mm256_set1_ps(ka[d]), yb = _mm256_set1_ps(kb[d]);
+      a0 = _mm256_fmadd_ps(ya, q0, a0); a1 = _mm256_fmadd_ps(ya, q1, a1);
+      a2 = _mm256_fmadd_ps(ya, q2, a2); a3 = _mm256_fmadd_ps(ya, q3, a3);
+      b0 = _mm256_fmadd_ps(yb, q0, b0); b1 = _mm256_fmadd_ps(yb, q1, b1);
+      b2 = _mm256_fmadd_ps(yb, q2, b2); b3 = _mm256_fmadd_ps(yb, q3, b3);
+    }
+    if (bias) {
+      const __m256 ba = _mm256_set1_ps(bias[j]), bb = _mm256_set1_ps(bias[j + 1]);
+      a0 = _mm256_add_ps(a0, ba); a1 = _mm256_add_ps(a1, ba); a2 = _mm256_add_ps(a2, ba); a3 = _mm256_add_ps(a3, ba);
+      b0 = _mm256_add_ps(b0, bb); b1 = _mm256_add_ps(b1, bb); b2 = _mm256_add_ps(b2, bb); b3 = _mm256_add_ps(b3, bb);
+    }
+    float* out = st + j * QB;
+    _mm256_storeu_ps(out, a0); _mm256_storeu_ps(out + 8, a1);
+    _mm256_storeu_ps(out + 16, a2); _mm256_storeu_ps(out + 24, a3);
+    _mm256_storeu_ps(out + QB, b0); _mm256_storeu_ps(out + QB + 8, b1);
+    _mm256_storeu_ps(out + QB + 16, b2); _mm256_storeu_ps(out + QB + 24, b3);
+  }
+  for (; j < kn; ++j) {
+    const float* kr = kblock + j * k_row_stride;
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t d = 0; d < dh; ++d) {
+      const __m256 y = _mm256_set1_ps(kr[d]);
+      for (int v = 0; v < 4; ++v) s[v] = _mm256_fmadd_ps(y, _mm256_loadu_ps(qt + d * QB + 8 * v), s[v]);
+    }
+    const __m256 bj = _mm256_set1_ps(bias ? bias[j] : 0.f);
+    for (int v = 0; v < 4; ++v) _mm256_storeu_ps(st + j * QB + 8 * v, bias ? _mm256_add_ps(s[v], bj) : s[v]);
+  }
+}
+
+// acc[i0..i0+2)[c0 .. c0+8·NV) = acc·corr + Σ_j P[i][j]·v_j[c0 ..]; the last vector is masked by `last`.
+template <int NV>
+void pv_chunk(float* acc, int64_t dp, const float* st, const float* corr, const float* vblock, int64_t v_row_stride,
+              int64_t kn, int64_t i0, int64_t c0, __m256i last) {
+  __m256 r[2][NV];
+  for (int u = 0; u < 2; ++u) {
+    const __m256 cu = _mm256_set1_ps(corr[i0 + u]);
+    for (int v = 0; v < NV; ++v) r[u][v] = _mm256_mul_ps(cu, _mm256_loadu_ps(acc + (i0 + u) * dp + c0 + 8 * v));
+  }
+  for (int64_t j = 0; j < kn; ++j) {
+    const float* vr = vblock + j * v_row_stride + c0;
+    __m256 vv[NV];
+    for (int v = 0; v < NV; ++v) vv[v] = v == NV - 1 ? _mm256_maskload_ps(vr + 8 * v, last) : _mm256_loadu_ps(vr + 8 * v);
+    const float* pj = st + j * QB + i0;
+    for (int u = 0; u < 2; ++u) {
+      const __m256 p = _mm256_set1_ps(pj[u]);
+      for (int v = 0; v < NV; ++v) r[u][v] = _mm256_fmadd_ps(p, vv[v], r[u][v]);
+    }
+  }
+  for (int u = 0; u < 2; ++u)
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(acc + (i0 + u) * dp + c0 + 8 * v, r[u][v]);
+}
+
+}  // namespace
+
+void attention_tile_avx2(const AttentionArgs& a, int64_t b, int64_t h, int64_t q_begin, int64_t q_end,
+                         float* scratch) {
+  const int64_t dh = a.head_dim;
+  const int64_t dp = (dh + 7) & ~int64_t{7};  // 8-lane padding (within the 16-lane scratch sizing)
+  const int64_t rows = q_end - q_begin;
+  const int64_t row_groups = (rows + 1) / 2;
+  float* qt = scratch;                                   // [dh][QB]
+  float* st = qt + attention_padded_dim(dh) * KB;        // [KB][QB]
+  float* acc = st + KB * QB;                             // [QB][dp]
+  float* row_sum = acc + QB * attention_padded_dim(dh);  // [QB]
+  float* corr = row_sum + QB;                            // [QB]
+  const float* qbase = a.q + b * a.q_batch_stride + q_begin * a.q_row_stride + h * dh;
+  const float* kbase = a.k + b * a.k_batch_stride + h * dh;
+  const float* vbase = a.v + b * a.v_batch_stride + h * dh;
+  const float* bias = a.key_bias ? a.key_bias + b * a.kv_len : nullptr;
+
+  for (int64_t d = 0; d < dh; ++d) std::fill(qt + d * QB + rows, qt + (d + 1) * QB, 0.f);
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* qr = qbase + i * a.q_row_stride;
+    for (int64_t d = 0; d < dh; ++d) qt[d * QB + i] = qr[d] * a.scale;
+  }
+  std::fill(acc, acc + QB * dp, 0.f);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 m[4], l[4];
+  for (int v = 0; v < 4; ++v) {
+    m[v] = neg_inf;
+    l[v] = _mm256_setzero_ps();
+  }
+  const __m256i last = lanes(dh - (dp - 8));
+
+  for (int64_t k0 = 0; k0 < a.kv_len; k0 += KB) {
+    const int64_t kn = std::min(KB, a.kv_len - k0);
+    block_scores(qt, kbase + k0 * a.k_row_stride, a.k_row_stride, kn, dh, bias ? bias + k0 : nullptr, st);
+    __m256 safe[4];
+    for (int v = 0; v < 4; ++v) {
+      __m256 bm = neg_inf;
+      for (int64_t j = 0; j < kn; ++j) bm = _mm256_max_ps(bm, _mm256_loadu_ps(st + j * QB + 8 * v));
+      const __m256 n = _mm256_max_ps(m[v], bm);
+      // All keys so far masked: subtract 0 so that exp(−inf) = 0 instead of NaN.
+      safe[v] = _mm256_blendv_ps(n, _mm256_setzero_ps(), _mm256_cmp_ps(n, neg_inf, _CMP_EQ_OQ));
+      const __m256 c = exp_avx2(_mm256_sub_ps(m[v], safe[v]));
+      __m256 s = _mm256_setzero_ps();
+      for (int64_t j = 0; j < kn; ++j) {
+        const __m256 p = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(st + j * QB + 8 * v), safe[v]));
+        _mm256_storeu_ps(st + j * QB + 8 * v, p);
+        s = _mm256_add_ps(s, p);
+      }
+      l[v] = _mm256_fmadd_ps(l[v], c, s);
+      m[v] = n;
+      _mm256_storeu_ps(corr + 8 * v, c);
+    }
+
+    const float* vblock = vbase + k0 * a.v_row_stride;
+    for (int64_t g = 0; g < row_groups; ++g) {
+      for (int64_t c = 0; c < dp; c += 32) {
+        const int64_t nv = std::min<int64_t>(4, (dp - c) / 8);
+        const __m256i mk = c + 8 * nv == dp ? last : _mm256_set1_epi32(-1);
+        switch (nv) {
+          case 4: pv_chunk<4>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
+          case 3: pv_chunk<3>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
+          case 2: pv_chunk<2>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
+          default: pv_chunk<1>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
+        }
+      }
+    }
+  }
+  for (int v = 0; v < 4; ++v) _mm256_storeu_ps(row_sum + 8 * v, l[v]);
+  for (int64_t i = 0; i < rows; ++i) {
+    float* orow = a.out + b * a.out_batch_stride + (q_begin + i) * a.out_row_stride + h * dh;
+    const __m256 inv = _mm256_set1_ps(row_sum[i] > 0.f ? 1.f / row_sum[i] : 0.f);
+    for (int64_t c = 0; c < dp; c += 8) {
+      const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(acc + i * dp + c), inv);
+      if (c + 8 == dp) {
+        _mm256_maskstore_ps(orow + c, last, v);
+      } else {
+        _mm256_storeu_ps(orow + c, v);
+      }
+    }
+  }
+}
+
+}  // namespace ditto::cpu::detail

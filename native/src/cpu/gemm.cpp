@@ -173,10 +173,12 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
   ms = ceil_div(strips_total, row_blocks);
   ps = ceil_div(panels_total, col_blocks);
 
-  const int64_t kc_max = std::min<int64_t>(kern.kc, kp);
+  static const int64_t kc_env = std::getenv("DITTO_GEMM_KC") ? std::atoll(std::getenv("DITTO_GEMM_KC")) : 0;
+  const int64_t kc_block = kc_env > 0 ? round_up(kc_env, kern.k_align) : kern.kc;
+  const int64_t kc_max = std::min<int64_t>(kc_block, kp);
   const size_t strip_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(mr * kc_max * a_elem), 64));
   const size_t a_bytes = strip_bytes * ms;
-  const size_t c_bytes = static_cast<size_t>(ms * mr * ps * nr) * sizeof(float);
+  const size_t c_bytes = static_cast<size_t>(ms * mr * (ps * nr + 16)) * sizeof(float);
   const char* packed_b = static_cast<const char*>(w.data());
 
   pool.parallel_for(row_blocks * col_blocks, [&](int64_t task, int) {
@@ -187,9 +189,9 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
     const int64_t row0 = rb * ms * mr, rows = std::min(ms * mr, m - row0);
     const int64_t col0 = cb * ps * nr, cols = std::min(ps * nr, n - col0);
     const int64_t strips = ceil_div(rows, mr), panels = ceil_div(cols, nr);
-    const int64_t ldc = panels * nr;
-    for (int64_t k0 = 0; k0 < kp; k0 += kern.kc) {
-      const int64_t kc = std::min<int64_t>(kern.kc, kp - k0);
+    const int64_t ldc = panels * nr + 16;  // +16 floats: no power-of-two row stride (cache-set aliasing)
+    for (int64_t k0 = 0; k0 < kp; k0 += kc_block) {
+      const int64_t kc = std::min<int64_t>(kc_block, kp - k0);
       const int64_t kc_valid = std::max<int64_t>(0, std::min(kc, k - k0));
       const bool last = k0 + kc >= kp;
       for (int64_t s = 0; s < strips; ++s) {

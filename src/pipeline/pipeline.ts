@@ -1,0 +1,244 @@
+// Pipeline: class-conditional image generation with a DiT (design.md §1). Loads a model, then runs the sampling loop
+// in TypeScript over native tensor ops: per step one batched forward (conditional and unconditional halves in one
+// 2B batch when CFG is on), CFG v = v_u + s·(v_c − v_u), the scheduler's update, and for inpainting the re-noised
+// original pasted back outside the mask (RePaint-style replacement, Lugmayr et al. CVPR'22, as diffusers'
+// inpaint pipelines do for flow models: keep = (1 − σ)·x0 + σ·ε at the next σ). img2img starts at σ = strength from
+// (1 − σ)·x0 + σ·ε (SDEdit, Meng et al. ICLR'22). Noise: one Philox stream per sample seed, so a sample is identical
+// alone or in a batch. Aborts reject within one step (between blocks) and leave the pipeline usable.
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+
+import { DittoError, abortError, disposedError, rangeError, typeError } from "../errors.js";
+import { readFixtureInfo } from "../eval/fixture.js";
+import { Image } from "../images/image.js";
+import { loadModel, Model, type ModelDType } from "../model.js";
+import { batchNoise } from "../noise/index.js";
+import { Tensor } from "../tensor.js";
+import { UniformFlowEuler, type PipelineScheduler } from "./flow-euler.js";
+import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
+
+export type Device = "auto" | "cpu" | "cuda";
+
+export interface PipelineLoadOptions {
+  /** A model folder / .safetensors path, or an already loaded Model (the pipeline then does not own it). */
+  model: string | Model;
+  device?: Device;
+  dtype?: ModelDType;
+  threads?: number;
+}
+
+export interface GenerateStats {
+  /** Network evaluations counted per sample (a 2B CFG batch of B samples is 2B forwards). */
+  forwards: number;
+  blocksComputed: number;
+  blocksReused: number;
+  macs: number;
+  /** MACs the same run would take with every block computed (equal to macs until caching lands). */
+  macsUncached: number;
+  wallMs: number;
+  /** Peak resident set size of the process seen during the run. */
+  peakBytes: number;
+}
+
+export interface GenerateResult {
+  images: Image[];
+  /** Final model-space samples [N, C, H, W] (before quantisation). */
+  latents: Tensor;
+  stats: GenerateStats;
+}
+
+export interface RecommendedSettings {
+  steps: number;
+  guidanceScale: number;
+}
+
+const FALLBACK_RECOMMENDED: RecommendedSettings = { steps: 50, guidanceScale: 4 };
+
+function configDir(model: Model, given: string | undefined): string | undefined {
+  if (given && existsSync(given)) return statSync(given).isDirectory() ? given : path.dirname(given);
+  const configPath = model.config.configPath;
+  return typeof configPath === "string" ? path.dirname(configPath) : undefined;
+}
+
+export class Pipeline implements AsyncDisposable {
+  #model: Model | undefined;
+  readonly #ownsModel: boolean;
+  readonly device: "cpu";
+  readonly recommended: RecommendedSettings;
+  readonly nullLabel: number;
+
+  private constructor(model: Model, ownsModel: boolean, recommended: RecommendedSettings) {
+    this.#model = model;
+    this.#ownsModel = ownsModel;
+    this.device = "cpu";
+    this.recommended = recommended;
+    this.nullLabel = model.config.numClasses;
+  }
+
+  static async load(options: PipelineLoadOptions): Promise<Pipeline> {
+    if (options === null || typeof options !== "object") throw typeError("object", "options", options);
+    const { model, device = "auto", dtype, threads } = options;
+    if (!["auto", "cpu", "cuda"].includes(device)) throw typeError("'auto', 'cpu' or 'cuda'", "device", device);
+    if (device === "cuda") {
+      throw new DittoError("ERR_CUDA", "The CUDA backend is not available to the pipeline in this build: use device 'cpu' or 'auto'");
+    }
+    let loaded: Model;
+    if (model instanceof Model) loaded = model;
+    else if (typeof model === "string" && model.length > 0) loaded = await loadModel(model, { threads, dtype });
+    else throw typeError("model path or Model", "model", model);
+    let recommended = FALLBACK_RECOMMENDED;
+    const dir = configDir(loaded, typeof model === "string" ? model : undefined);
+    if (dir && existsSync(path.join(dir, "dit.json"))) {
+      const fixture = readFixtureInfo(dir);
+      recommended = {
+        steps: fixture.recommendedSteps ?? FALLBACK_RECOMMENDED.steps,
+        guidanceScale: fixture.recommendedCfg ?? FALLBACK_RECOMMENDED.guidanceScale,
+      };
+    }
+    return new Pipeline(loaded, typeof model === "string", Object.freeze(recommended));
+  }
+
+  get model(): Model {
+    if (!this.#model) throw disposedError("Pipeline");
+    return this.#model;
+  }
+
+  async generate(options: GenerateOptions): Promise<GenerateResult> {
+    const model = this.model;
+    const config = model.config;
+    const checked = checkGenerateOptions(options, { ...this.recommended, numClasses: config.numClasses });
+    const { labels, steps, seeds, guidanceScale, noise, strength } = checked;
+    const { signal, onStep } = options;
+    const batch = labels.length;
+    const channels = config.inChannels, size = config.inputSize;
+    const sampleShape = [batch, channels, size, size];
+    const perSample = channels * size * size;
+    const macsPerSample = model.macsPerSample().total;
+    const depth = config.depth;
+    const useCfg = guidanceScale !== 1;
+
+    const scheduler = resolveScheduler(options.scheduler);
+    scheduler.reset?.();
+    const allTimesteps = Array.from(scheduler.timesteps(steps));
+    const allSigmas = Array.from(scheduler.sigmas);
+    // img2img: skip the first (1 − strength) share of the schedule (diffusers: init_timestep = int(steps·strength)).
+    const runSteps = Math.min(steps, Math.max(1, Math.floor(steps * strength)));
+    const first = steps - runSteps;
+
+    const start = performance.now();
+    let peakBytes = process.memoryUsage.rss();
+    const owned: Tensor[] = []; // tensors to release when the generation ends, successful or not
+    const keep = <T extends Tensor>(t: T): T => { owned.push(t); return t; };
+    let forwards = 0;
+    let x: Tensor | undefined;
+    try {
+      if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
+      const eps = keep(Tensor.from(batchNoise(noise, seeds, perSample), sampleShape));
+      let x0: Tensor | undefined;
+      let mask: Tensor | undefined;
+      if (options.initImage !== undefined) {
+        const init = initImageValues(options.initImage);
+        x0 = keep(Tensor.from(broadcastToBatch(init.values, init.shape, batch, channels, size, size, "initImage"), sampleShape));
+      }
+      if (options.mask !== undefined) mask = keep(Tensor.from(maskValues(options.mask, batch, channels, size), sampleShape));
+      const sigmaStart = allSigmas[first]!;
+      x = x0 && first > 0 ? Tensor.combine([[Math.fround(1 - sigmaStart), x0], [sigmaStart, eps]]) : eps.clone();
+
+      const condLabels = Array.from(labels);
+      const forwardLabels = Int32Array.from(useCfg ? [...condLabels, ...condLabels.map(() => this.nullLabel)] : condLabels);
+      const forwardBatch = forwardLabels.length;
+
+      for (let i = first; i < steps; i++) {
+        if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
+        const stepStart = performance.now();
+        const t = allTimesteps[i]!;
+        const input = useCfg ? Tensor.concat([x, x]) : x;
+        let modelOut: Tensor;
+        try {
+          ({ out: modelOut } = await model.forwardDetailed(input, new Float32Array(forwardBatch).fill(t), forwardLabels, { signal }));
+        } finally {
+          if (input !== x) input.dispose();
+        }
+        forwards += forwardBatch;
+        let velocity = modelOut;
+        if (useCfg) {
+          const cond = modelOut.slice(0, batch), uncond = modelOut.slice(batch, 2 * batch);
+          const diff = cond.sub(uncond);
+          const guided = diff.scale(guidanceScale);
+          velocity = uncond.add(guided);
+          for (const tensor of [cond, uncond, diff, guided, modelOut]) tensor.dispose();
+        }
+        const stepped = scheduler.step(velocity, t, x);
+        const next = stepped instanceof Tensor ? stepped : stepped.prevSample;
+        velocity.dispose();
+        x.dispose();
+        x = next;
+        if (mask && x0) {
+          // Paste the original, noised to the next level, outside the mask: x = keep + mask·(x − keep).
+          const sigmaNext = allSigmas[i + 1]!;
+          const known = Tensor.combine([[Math.fround(1 - sigmaNext), x0], [sigmaNext, eps]]);
+          const diff = x.sub(known), masked = mask.mul(diff), blended = known.add(masked);
+          for (const tensor of [known, diff, masked, x]) tensor.dispose();
+          x = blended;
+        }
+        peakBytes = Math.max(peakBytes, process.memoryUsage.rss());
+        onStep?.({
+          step: i - first + 1,
+          total: runSteps,
+          sigma: allSigmas[i]!,
+          computedBlocks: forwardBatch * depth,
+          reusedBlocks: 0,
+          ms: performance.now() - stepStart,
+        });
+      }
+      const latents = x;
+      x = undefined;
+      const images = Image.fromModelSpace(latents.toFloat32Array(), sampleShape);
+      const macs = forwards * macsPerSample;
+      return {
+        images,
+        latents,
+        stats: {
+          forwards,
+          blocksComputed: forwards * depth,
+          blocksReused: 0,
+          macs,
+          macsUncached: macs,
+          wallMs: performance.now() - start,
+          peakBytes,
+        },
+      };
+    } finally {
+      x?.dispose();
+      for (const tensor of owned) tensor.dispose();
+    }
+  }
+
+  /** Releases the model if this pipeline loaded it (idempotent); later generate() calls throw ERR_DISPOSED. */
+  async dispose(): Promise<void> {
+    if (this.#model && this.#ownsModel) this.#model.dispose();
+    this.#model = undefined;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+function resolveScheduler(option: GenerateOptions["scheduler"]): PipelineScheduler {
+  if (option === undefined || option === "flow-euler") return new UniformFlowEuler();
+  if (option !== null && typeof option === "object" && typeof option.timesteps === "function" && typeof option.step === "function") {
+    return option;
+  }
+  throw typeError("'flow-euler' or a scheduler object with timesteps(), sigmas and step()", "scheduler", option);
+}
+
+function maskValues(mask: Tensor | Float32Array, batch: number, channels: number, size: number): Float32Array {
+  let values: Float32Array, shape: number[];
+  if (mask instanceof Tensor) { values = mask.toFloat32Array(); shape = mask.shape; }
+  else if (mask instanceof Float32Array) { values = mask; shape = [size, size]; if (mask.length !== size * size) throw rangeError(`${size * size} values (${size}×${size})`, "mask", mask); }
+  else throw typeError("Tensor or Float32Array", "mask", mask);
+  const bad = values.findIndex((v) => !(v >= 0 && v <= 1));
+  if (bad >= 0) throw rangeError("values between 0 and 1", `mask[${bad}]`, values[bad]);
+  return broadcastToBatch(values, shape, batch, channels, size, size, "mask");
+}

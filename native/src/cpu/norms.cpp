@@ -20,15 +20,18 @@ void layer_norm_rows_portable(const float* x, float* out, int64_t rows, int64_t 
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    float sum = 0.f;
+    // The fallback sums in double: a serial float32 sum would drift far more than PyTorch's cascaded one
+    // for wide rows with a large common offset; the statistics are then rounded to float32 as PyTorch has them.
+    double sum = 0;
     for (int64_t i = 0; i < dim; ++i) sum += xr[i];
-    const float mean = sum / static_cast<float>(dim);
-    float sq = 0.f;
+    const float mean = static_cast<float>(sum / static_cast<double>(dim));
+    double sq = 0;
     for (int64_t i = 0; i < dim; ++i) {
       const float d = xr[i] - mean;
-      sq += d * d;
+      sq += static_cast<double>(d) * d;
     }
-    const float rstd = 1.f / std::sqrt(sq / static_cast<float>(dim) + eps);
+    const float var = static_cast<float>(sq / static_cast<double>(dim));
+    const float rstd = 1.f / std::sqrt(var + eps);
     for (int64_t i = 0; i < dim; ++i) {
       float v = (xr[i] - mean) * rstd;
       if (weight) v = v * weight[i];
@@ -44,9 +47,9 @@ void rms_norm_rows_portable(const float* x, float* out, int64_t rows, int64_t di
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    float sq = 0.f;
-    for (int64_t i = 0; i < dim; ++i) sq += xr[i] * xr[i];
-    const float rinv = 1.f / std::sqrt(sq / static_cast<float>(dim) + eps);
+    double sq = 0;
+    for (int64_t i = 0; i < dim; ++i) sq += static_cast<double>(xr[i]) * xr[i];
+    const float rinv = 1.f / std::sqrt(static_cast<float>(sq / static_cast<double>(dim)) + eps);
     for (int64_t i = 0; i < dim; ++i) yr[i] = weight ? xr[i] * rinv * weight[i] : xr[i] * rinv;
   }
 }

@@ -23,24 +23,35 @@ void layer_norm_rows_avx512(const float* x, float* out, int64_t rows, int64_t di
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < full; i += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(xr + i));
-    if (tail) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, xr + full));
-    const float mean = _mm512_reduce_add_ps(acc) / static_cast<float>(dim);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 64 <= full; i += 64)
+      for (int u = 0; u < 4; ++u) acc[u] = _mm512_add_ps(acc[u], _mm512_loadu_ps(xr + i + 16 * u));
+    for (; i < full; i += 16) acc[0] = _mm512_add_ps(acc[0], _mm512_loadu_ps(xr + i));
+    if (tail) acc[1] = _mm512_add_ps(acc[1], _mm512_maskz_loadu_ps(tail, xr + full));
+    const __m512 total = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    const float mean = _mm512_reduce_add_ps(total) / static_cast<float>(dim);
     const __m512 vmean = _mm512_set1_ps(mean);
-    __m512 sq = _mm512_setzero_ps();
-    for (int64_t i = 0; i < full; i += 16) {
+    __m512 sq[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (i = 0; i + 64 <= full; i += 64) {
+      for (int u = 0; u < 4; ++u) {
+        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xr + i + 16 * u), vmean);
+        sq[u] = _mm512_fmadd_ps(d, d, sq[u]);
+      }
+    }
+    for (; i < full; i += 16) {
       const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xr + i), vmean);
-      sq = _mm512_fmadd_ps(d, d, sq);
+      sq[0] = _mm512_fmadd_ps(d, d, sq[0]);
     }
     if (tail) {
       const __m512 d = _mm512_maskz_sub_ps(tail, _mm512_maskz_loadu_ps(tail, xr + full), vmean);
-      sq = _mm512_fmadd_ps(d, d, sq);
+      sq[1] = _mm512_fmadd_ps(d, d, sq[1]);
     }
-    const float rstd = 1.f / std::sqrt(_mm512_reduce_add_ps(sq) / static_cast<float>(dim) + eps);
+    const __m512 sq_total = _mm512_add_ps(_mm512_add_ps(sq[0], sq[1]), _mm512_add_ps(sq[2], sq[3]));
+    const float rstd = 1.f / std::sqrt(_mm512_reduce_add_ps(sq_total) / static_cast<float>(dim) + eps);
     const __m512 vrstd = _mm512_set1_ps(rstd);
     const __m512 one = _mm512_set1_ps(1.f);
-    for (int64_t i = 0; i < dim; i += 16) {
+    for (i = 0; i < dim; i += 16) {
       const __mmask16 m = i < full ? __mmask16(0xFFFF) : tail;
       __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xr + i), vmean), vrstd);
       if (weight) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, weight + i));

@@ -38,14 +38,12 @@ export function isDittoError(value: unknown, code?: DittoErrorCode): value is Di
   return value instanceof DittoError && (code === undefined || value.code === code);
 }
 
-/** How a received value is named in argument errors: `number[]`, `Float64Array`, `[3, 32, 32]`, `"abc"`, `2`. */
+/** How a received value is named in argument errors: `number[]`, `Float64Array`, `"abc"`, `2` (shapes: shapeError). */
 export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "undefined";
   if (Array.isArray(value)) {
-    if (value.length > 0 && value.length <= 8 && value.every((v) => typeof v === "number")) {
-      return `[${value.join(", ")}]`;
-    }
+    if (value.length === 0) return "[]";
     const kinds = new Set(value.map((v) => (v === null ? "null" : typeof v)));
     return kinds.size === 1 ? `${[...kinds][0]}[]` : "Array";
   }
@@ -63,6 +61,11 @@ export function typeError(expected: string, name: string, received: unknown): Ty
 
 export function rangeError(expected: string, name: string, received: unknown): RangeError {
   return new RangeError(`Expected ${expected} for ${name} but received ${describeValue(received)}`);
+}
+
+/** A RangeError about a shape, which is printed literally: `... but received [3, 32, 32]`. */
+export function shapeError(expected: string, name: string, shape: readonly number[]): RangeError {
+  return new RangeError(`Expected ${expected} for ${name} but received [${shape.join(", ")}]`);
 }
 
 export function abortError(message = "The operation was aborted", cause?: unknown): DittoError {

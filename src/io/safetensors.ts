@@ -6,7 +6,7 @@
 // non-overlapping offsets and byte length == numel × dtype size. Every error is a DittoError ERR_MODEL_LOAD naming
 // the file and the tensor. The writer sorts tensors by name, packs them contiguously and pads the header with
 // spaces to a multiple of 8 (what the reference writer and shared/golden do).
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 
 import { DittoError, describeValue } from "../errors.js";
 
@@ -286,4 +286,38 @@ export function requireTensor(content: SafetensorsContent, name: string, source 
   const t = content.tensors.get(name);
   if (!t) throw new DittoError("ERR_MODEL_LOAD", `Tensor "${name}" not found in ${source}`);
   return t;
+}
+
+/** Tensor names, dtypes and shapes of a file without reading its data (for family detection). */
+export function readSafetensorsHeader(path: string): Map<string, { dtype: SafetensorsDType; shape: number[] }> {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const lengthBytes = Buffer.alloc(8);
+    if (readSync(fd, lengthBytes, 0, 8, 0) !== 8) throw loadError(path, "file is shorter than the 8-byte header length");
+    const headerLength = lengthBytes.readBigUInt64LE(0);
+    if (headerLength > BigInt(MAX_HEADER_BYTES)) throw loadError(path, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
+    const n = Number(headerLength);
+    const header = Buffer.alloc(n);
+    if (readSync(fd, header, 0, n, 8) !== n) throw loadError(path, `header length ${n} runs past the end of the file`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(header.toString("utf8"));
+    } catch (e) {
+      throw loadError(path, `header is not valid UTF-8 JSON (${(e as Error).message})`);
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw loadError(path, "header is not a JSON object");
+    const out = new Map<string, { dtype: SafetensorsDType; shape: number[] }>();
+    for (const [name, entry] of Object.entries(parsed as Record<string, { dtype: unknown; shape: unknown }>)) {
+      if (name === "__metadata__") continue;
+      if (!entry || !isDType(entry.dtype) || !Array.isArray(entry.shape)) throw loadError(path, `tensor "${name}" has an invalid header entry`);
+      out.set(name, { dtype: entry.dtype, shape: entry.shape as number[] });
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof DittoError) throw e;
+    throw new DittoError("ERR_MODEL_LOAD", `Cannot read safetensors file ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -1,0 +1,67 @@
+// Engine facts for `ditto info` and tests: ISA in use, CPU features, default thread count, and the DITTO_ISA-like
+// run-time override (setIsa) so tests can exercise every kernel path this machine has.
+#include <string>
+
+#include "addon.h"
+#include "ditto/cpu_features.h"
+#include "ditto/thread_pool.h"
+#include "errors.h"
+
+namespace ditto_node {
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ditto::CpuFeatures& f = ditto::cpu_features();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("avx2", f.avx2);
+  features.Set("fma", f.fma);
+  features.Set("f16c", f.f16c);
+  features.Set("avx512f", f.avx512f);
+  features.Set("avx512bw", f.avx512bw);
+  features.Set("avx512vl", f.avx512vl);
+  features.Set("avx512dq", f.avx512dq);
+  features.Set("avx512bf16", f.avx512_bf16);
+  features.Set("avx512fp16", f.avx512_fp16);
+  features.Set("amxTile", f.amx_tile);
+  features.Set("amxBf16", f.amx_bf16);
+  Napi::Array supported = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (auto isa : {ditto::Isa::Portable, ditto::Isa::Avx2, ditto::Isa::Avx512, ditto::Isa::Avx512Bf16, ditto::Isa::Amx}) {
+    if (isa == ditto::Isa::Portable || ditto::isa_supported(isa)) supported.Set(n++, ditto::isa_name(isa));
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", ditto::isa_name(ditto::best_isa()));
+  o.Set("supportedIsas", supported);
+  o.Set("cpu", f.brand);
+  o.Set("features", features);
+  o.Set("defaultThreads", ditto::ThreadPool::default_thread_count());
+  o.Set("napiVersion", NAPI_VERSION);
+  return o;
+}
+
+// setIsa(name | null): caps the kernel path (as DITTO_ISA does); null restores the default.
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info[0].IsNull() || info[0].IsUndefined()) {
+    ditto::set_isa_override(nullptr);
+  } else {
+    if (!info[0].IsString()) ThrowTypeError(env, "Expected string or null for isa");
+    ditto::Isa isa;
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    if (!ditto::parse_isa(name, &isa)) {
+      throw Napi::RangeError::New(env, "Expected one of portable, avx2, avx512, avx512bf16, amx for isa but received " + name);
+    }
+    ditto::set_isa_override(&isa);
+  }
+  return Napi::String::New(env, ditto::isa_name(ditto::best_isa()));
+}
+
+}  // namespace
+
+void RegisterInfo(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+}
+
+}  // namespace ditto_node

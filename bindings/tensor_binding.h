@@ -1,0 +1,53 @@
+// NativeTensor: a JS handle (Napi::ObjectWrap) on a ditto::Tensor. Tensors stay native; toFloat32Array copies out.
+// The light arithmetic the samplers need (combine, lerp, add/sub/mul, scale, concat, slice) runs natively on the
+// calling thread through ditto/cpu/elementwise.h, never as per-element JS loops.
+#pragma once
+#include <napi.h>
+
+#include "ditto/tensor.h"
+
+namespace ditto_node {
+
+class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  explicit TensorWrap(const Napi::CallbackInfo& info);
+  ~TensorWrap() override;
+
+  // Wraps a tensor in a new JS NativeTensor.
+  static Napi::Object NewInstance(Napi::Env env, ditto::Tensor tensor);
+  // The tensor behind a JS value; throws TypeError (not a NativeTensor) or ERR_DISPOSED-style Error (disposed).
+  static const ditto::Tensor& Get(Napi::Env env, const Napi::Value& value, const char* what);
+
+  const ditto::Tensor& tensor() const { return tensor_; }
+
+ private:
+  void Reset(ditto::Tensor tensor);
+  void Release();
+
+  Napi::Value Shape(const Napi::CallbackInfo& info);
+  Napi::Value ToFloat32Array(const Napi::CallbackInfo& info);
+  Napi::Value Clone(const Napi::CallbackInfo& info);
+  Napi::Value Reshape(const Napi::CallbackInfo& info);
+  Napi::Value Slice(const Napi::CallbackInfo& info);
+  Napi::Value Lerp(const Napi::CallbackInfo& info);
+  Napi::Value Binary(const Napi::CallbackInfo& info);  // add/sub/mul selected by a string
+  Napi::Value Scale(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+
+  static Napi::Value FromFloat32(const Napi::CallbackInfo& info);
+  static Napi::Value Zeros(const Napi::CallbackInfo& info);
+  static Napi::Value Concat(const Napi::CallbackInfo& info);
+  static Napi::Value Combine(const Napi::CallbackInfo& info);
+
+  ditto::Tensor tensor_;
+  int64_t accounted_bytes_ = 0;  // reported to V8 as external memory so GC sees native tensors
+  bool disposed_ = false;
+};
+
+// Reads a JS number[] shape; TypeError when it is not an array of non-negative integers.
+ditto::Shape ShapeFromValue(Napi::Env env, const Napi::Value& value, const char* what);
+Napi::Array ShapeToArray(Napi::Env env, const ditto::Shape& shape);
+
+}  // namespace ditto_node

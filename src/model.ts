@@ -1,0 +1,305 @@
+// loadModel() and Model: the raw network of one checkpoint (today the DiT family, both key layouts). Every forward
+// is a Promise resolved from the model's own native job queue (one worker thread per model, so long forwards never
+// starve libuv's pool and jobs on one model run in order).
+//
+// Error conventions (documented in README "Errors"): every Promise-returning method reports ALL failures as a
+// rejection — bad arguments (TypeError/RangeError, checked here before the native call), use after dispose
+// (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
+// AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
+// caller's stack, captured before the native call.
+import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
+import {
+  callNative,
+  native,
+  toDittoError,
+  type NativeBlockAction,
+  type NativeForwardOptions,
+  type NativeForwardResult,
+  type NativeModel,
+  type NativeModelConfig,
+} from "./native.js";
+import { Tensor } from "./tensor.js";
+
+export type ModelDType = "f32" | "bf16";
+
+export interface LoadModelOptions {
+  /** Worker threads for this model's kernels (default: the machine's cores, or DITTO_NUM_THREADS). */
+  threads?: number;
+  /** GEMM compute dtype: 'f32' (reference) or 'bf16' (faster, ~1e-2 relative). Default 'f32'. */
+  dtype?: ModelDType;
+}
+
+/** The checkpoint's constructor kwargs (as written in its JSON) plus normalised fields. */
+export interface ModelConfig {
+  family: "dit";
+  layout: "official" | "diffusers";
+  inputSize: number;
+  patchSize: number;
+  inChannels: number;
+  outChannels: number;
+  hiddenSize: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  numClasses: number;
+  learnSigma: boolean;
+  /** The JSON file the architecture was read from. */
+  configPath: string;
+  [kwarg: string]: unknown;
+}
+
+export interface ForwardDetailedOptions {
+  /** Return named intermediates (reference module paths, e.g. "blocks.0.out"). */
+  capture?: boolean;
+  /** Blocks replaced by the identity (h_out = h_in). */
+  skipBlocks?: readonly number[];
+  /** Per-block scale α: h_out = h_in + α·(block(h_in) − h_in). */
+  blockScales?: Readonly<Record<number, number>>;
+  /** Aborting rejects with DittoError AbortError / ERR_ABORTED (checked between blocks). */
+  signal?: AbortSignal;
+}
+
+export interface ForwardDetailedResult {
+  out: Tensor;
+  intermediates: Record<string, Tensor>;
+}
+
+function checkLoadOptions(options: unknown): LoadModelOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object") throw typeError("object", "options", options);
+  const { threads, dtype } = options as LoadModelOptions;
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024)) {
+    throw rangeError("integer between 1 and 1024", "options.threads", threads);
+  }
+  if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw typeError("'f32' or 'bf16'", "options.dtype", dtype);
+  return { threads, dtype };
+}
+
+/**
+ * Loads a model from a folder (model.safetensors / dit.safetensors / the single *.safetensors, with config.json or
+ * dit.json beside it) or from a .safetensors file (its JSON config beside it).
+ */
+export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
+  const callSite = new Error();
+  if (typeof path !== "string" || path.length === 0) throw typeError("non-empty string", "path", path);
+  const checked = checkLoadOptions(options);
+  try {
+    const handle = await native().loadModel(path, checked);
+    return new Model(handle, path, checked.dtype ?? "f32");
+  } catch (e) {
+    throw withCallerStack(toDittoError(e) as Error, callSite.stack);
+  }
+}
+
+function toFloat32(values: unknown, name: string, count: number): Float32Array {
+  let out: Float32Array;
+  if (values instanceof Float32Array) out = values;
+  else if (Array.isArray(values) && values.every((v) => typeof v === "number")) out = Float32Array.from(values);
+  else throw typeError("Float32Array or number[]", name, values);
+  if (out.length !== count) throw new RangeError(`Expected ${count} values (one per sample) for ${name} but received ${out.length}`);
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw rangeError("finite number", `${name}[${bad}]`, out[bad]);
+  return out;
+}
+
+function toLabels(values: unknown, name: string, count: number, numClasses: number): Int32Array {
+  let list: ArrayLike<number>;
+  if (values instanceof Int32Array || (Array.isArray(values) && values.every((v) => typeof v === "number"))) list = values;
+  else throw typeError("Int32Array or number[]", name, values);
+  if (list.length !== count) throw new RangeError(`Expected ${count} values (one per sample) for ${name} but received ${list.length}`);
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i]!;
+    if (!Number.isInteger(v) || v < 0 || v > numClasses) {
+      throw rangeError(`integer between 0 and ${numClasses} (${numClasses} = unconditional)`, `${name}[${i}]`, v);
+    }
+  }
+  return list instanceof Int32Array ? list : Int32Array.from(list);
+}
+
+export class Model implements AsyncDisposable, Disposable {
+  #native: NativeModel | undefined;
+  readonly #config: ModelConfig;
+  readonly path: string;
+  readonly dtype: ModelDType;
+
+  /** @internal use loadModel() */
+  constructor(handle: NativeModel, path: string, dtype: ModelDType) {
+    this.#native = handle;
+    this.path = path;
+    this.dtype = dtype;
+    const raw: NativeModelConfig = handle.config();
+    let kwargs: Record<string, unknown> = {};
+    try {
+      kwargs = JSON.parse(raw.kwargsJson) as Record<string, unknown>;
+    } catch {
+      // the engine always re-serialises valid JSON; keep the normalised fields regardless
+    }
+    const { kwargsJson: _kwargsJson, ...normalised } = raw;
+    this.#config = Object.freeze({ ...kwargs, ...normalised }) as ModelConfig;
+  }
+
+  get config(): ModelConfig {
+    this.#live();
+    return this.#config;
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  /** Kernel threads this model uses. */
+  get threads(): number {
+    return callNative(() => this.#live().threads());
+  }
+
+  /** Multiply-accumulates of one forward of one sample ({ total, blocks }). */
+  macsPerSample(): { total: number; blocks: number } {
+    return callNative(() => this.#live().macsPerSample());
+  }
+
+  /**
+   * One call of the raw network. x [B, C, H, W]; t [B] the network's own timestep input (float); labels [B] in
+   * [0, numClasses] (numClasses = the null class). Resolves to [B, outChannels, H, W].
+   */
+  async forward(x: Tensor, t: Float32Array | number[], labels: Int32Array | number[]): Promise<Tensor> {
+    const callSite = new Error();
+    const { out } = await this.#run(callSite, x, t, labels, {}, undefined);
+    return out;
+  }
+
+  /** forward() with intermediates, block skips/scales and an AbortSignal (used by verify and the pipeline). */
+  async forwardDetailed(
+    x: Tensor,
+    t: Float32Array | number[],
+    labels: Int32Array | number[],
+    options: ForwardDetailedOptions = {},
+  ): Promise<ForwardDetailedResult> {
+    const callSite = new Error();
+    return this.#run(callSite, x, t, labels, options, undefined);
+  }
+
+  /**
+   * Official DiT forward_with_cfg: x is the 2N batch (only x[:N] is used), labels = [cond (N), null (N)], guidance
+   * `uncond + scale·(cond − uncond)` on the first `guidedChannels` output channels (official: 3), the other channels
+   * are the raw per-half outputs.
+   */
+  async forwardWithCfg(
+    x: Tensor,
+    t: Float32Array | number[],
+    labels: Int32Array | number[],
+    scale: number,
+    guidedChannels = 3,
+    options: ForwardDetailedOptions = {},
+  ): Promise<Tensor> {
+    const callSite = new Error();
+    const { out } = await this.#run(callSite, x, t, labels, options, { scale, guidedChannels });
+    return out;
+  }
+
+  /** Releases the weights (idempotent). Forwards already queued still complete; later calls reject ERR_DISPOSED. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  #live(): NativeModel {
+    if (!this.#native) throw disposedError("Model");
+    return this.#native;
+  }
+
+  async #run(
+    callSite: Error,
+    x: Tensor,
+    t: Float32Array | number[],
+    labels: Int32Array | number[],
+    options: ForwardDetailedOptions,
+    cfg: { scale: number; guidedChannels: number } | undefined,
+  ): Promise<ForwardDetailedResult> {
+    try {
+      const handle = this.#live();
+      const c = this.#config;
+      if (!(x instanceof Tensor)) throw typeError("Tensor", "x", x);
+      const shape = x.shape;
+      if (shape.length !== 4) throw shapeError("shape with 4 dimensions [B, C, H, W]", "x", shape);
+      const [batch, channels, height, width] = shape as [number, number, number, number];
+      if (batch < 1 || channels !== c.inChannels || height !== c.inputSize || width !== c.inputSize) {
+        throw shapeError(`shape [B, ${c.inChannels}, ${c.inputSize}, ${c.inputSize}] with B >= 1`, "x", shape);
+      }
+      const tValues = toFloat32(t, "t", batch);
+      const yValues = toLabels(labels, "labels", batch, c.numClasses);
+      const request: NativeForwardOptions = this.#blockOptions(options);
+      if (cfg) {
+        if (typeof cfg.scale !== "number" || !Number.isFinite(cfg.scale)) throw typeError("finite number", "scale", cfg.scale);
+        if (!Number.isInteger(cfg.guidedChannels) || cfg.guidedChannels < 0 || cfg.guidedChannels > c.outChannels) {
+          throw rangeError(`integer between 0 and ${c.outChannels}`, "guidedChannels", cfg.guidedChannels);
+        }
+        if (batch % 2 !== 0) throw rangeError("an even batch (2N: conditional half, then unconditional half)", "x.shape[0]", batch);
+        request.cfgScale = cfg.scale;
+        request.guidedChannels = cfg.guidedChannels;
+      }
+      const signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError("AbortSignal", "options.signal", signal);
+      if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
+      let onAbort: (() => void) | undefined;
+      if (signal) {
+        const flag = new (native().AbortFlag)();
+        onAbort = () => flag.abort();
+        signal.addEventListener("abort", onAbort, { once: true });
+        request.abort = flag;
+      }
+      let result: NativeForwardResult;
+      try {
+        result = await handle.forward(x._handle("x"), tValues, yValues, request);
+      } finally {
+        if (onAbort) signal!.removeEventListener("abort", onAbort);
+      }
+      const intermediates: Record<string, Tensor> = {};
+      for (const [name, value] of Object.entries(result.intermediates)) intermediates[name] = Tensor._wrap(value);
+      return { out: Tensor._wrap(result.out), intermediates };
+    } catch (e) {
+      const error = toDittoError(e);
+      if (error instanceof DittoError && error.code === "ERR_ABORTED" && options.signal?.reason !== undefined && error.cause === undefined) {
+        const withCause = abortError(error.message, options.signal.reason);
+        throw withCallerStack(withCause, callSite.stack);
+      }
+      throw withCallerStack(error as Error, callSite.stack);
+    }
+  }
+
+  #blockOptions(options: ForwardDetailedOptions): NativeForwardOptions {
+    if (options === null || typeof options !== "object") throw typeError("object", "options", options);
+    const depth = this.#config.depth;
+    const { capture, skipBlocks, blockScales } = options;
+    if (capture !== undefined && typeof capture !== "boolean") throw typeError("boolean", "options.capture", capture);
+    const request: NativeForwardOptions = { capture: capture === true };
+    if (skipBlocks === undefined && blockScales === undefined) return request;
+    const actions: NativeBlockAction[] = Array.from({ length: depth }, () => ({ kind: "compute" }));
+    if (skipBlocks !== undefined) {
+      if (!Array.isArray(skipBlocks)) throw typeError("number[]", "options.skipBlocks", skipBlocks);
+      skipBlocks.forEach((b, i) => {
+        if (!Number.isInteger(b) || b < 0 || b >= depth) throw rangeError(`integer between 0 and ${depth - 1}`, `options.skipBlocks[${i}]`, b);
+        actions[b] = { kind: "skip" };
+      });
+    }
+    if (blockScales !== undefined) {
+      if (blockScales === null || typeof blockScales !== "object") throw typeError("object", "options.blockScales", blockScales);
+      for (const [key, alpha] of Object.entries(blockScales)) {
+        const b = Number(key);
+        if (!Number.isInteger(b) || b < 0 || b >= depth) throw rangeError(`block index between 0 and ${depth - 1}`, "options.blockScales key", key);
+        if (typeof alpha !== "number" || !Number.isFinite(alpha)) throw typeError("finite number", `options.blockScales[${b}]`, alpha);
+        if (actions[b]!.kind === "skip") throw rangeError("a block that is not also skipped", `options.blockScales[${b}]`, alpha);
+        actions[b] = { kind: "scale", alpha };
+      }
+    }
+    request.blocks = actions;
+    return request;
+  }
+}

@@ -1,0 +1,163 @@
+// Loads the ditto.node addon and types its surface. The addon is found with node-gyp-build from the package root
+// (build/Release when built in the repo, else prebuilds/<platform>-<arch>/ditto-dit.napi.node from the npm tarball),
+// which works from src/ (vitest), dist/*.js (ESM) and dist/*.cjs alike. DITTO_ADDON_PATH=<file.node> overrides it.
+// Native errors carry `code`; toDittoError() turns them into DittoError so user code can rely on instanceof.
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { DittoError, DITTO_ERROR_CODES, type DittoErrorCode } from "./errors.js";
+
+export interface NativeTensor {
+  shape(): number[];
+  toFloat32Array(): Float32Array;
+  clone(): NativeTensor;
+  reshape(shape: number[]): NativeTensor;
+  slice(begin: number, end: number): NativeTensor;
+  lerp(other: NativeTensor, w: number): NativeTensor;
+  binary(other: NativeTensor, op: "add" | "sub" | "mul"): NativeTensor;
+  scale(s: number): NativeTensor;
+  dispose(): void;
+  disposed(): boolean;
+}
+
+export interface NativeTensorStatic {
+  fromFloat32(data: Float32Array, shape: number[]): NativeTensor;
+  zeros(shape: number[]): NativeTensor;
+  concat(list: NativeTensor[]): NativeTensor;
+  combine(coefficients: number[], tensors: NativeTensor[]): NativeTensor;
+}
+
+export interface NativeModelConfig {
+  family: "dit";
+  layout: "official" | "diffusers";
+  inputSize: number;
+  patchSize: number;
+  inChannels: number;
+  outChannels: number;
+  hiddenSize: number;
+  depth: number;
+  numHeads: number;
+  mlpRatio: number;
+  numClasses: number;
+  learnSigma: boolean;
+  freqShift: number;
+  normEps: number;
+  ffNormEps: number;
+  configPath: string;
+  kwargsJson: string;
+}
+
+export interface NativeBlockAction {
+  kind: "compute" | "skip" | "scale";
+  alpha?: number;
+}
+
+export interface NativeForwardOptions {
+  capture?: boolean;
+  blocks?: NativeBlockAction[];
+  abort?: NativeAbortFlag;
+  cfgScale?: number;
+  guidedChannels?: number;
+}
+
+export interface NativeForwardResult {
+  out: NativeTensor;
+  intermediates: Record<string, NativeTensor>;
+}
+
+export interface NativeModel {
+  config(): NativeModelConfig;
+  forward(x: NativeTensor, t: Float32Array, y: Int32Array, options?: NativeForwardOptions): Promise<NativeForwardResult>;
+  macsPerSample(): { total: number; blocks: number };
+  threads(): number;
+  dispose(): void;
+}
+
+export interface NativeAbortFlag {
+  abort(): void;
+  aborted(): boolean;
+}
+
+export interface NativeInfo {
+  isa: string;
+  supportedIsas: string[];
+  cpu: string;
+  features: Record<string, boolean>;
+  defaultThreads: number;
+  napiVersion: number;
+}
+
+export interface NativeAddon {
+  NativeTensor: NativeTensorStatic;
+  AbortFlag: new () => NativeAbortFlag;
+  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16" }): Promise<NativeModel>;
+  info(): NativeInfo;
+  setIsa(isa: string | null): string;
+  errorCodes: Record<string, number>;
+}
+
+function moduleDir(): string {
+  // tsup's shims provide __dirname in ESM output and import.meta.url in CJS output; vitest provides both.
+  if (typeof __dirname === "string") return __dirname;
+  return path.dirname(fileURLToPath(import.meta.url));
+}
+
+/** The directory of the ditto-dit package.json above this module (repo root, or node_modules/ditto-dit). */
+export function packageRoot(): string {
+  let dir = moduleDir();
+  for (;;) {
+    const candidate = path.join(dir, "package.json");
+    if (existsSync(candidate)) {
+      try {
+        if (JSON.parse(readFileSync(candidate, "utf8")).name === "ditto-dit") return dir;
+      } catch {
+        // not ours; keep walking up
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`Cannot find the ditto-dit package root above ${moduleDir()}`);
+    dir = parent;
+  }
+}
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const require = createRequire(path.join(moduleDir(), "noop.js"));
+  const override = process.env.DITTO_ADDON_PATH;
+  if (override) {
+    addon = require(path.resolve(override)) as NativeAddon;
+  } else {
+    const load = require("node-gyp-build") as (dir: string) => unknown;
+    addon = load(packageRoot()) as NativeAddon;
+  }
+  return addon;
+}
+
+export function packageVersion(): string {
+  return JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
+}
+
+/** A native error (Error with an ERR_* code) as a DittoError; TypeError/RangeError and others pass through. */
+export function toDittoError(error: unknown): unknown {
+  if (error instanceof DittoError) return error;
+  if (error instanceof Error && !(error instanceof TypeError) && !(error instanceof RangeError)) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && (DITTO_ERROR_CODES as readonly string[]).includes(code)) {
+      return new DittoError(code as DittoErrorCode, error.message);
+    }
+  }
+  return error;
+}
+
+/** Runs a synchronous native call, converting its errors. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw toDittoError(e);
+  }
+}

@@ -10,3 +10,11 @@ export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors 
 export type { SafetensorsTensor, SafetensorsContent, SafetensorsDType, SafetensorsTensorInput } from "./io/safetensors.js";
 export { verifyCase, verifyAll, registerVerifyFamily, registerOutputExtension } from "./verify/index.js";
 export type { VerifyCaseResult, VerifyOutputResult, VerifyFamily, VerifyContext, OutputExtension } from "./verify/index.js";
+export { Pipeline, UniformFlowEuler } from "./pipeline/index.js";
+export type { PipelineLoadOptions, GenerateOptions, GenerateResult, GenerateStats, StepEvent, PipelineScheduler, RecommendedSettings, Device } from "./pipeline/index.js";
+export { Image, makeGrid } from "./images/index.js";
+export type { GridOptions } from "./images/index.js";
+export { philoxGaussian, referenceGaussian } from "./noise/index.js";
+export type { NoiseKind } from "./noise/index.js";
+export { runEval } from "./eval/harness.js";
+export type { EvalOptions, EvalResult } from "./eval/harness.js";

@@ -1,0 +1,404 @@
+// DiT forward (Peebles & Xie 2023, "Scalable Diffusion Models with Transformers"; reference code
+// facebookresearch/DiT models.py and diffusers DiTTransformer2DModel), fused for the CPU:
+//   prelude  patchify + patch Linear (+ pos table) -> h;  t -> 256-d sinusoid -> Linear,SiLU,Linear (+ label
+//            embedding) -> c per conditioning group;  one adaLN GEMM per group on SiLU(c) gives every block's
+//            and the final layer's modulation vectors at once.
+//   block    LN+modulate -> qkv Linear -> attention read in place from the qkv buffer -> proj Linear whose
+//            epilogue adds gate_msa * (.) into h;  LN+modulate -> fc1 (+GELU-tanh fused) -> fc2 whose
+//            epilogue adds gate_mlp * (.) into h.
+//   final    LN+modulate (shift, scale) -> Linear -> unpatchify (nhwpqc -> nchpwq).
+// All activations live in a per-batch-size workspace allocated once and reused; the block loop allocates
+// nothing (captures of strided slices copy, but only when a capture sink is set).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "ditto/cpu/attention.h"
+#include "ditto/cpu/elementwise.h"
+#include "ditto/cpu/embed.h"
+#include "ditto/cpu/norms.h"
+#include "models/dit_internal.h"
+
+namespace ditto {
+
+namespace {
+
+// Activation buffers for one batch size (all f32, row-major, 64-byte aligned).
+struct Workspace {
+  int64_t batch = 0;
+  Tensor h, h_saved, xn, attn, scratch;    // [B*T, D] x4, [B*T, max(3D, mlp, C*p*p, p*p*C_out)]
+  Tensor t_freq, t_hidden;                 // [B, 256], [B, D]
+  std::vector<Tensor> t_emb, y_emb, c, silu_c, adaln;  // per conditioning group
+};
+
+Result<Tensor> f32_buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
+
+}  // namespace
+
+struct DitModel::Impl {
+  DitConfig config;
+  LoadOptions options;
+  std::unique_ptr<ThreadPool> pool;
+  dit::Weights w;
+  MacCount macs;
+  std::mutex mutex;  // one forward at a time per model: the workspace is shared
+  Workspace ws;
+
+  int64_t D() const { return config.hidden_size; }
+  int64_t T() const { return dit::num_tokens(config); }
+  int64_t patch_features() const { return config.in_channels * config.patch_size * config.patch_size; }
+  int64_t out_features() const { return config.out_channels * config.patch_size * config.patch_size; }
+
+  MacCount count_macs() const {
+    const uint64_t D = this->D(), T = this->T(), Hm = w.mlp_hidden;
+    const uint64_t groups = w.groups.size();
+    MacCount m;
+    const uint64_t patch = T * patch_features() * D;
+    const uint64_t t_mlp = groups * (dit::kTimestepFeatures * D + D * D);
+    const uint64_t per_block = D * 6 * D             // adaLN
+                               + T * D * 3 * D       // qkv
+                               + 2 * T * T * D       // QK^T and AV over all heads
+                               + T * D * D           // proj
+                               + 2 * T * D * Hm;     // fc1, fc2
+    const uint64_t final_layer = D * 2 * D + T * D * out_features();
+    m.blocks = per_block * config.depth;
+    m.total = patch + t_mlp + m.blocks + final_layer;
+    return m;
+  }
+
+  Status ensure_workspace(int64_t B) {
+    if (ws.batch >= B) return Status::Ok();
+    Workspace n;
+    const int64_t rows = B * T();
+    const int64_t scratch_cols = std::max({3 * D(), w.mlp_hidden, patch_features(), out_features()});
+    DITTO_ASSIGN_OR_RETURN(n.h, f32_buffer(rows, D()));
+    DITTO_ASSIGN_OR_RETURN(n.h_saved, f32_buffer(rows, D()));
+    DITTO_ASSIGN_OR_RETURN(n.xn, f32_buffer(rows, D()));
+    DITTO_ASSIGN_OR_RETURN(n.attn, f32_buffer(rows, D()));
+    DITTO_ASSIGN_OR_RETURN(n.scratch, f32_buffer(rows, scratch_cols));
+    DITTO_ASSIGN_OR_RETURN(n.t_freq, f32_buffer(B, dit::kTimestepFeatures));
+    DITTO_ASSIGN_OR_RETURN(n.t_hidden, f32_buffer(B, D()));
+    for (const auto& g : w.groups) {
+      Tensor t;
+      DITTO_ASSIGN_OR_RETURN(t, f32_buffer(B, D()));
+      n.t_emb.push_back(t);
+      DITTO_ASSIGN_OR_RETURN(t, f32_buffer(B, D()));
+      n.y_emb.push_back(t);
+      DITTO_ASSIGN_OR_RETURN(t, f32_buffer(B, D()));
+      n.c.push_back(t);
+      DITTO_ASSIGN_OR_RETURN(t, f32_buffer(B, D()));
+      n.silu_c.push_back(t);
+      DITTO_ASSIGN_OR_RETURN(t, f32_buffer(B, g.adaln.out()));
+      n.adaln.push_back(t);
+    }
+    n.batch = B;
+    ws = std::move(n);
+    return Status::Ok();
+  }
+
+  Status validate(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                  const ForwardOptions& options) const {
+    const DitConfig& c = config;
+    const Shape want = {x.ndim() > 0 ? x.dim(0) : -1, c.in_channels, c.input_size, c.input_size};
+    if (x.dtype() != DType::F32) return invalid_argument(std::string("Expected x of dtype F32 but received ") + dtype_name(x.dtype()));
+    if (x.ndim() != 4 || x.dim(0) < 1 || x.shape() != want)
+      return invalid_argument("Expected x of shape [B, " + std::to_string(c.in_channels) + ", " +
+                              std::to_string(c.input_size) + ", " + std::to_string(c.input_size) +
+                              "] with B >= 1 but received " + shape_string(x.shape()));
+    const int64_t B = x.dim(0);
+    if (static_cast<int64_t>(t.size()) != B)
+      return invalid_argument("Expected " + std::to_string(B) + " timesteps (one per sample) but received " +
+                              std::to_string(t.size()));
+    if (static_cast<int64_t>(y.size()) != B)
+      return invalid_argument("Expected " + std::to_string(B) + " labels (one per sample) but received " +
+                              std::to_string(y.size()));
+    for (int64_t i = 0; i < B; ++i) {
+      if (!std::isfinite(t[i]))
+        return invalid_argument("Expected finite timesteps but t[" + std::to_string(i) + "] is " + std::to_string(t[i]));
+      if (y[i] < 0 || y[i] >= w.label_rows)
+        return invalid_argument("Label " + std::to_string(y[i]) + " at index " + std::to_string(i) +
+                                " is out of range [0, " + std::to_string(w.label_rows - 1) + "] (num_classes " +
+                                std::to_string(c.num_classes) +
+                                (w.label_rows > c.num_classes ? "; " + std::to_string(c.num_classes) + " is the null class)" : ")"));
+    }
+    if (!options.blocks.empty() && static_cast<int64_t>(options.blocks.size()) != c.depth)
+      return invalid_argument("Expected " + std::to_string(c.depth) + " block actions (one per block) but received " +
+                              std::to_string(options.blocks.size()));
+    for (size_t i = 0; i < options.blocks.size(); ++i)
+      if (options.blocks[i].kind == BlockActionKind::Scale && !std::isfinite(options.blocks[i].alpha))
+        return invalid_argument("Expected a finite scale for block " + std::to_string(i));
+    return Status::Ok();
+  }
+
+  // Capture helpers (no-ops without a sink).
+  static void emit(const ForwardOptions& o, std::string_view name, const float* p, Shape shape) {
+    if (!o.capture) return;
+    o.capture(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
+  }
+  // Columns [col, col+width) of a [rows, stride] buffer, copied so the sink sees a dense tensor.
+  static void emit_columns(const ForwardOptions& o, std::string_view name, const float* p, int64_t rows,
+                           int64_t stride, int64_t col, int64_t width) {
+    if (!o.capture) return;
+    auto t = Tensor::empty(DType::F32, {rows, width});
+    if (!t.ok()) return;
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(t.value().data<float>() + r * width, p + r * stride + col, static_cast<size_t>(width) * sizeof(float));
+    o.capture(name, t.value());
+  }
+
+  std::string block_name(int64_t i) const {
+    return (config.layout == DitLayout::Official ? "blocks." : "transformer_blocks.") + std::to_string(i);
+  }
+
+  void prelude(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+               const ForwardOptions& o) {
+    const int64_t B = x.dim(0), D = this->D(), T = this->T(), rows = B * T;
+    const bool official = config.layout == DitLayout::Official;
+    ThreadPool& tp = *pool;
+    float* h = ws.h.data<float>();
+    float* patches = ws.scratch.data<float>();
+    cpu::patchify(x.data<float>(), B, config.in_channels, config.input_size, config.input_size, config.patch_size,
+                  patches);
+    cpu::Epilogue pe;
+    pe.bias = w.patch_embed.bias.data();
+    cpu::linear(tp, patches, rows, patch_features(), w.patch_embed.weight, h, D, pe);
+    if (official) emit(o, "x_embedder.out", h, {B, T, D});
+    const float* pos = w.pos_table.data();
+    tp.parallel_for(B * T, [&](int64_t r, int) {
+      float* row = h + r * D;
+      const float* p = pos + (r % T) * D;
+      for (int64_t j = 0; j < D; ++j) row[j] += p[j];
+    });
+    if (official) {
+      emit(o, "x_embed", h, {B, T, D});
+    } else {
+      emit(o, "pos_embed.table", pos, {1, T, D});
+      emit(o, "pos_embed.out", h, {B, T, D});
+    }
+
+    float* t_freq = ws.t_freq.data<float>();
+    cpu::timestep_embedding(t.data(), B, dit::kTimestepFeatures, 10000.f, config.freq_shift, true, t_freq);
+    emit(o, "t_freq", t_freq, {B, dit::kTimestepFeatures});
+
+    for (size_t g = 0; g < w.groups.size(); ++g) {
+      const dit::ConditionGroup& cg = w.groups[g];
+      float* t_hidden = ws.t_hidden.data<float>();
+      float* t_emb = ws.t_emb[g].data<float>();
+      float* y_emb = ws.y_emb[g].data<float>();
+      float* c = ws.c[g].data<float>();
+      float* silu_c = ws.silu_c[g].data<float>();
+      float* ada = ws.adaln[g].data<float>();
+      cpu::Epilogue e1;
+      e1.bias = cg.t_fc1.bias.data();
+      e1.activation = cpu::Activation::Silu;
+      cpu::linear(tp, t_freq, B, dit::kTimestepFeatures, cg.t_fc1.weight, t_hidden, D, e1);
+      cpu::Epilogue e2;
+      e2.bias = cg.t_fc2.bias.data();
+      cpu::linear(tp, t_hidden, B, D, cg.t_fc2.weight, t_emb, D, e2);
+      // Labels were validated against label_rows, so the lookup cannot fail here.
+      (void)cpu::embedding_lookup(cg.label_table.data(), w.label_rows, D, y.data(), B, y_emb);
+      for (int64_t i = 0; i < B * D; ++i) c[i] = t_emb[i] + y_emb[i];
+      cpu::silu(tp, c, silu_c, B * D);
+      cpu::Epilogue ea;
+      ea.bias = cg.adaln.bias.data();
+      const int64_t cols = cg.adaln.out();
+      cpu::linear(tp, silu_c, B, D, cg.adaln.weight, ada, cols, ea);
+      if (official) {
+        emit(o, "t_emb", t_emb, {B, D});
+        emit(o, "y_emb", y_emb, {B, D});
+        emit(o, "c", c, {B, D});
+      }
+      if (o.capture) {
+        for (int b : cg.blocks) {
+          const dit::BlockWeights& bw = w.blocks[b];
+          if (!official) emit(o, block_name(b) + ".norm1.emb.out", c, {B, D});
+          emit_columns(o, block_name(b) + (official ? ".adaLN" : ".norm1.linear.out"), ada, B, cols, bw.adaln_col,
+                       6 * D);
+        }
+        if (official && static_cast<int>(g) == w.final_group)
+          emit_columns(o, "final_layer.adaLN", ada, B, cols, w.final_adaln_col, 2 * D);
+      }
+    }
+  }
+
+  // h <- block_i(h), entirely in place through the gated-residual epilogues.
+  void run_block(int64_t i, int64_t B) {
+    const int64_t D = this->D(), T = this->T(), rows = B * T, H = config.num_heads, Dh = D / H;
+    const dit::BlockWeights& bw = w.blocks[i];
+    const float* ada = ws.adaln[bw.group].data<float>() + bw.adaln_col;
+    const int64_t stride = w.groups[bw.group].adaln.out();
+    ThreadPool& tp = *pool;
+    float* h = ws.h.data<float>();
+    float* xn = ws.xn.data<float>();
+    float* qkv = ws.scratch.data<float>();
+    float* attn = ws.attn.data<float>();
+
+    // (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp), each D wide.
+    cpu::Modulation msa{ada + 0 * D, ada + 1 * D, T, stride};
+    cpu::layer_norm(tp, h, xn, rows, D, config.norm_eps, nullptr, nullptr, msa);
+    cpu::Epilogue eq;
+    eq.bias = bw.qkv.bias.data();
+    cpu::linear(tp, xn, rows, D, bw.qkv.weight, qkv, 3 * D, eq);
+
+    cpu::AttentionArgs a;
+    a.batch = B;
+    a.heads = H;
+    a.q_len = a.kv_len = T;
+    a.head_dim = Dh;
+    a.q = qkv;
+    a.k = qkv + D;
+    a.v = qkv + 2 * D;
+    a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
+    a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
+    a.out = attn;
+    a.out_batch_stride = T * D;
+    a.out_row_stride = D;
+    a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(Dh)));
+    cpu::attention(tp, a);
+
+    cpu::Epilogue ep;
+    ep.bias = bw.proj.bias.data();
+    ep.gate = ada + 2 * D;
+    ep.gate_row_group = T;
+    ep.gate_stride = stride;
+    cpu::linear(tp, attn, rows, D, bw.proj.weight, h, D, ep);
+
+    cpu::Modulation mlp{ada + 3 * D, ada + 4 * D, T, stride};
+    cpu::layer_norm(tp, h, xn, rows, D, config.ff_norm_eps, nullptr, nullptr, mlp);
+    float* hidden = ws.scratch.data<float>();
+    cpu::Epilogue e1;
+    e1.bias = bw.fc1.bias.data();
+    e1.activation = cpu::Activation::GeluTanh;
+    cpu::linear(tp, xn, rows, D, bw.fc1.weight, hidden, w.mlp_hidden, e1);
+    cpu::Epilogue e2;
+    e2.bias = bw.fc2.bias.data();
+    e2.gate = ada + 5 * D;
+    e2.gate_row_group = T;
+    e2.gate_stride = stride;
+    cpu::linear(tp, hidden, rows, w.mlp_hidden, bw.fc2.weight, h, D, e2);
+  }
+
+  void final_layer(int64_t B, Tensor* out, const ForwardOptions& o) {
+    const int64_t D = this->D(), T = this->T(), rows = B * T;
+    const float* ada = ws.adaln[w.final_group].data<float>() + w.final_adaln_col;
+    const int64_t stride = w.groups[w.final_group].adaln.out();
+    ThreadPool& tp = *pool;
+    float* xn = ws.xn.data<float>();
+    float* tokens = ws.scratch.data<float>();
+    cpu::Modulation mod{ada, ada + D, T, stride};  // (shift, scale) in both layouts
+    cpu::layer_norm(tp, ws.h.data<float>(), xn, rows, D, config.norm_eps, nullptr, nullptr, mod);
+    cpu::Epilogue e;
+    e.bias = w.final_linear.bias.data();
+    cpu::linear(tp, xn, rows, D, w.final_linear.weight, tokens, out_features(), e);
+    emit(o, config.layout == DitLayout::Official ? "final_layer.out" : "proj_out_2.out", tokens,
+         {B, T, out_features()});
+    cpu::unpatchify(tokens, B, config.out_channels, config.input_size, config.input_size, config.patch_size,
+                    out->data<float>());
+  }
+
+  static Result<std::unique_ptr<Impl>> create(const SafetensorsFile& file, const DitConfig& config,
+                                              const LoadOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->config = config;
+    impl->options = options;
+    DITTO_ASSIGN_OR_RETURN(impl->w, dit::load_weights(file, config, options.dtype));
+    impl->pool = std::make_unique<ThreadPool>(options.threads);
+    impl->macs = impl->count_macs();
+    return impl;
+  }
+
+  Result<Tensor> forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                         const ForwardOptions& o) {
+    DITTO_RETURN_IF_ERROR(validate(x, t, y, o));
+    const int64_t B = x.dim(0);
+    DITTO_ASSIGN_OR_RETURN(Tensor out,
+                           Tensor::empty(DType::F32, {B, config.out_channels, config.input_size, config.input_size}));
+    std::lock_guard<std::mutex> lock(mutex);
+    DITTO_RETURN_IF_ERROR(ensure_workspace(B));
+    prelude(x, t, y, o);
+    const int64_t n = B * T() * D();
+    for (int64_t i = 0; i < config.depth; ++i) {
+      if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
+      const BlockAction action = o.blocks.empty() ? BlockAction{} : o.blocks[i];
+      if (action.kind == BlockActionKind::Compute) {
+        run_block(i, B);
+      } else if (action.kind == BlockActionKind::Scale) {
+        // h_out = h_in + alpha * (block(h_in) - h_in)
+        std::memcpy(ws.h_saved.data<float>(), ws.h.data<float>(), static_cast<size_t>(n) * sizeof(float));
+        run_block(i, B);
+        cpu::lerp(*pool, ws.h_saved.data<float>(), ws.h.data<float>(), action.alpha, ws.h.data<float>(), n);
+      }  // Skip: identity
+      emit(o, block_name(i) + ".out", ws.h.data<float>(), {B, T(), D()});
+    }
+    if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
+    final_layer(B, &out, o);
+    emit(o, "out", out.data<float>(), out.shape());
+    return out;
+  }
+};
+
+DitModel::DitModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DitModel::~DitModel() = default;
+
+const DitConfig& DitModel::config() const { return impl_->config; }
+ThreadPool& DitModel::pool() { return *impl_->pool; }
+MacCount DitModel::macs_per_sample() const { return impl_->macs; }
+
+
+Result<std::unique_ptr<DitModel>> DitModel::load(const std::string& path, const LoadOptions& options) {
+  DITTO_ASSIGN_OR_RETURN(dit::ModelFiles files, dit::resolve_model_files(path));
+  DITTO_ASSIGN_OR_RETURN(std::shared_ptr<SafetensorsFile> file, SafetensorsFile::open(files.weights));
+  DITTO_ASSIGN_OR_RETURN(DitConfig config, parse_dit_config(files.config, *file));
+  DITTO_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::create(*file, config, options));
+  return std::unique_ptr<DitModel>(new DitModel(std::move(impl)));
+}
+
+Result<std::unique_ptr<DitModel>> DitModel::load(const std::string& weights_path, const DitConfig& config,
+                                                 const LoadOptions& options) {
+  DITTO_ASSIGN_OR_RETURN(std::shared_ptr<SafetensorsFile> file, SafetensorsFile::open(weights_path));
+  DITTO_ASSIGN_OR_RETURN(DitLayout layout, dit::detect_layout(*file, ""));
+  if (layout != config.layout)
+    return model_load_error("Checkpoint \"" + weights_path + "\" has the " +
+                            (layout == DitLayout::Official ? "official" : "diffusers") +
+                            " DiT layout but the config says otherwise");
+  DITTO_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::create(*file, config, options));
+  return std::unique_ptr<DitModel>(new DitModel(std::move(impl)));
+}
+
+Result<Tensor> DitModel::forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                 const ForwardOptions& options) {
+  return impl_->forward(x, t, y, options);
+}
+
+Result<Tensor> DitModel::forward_with_cfg(const Tensor& x, const std::vector<float>& t,
+                                          const std::vector<int64_t>& y, float cfg_scale, int64_t guided_channels,
+                                          const ForwardOptions& options) {
+  if (x.ndim() != 4 || x.dim(0) < 2 || x.dim(0) % 2 != 0 || x.dtype() != DType::F32)
+    return invalid_argument("forward_with_cfg expects an F32 batch of 2N samples [2N, C, H, W] but received " +
+                            shape_string(x.shape()));
+  if (!std::isfinite(cfg_scale)) return invalid_argument("Expected a finite cfg_scale");
+  // Official: half = x[:N]; model(cat([half, half]), t, y); guidance on channels [:guided_channels].
+  const int64_t N = x.dim(0) / 2;
+  const size_t half_bytes = x.nbytes() / 2;
+  DITTO_ASSIGN_OR_RETURN(Tensor combined, Tensor::empty(DType::F32, x.shape()));
+  std::memcpy(combined.raw(), x.raw(), half_bytes);
+  std::memcpy(static_cast<uint8_t*>(combined.raw()) + half_bytes, x.raw(), half_bytes);
+  DITTO_ASSIGN_OR_RETURN(Tensor out, forward(combined, t, y, options));
+  const int64_t C = out.dim(1), plane = out.dim(2) * out.dim(3);
+  const int64_t guided = std::min<int64_t>(std::max<int64_t>(guided_channels, 0), C);
+  float* o = out.data<float>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t ch = 0; ch < guided; ++ch) {
+      float* cond = o + (n * C + ch) * plane;
+      float* uncond = o + ((n + N) * C + ch) * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const float guided_value = uncond[i] + cfg_scale * (cond[i] - uncond[i]);
+        cond[i] = guided_value;
+        uncond[i] = guided_value;
+      }
+    }
+  return out;
+}
+
+}  // namespace ditto

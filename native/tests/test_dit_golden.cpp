@@ -1,0 +1,287 @@
+// DiT against the golden references and the trained glyph fixture:
+//  * ../shared/golden/dit-official and dit-diffusers: every `io_roles.outputs` tensor except ddim.* (captured
+//    intermediates, out, cfg.out via forward_with_cfg) within config.json's tolerances.per_tensor;
+//  * ../shared/fixtures/glyphs: dit.v and dit.v_skip_block to max abs 1e-4, MACs == dit.json's total,
+//    bf16 vs f32, batch invariance, Scale(0)=Skip and Scale(1)=Compute, abort, input validation;
+//  * load errors: missing config, config contradicting the tensors, unsupported family.
+// Skips (with a message) whatever reference folder is absent.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "check.h"
+#include "ditto/dit.h"
+#include "ditto/json.h"
+
+using namespace ditto;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kGolden = "../shared/golden";
+const char* kGlyphs = "../shared/fixtures/glyphs";
+
+std::vector<float> floats(const Tensor& t) {
+  Tensor f = t.dtype() == DType::F32 ? t : t.to(DType::F32).value();
+  return std::vector<float>(f.data<float>(), f.data<float>() + f.numel());
+}
+std::vector<int64_t> ints(const Tensor& t) {
+  Tensor i = t.to(DType::I64).value();
+  return std::vector<int64_t>(i.data<int64_t>(), i.data<int64_t>() + i.numel());
+}
+
+struct Diff {
+  double max_abs = 0, worst_ratio = 0;
+};
+Diff compare(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol) {
+  Diff d;
+  for (size_t i = 0; i < want.size(); ++i) {
+    double err = std::fabs(double(got[i]) - want[i]);
+    if (std::isnan(got[i])) err = INFINITY;
+    d.max_abs = std::max(d.max_abs, err);
+    d.worst_ratio = std::max(d.worst_ratio, err / (atol + rtol * std::fabs(double(want[i]))));
+  }
+  return d;
+}
+
+void run_golden_case(const std::string& name) {
+  const std::string dir = std::string(kGolden) + "/" + name;
+  if (!fs::exists(dir + "/config.json")) {
+    std::printf("SKIP %s: %s not found\n", name.c_str(), dir.c_str());
+    return;
+  }
+  auto cfg = read_json_file(dir + "/config.json");
+  CHECK_OK(cfg);
+  auto io = SafetensorsFile::open(dir + "/io.safetensors");
+  CHECK_OK(io);
+  auto model = DitModel::load(dir, LoadOptions{});
+  CHECK_OK(model);
+  if (!cfg.ok() || !io.ok() || !model.ok()) return;
+  const SafetensorsFile& f = *io.value();
+  DitModel& m = *model.value();
+  const bool official = m.config().layout == DitLayout::Official;
+  CHECK(official == (name == "dit-official"));
+
+  Tensor x = f.get(official ? "x" : "hidden_states").value();
+  std::vector<int64_t> t_int = ints(f.get(official ? "t" : "timestep").value());
+  std::vector<float> t(t_int.begin(), t_int.end());
+  std::vector<int64_t> y = ints(f.get(official ? "y" : "class_labels").value());
+
+  std::map<std::string, std::vector<float>> captured;
+  ForwardOptions opts;
+  opts.capture = [&](std::string_view n, const Tensor& v) { captured[std::string(n)] = floats(v); };
+  auto out = m.forward(x, t, y, opts);
+  CHECK_OK(out);
+  if (!out.ok()) return;
+
+  const JsonValue& per_tensor = *cfg.value().find("tolerances")->find("per_tensor");
+  int checked = 0;
+  for (const JsonValue& item : cfg.value().find("io_roles")->find("outputs")->items()) {
+    const std::string& key = item.as_string();
+    if (key.rfind("ddim.", 0) == 0) continue;
+    std::vector<float> got;
+    if (key == "cfg.out") {
+      Tensor cx = f.get("cfg.x").value();
+      std::vector<int64_t> ct = ints(f.get("cfg.t").value());
+      std::vector<float> ctf(ct.begin(), ct.end());
+      float scale = floats(f.get("cfg.scale").value())[0];
+      auto r = m.forward_with_cfg(cx, ctf, ints(f.get("cfg.y").value()), scale, 3);
+      CHECK_OK(r);
+      if (!r.ok()) continue;
+      got = floats(r.value());
+    } else if (captured.count(key)) {
+      got = captured[key];
+    } else {
+      std::fprintf(stderr, "%s: output %s was not produced\n", name.c_str(), key.c_str());
+      ++ditto_test::failures();
+      continue;
+    }
+    std::vector<float> want = floats(f.get(key).value());
+    CHECK(got.size() == want.size());
+    if (got.size() != want.size()) continue;
+    const JsonValue* tol = per_tensor.find(key);
+    double atol = tol ? tol->find("atol")->as_double() : 1e-5, rtol = tol ? tol->find("rtol")->as_double() : 3e-5;
+    Diff d = compare(got, want, atol, rtol);
+    std::printf("  %-14s %-40s max_abs %.3g  worst/tol %.3f\n", name.c_str(), key.c_str(), d.max_abs, d.worst_ratio);
+    if (!(d.worst_ratio <= 1.0)) {
+      std::fprintf(stderr, "%s: %s exceeds tolerance (atol %g rtol %g)\n", name.c_str(), key.c_str(), atol, rtol);
+      ++ditto_test::failures();
+    }
+    ++checked;
+  }
+  CHECK(checked >= 10);
+}
+
+double max_abs_diff(const float* a, const float* b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::isnan(a[i]) ? INFINITY : std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+void run_glyph_fixture() {
+  if (!fs::exists(std::string(kGlyphs) + "/dit.safetensors")) {
+    std::printf("SKIP glyphs: %s not found\n", kGlyphs);
+    return;
+  }
+  auto model = DitModel::load(kGlyphs, LoadOptions{});
+  CHECK_OK(model);
+  auto ref = SafetensorsFile::open(std::string(kGlyphs) + "/reference-io.safetensors");
+  CHECK_OK(ref);
+  auto meta = read_json_file(std::string(kGlyphs) + "/dit.json");
+  CHECK_OK(meta);
+  if (!model.ok() || !ref.ok() || !meta.ok()) return;
+  DitModel& m = *model.value();
+  const SafetensorsFile& f = *ref.value();
+
+  // MACs: the fixture's own breakdown (see docs/numerics.md "DiT model").
+  const JsonValue& macs = *meta.value().find("macs_per_forward");
+  CHECK(m.macs_per_sample().total == static_cast<uint64_t>(macs.find("total")->as_int()));
+  CHECK(m.macs_per_sample().blocks == static_cast<uint64_t>(macs.find("blocks")->as_int()));
+  std::printf("  glyphs macs_per_sample total %llu (dit.json %lld)\n",
+              (unsigned long long)m.macs_per_sample().total, (long long)macs.find("total")->as_int());
+
+  Tensor x = f.get("dit.x").value();
+  std::vector<float> t = floats(f.get("dit.t").value());
+  std::vector<int64_t> y = ints(f.get("dit.y").value());
+  std::vector<float> v_ref = floats(f.get("dit.v").value());
+  auto v = m.forward(x, t, y);
+  CHECK_OK(v);
+  if (!v.ok()) return;
+  double err = max_abs_diff(v.value().data<float>(), v_ref.data(), v_ref.size());
+  std::printf("  glyphs dit.v max_abs %.3g\n", err);
+  CHECK(err <= 1e-4);
+
+  // Block skips on input 1, and Scale(0) == Skip, Scale(1) == Compute.
+  const int64_t depth = m.config().depth;
+  const size_t sample = v_ref.size() / x.dim(0);
+  Tensor x1 = x.slice0(1, 2).value();
+  std::vector<float> skip_ref = floats(f.get("dit.v_skip_block").value());
+  for (int64_t i = 0; i < depth; ++i) {
+    ForwardOptions o;
+    o.blocks.assign(depth, BlockAction{});
+    o.blocks[i].kind = BlockActionKind::Skip;
+    auto r = m.forward(x1, {t[1]}, {y[1]}, o);
+    CHECK_OK(r);
+    if (!r.ok()) continue;
+    double e = max_abs_diff(r.value().data<float>(), skip_ref.data() + i * sample, sample);
+    std::printf("  glyphs dit.v_skip_block[%lld] max_abs %.3g\n", (long long)i, e);
+    CHECK(e <= 1e-4);
+    o.blocks[i] = BlockAction{BlockActionKind::Scale, 0.f};
+    auto s0 = m.forward(x1, {t[1]}, {y[1]}, o);
+    CHECK(s0.ok() && max_abs_diff(s0.value().data<float>(), r.value().data<float>(), sample) == 0);
+    o.blocks[i] = BlockAction{BlockActionKind::Scale, 1.f};
+    auto s1 = m.forward(x1, {t[1]}, {y[1]}, o);
+    // h_in + 1*(h_out - h_in) rounds differently from h_out by an ulp, which later blocks carry on.
+    double e1 = s1.ok() ? max_abs_diff(s1.value().data<float>(), v.value().data<float>() + sample, sample) : INFINITY;
+    if (!(e1 <= 2e-5)) std::fprintf(stderr, "Scale(1) of block %lld differs from Compute by %g\n", (long long)i, e1);
+    CHECK(e1 <= 2e-5);
+  }
+
+  // Batch invariance: each sample alone == the same sample inside the batch of 4.
+  double worst_batch = 0;
+  for (int64_t b = 0; b < x.dim(0); ++b) {
+    auto r = m.forward(x.slice0(b, b + 1).value(), {t[b]}, {y[b]});
+    CHECK_OK(r);
+    if (r.ok()) worst_batch = std::max(worst_batch, max_abs_diff(r.value().data<float>(), v.value().data<float>() + b * sample, sample));
+  }
+  std::printf("  glyphs batch-invariance max_abs %.3g\n", worst_batch);
+  CHECK(worst_batch <= 1e-6);
+
+  // bf16 weights and GEMMs vs the f32 model (tolerance documented in docs/numerics.md "DiT model").
+  LoadOptions bf16;
+  bf16.dtype = DType::BF16;
+  auto mb = DitModel::load(kGlyphs, bf16);
+  CHECK_OK(mb);
+  if (mb.ok()) {
+    auto vb = mb.value()->forward(x, t, y);
+    CHECK_OK(vb);
+    if (vb.ok()) {
+      double e = max_abs_diff(vb.value().data<float>(), v.value().data<float>(), v_ref.size());
+      double scale = 0;
+      for (float z : v_ref) scale = std::max(scale, double(std::fabs(z)));
+      std::printf("  glyphs bf16 vs f32 max_abs %.3g (max|v| %.3g)\n", e, scale);
+      CHECK(e > 0);                  // it really ran in bf16
+      CHECK(e <= 0.03 * scale);      // documented bound: 3% of max|v|
+    }
+  }
+
+  // Abort between blocks.
+  std::atomic<bool> abort_flag{true};
+  ForwardOptions ao;
+  ao.abort = &abort_flag;
+  auto aborted = m.forward(x1, {t[1]}, {y[1]}, ao);
+  CHECK(!aborted.ok() && aborted.status().code() == StatusCode::kAborted);
+
+  // Input validation: kInvalidArgument with messages that name the problem.
+  auto bad_label = m.forward(x1, {t[1]}, {11});
+  CHECK(!bad_label.ok() && bad_label.status().code() == StatusCode::kInvalidArgument &&
+        bad_label.status().message().find("Label 11 at index 0 is out of range [0, 10]") != std::string::npos);
+  auto neg_label = m.forward(x1, {t[1]}, {-1});
+  CHECK(!neg_label.ok() && neg_label.status().code() == StatusCode::kInvalidArgument);
+  auto bad_t = m.forward(x1, {NAN}, {1});
+  CHECK(!bad_t.ok() && bad_t.status().code() == StatusCode::kInvalidArgument);
+  auto short_t = m.forward(x, {1.f}, y);
+  CHECK(!short_t.ok() && short_t.status().message().find("Expected 4 timesteps") != std::string::npos);
+  Tensor wrong = Tensor::zeros(DType::F32, {1, 3, 16, 16}).value();
+  auto bad_shape = m.forward(wrong, {1.f}, {1});
+  CHECK(!bad_shape.ok() && bad_shape.status().code() == StatusCode::kInvalidArgument &&
+        bad_shape.status().message().find("[1, 3, 16, 16]") != std::string::npos);
+  ForwardOptions few;
+  few.blocks.resize(2);
+  auto bad_plan = m.forward(x1, {t[1]}, {y[1]}, few);
+  CHECK(!bad_plan.ok() && bad_plan.status().code() == StatusCode::kInvalidArgument);
+  auto odd_cfg = m.forward_with_cfg(x.slice0(0, 3).value(), {1, 2, 3}, {1, 2, 10}, 2.f, 3);
+  CHECK(!odd_cfg.ok() && odd_cfg.status().code() == StatusCode::kInvalidArgument);
+}
+
+void run_load_errors() {
+  char tmpl[] = "/tmp/ditto_test_dit_XXXXXX";
+  const std::string dir = mkdtemp(tmpl) ? std::string(tmpl) : std::string("/tmp");
+  const std::string official = std::string(kGolden) + "/dit-official";
+  if (fs::exists(official + "/model.safetensors")) {
+    // Weights without a config beside them.
+    fs::copy_file(official + "/model.safetensors", dir + "/model.safetensors");
+    auto missing = DitModel::load(dir, LoadOptions{});
+    CHECK(!missing.ok() && missing.status().code() == StatusCode::kModelLoad &&
+          missing.status().message().find("expected config.json or dit.json") != std::string::npos);
+    // A config contradicting the tensors (hidden_size 32 vs 64 stored).
+    std::ofstream(dir + "/config.json") << R"({"constructor_kwargs": {"input_size": 16, "patch_size": 2,
+      "in_channels": 4, "hidden_size": 32, "depth": 4, "num_heads": 4, "num_classes": 10, "learn_sigma": true}})";
+    auto contradiction = DitModel::load(dir + "/model.safetensors", LoadOptions{});
+    CHECK(!contradiction.ok() && contradiction.status().code() == StatusCode::kModelLoad &&
+          contradiction.status().message().find("\"x_embedder.proj.weight\"") != std::string::npos &&
+          contradiction.status().message().find("has shape [64, 4, 2, 2] but the config") != std::string::npos &&
+          contradiction.status().message().find("implies [32, 4, 2, 2]") != std::string::npos);
+    // Fewer blocks in the config than in the file.
+    std::ofstream(dir + "/config.json") << R"({"constructor_kwargs": {"input_size": 16, "patch_size": 2,
+      "in_channels": 4, "hidden_size": 64, "depth": 3, "num_heads": 4, "num_classes": 10, "learn_sigma": true}})";
+    auto extra = DitModel::load(dir, LoadOptions{});
+    CHECK(!extra.ok() && extra.status().message().find("more blocks than the config's depth 3") != std::string::npos);
+    // A plain HF diffusers-style config with bad values.
+    std::ofstream(dir + "/config.json") << R"({"_class_name": "DiTTransformer2DModel", "num_layers": -2})";
+    auto bad = DitModel::load(dir, LoadOptions{});
+    CHECK(!bad.ok() && bad.status().message().find("\"num_layers\" must be a positive integer, got -2") != std::string::npos);
+  }
+  const std::string pixart = std::string(kGolden) + "/pixart";
+  if (fs::exists(pixart + "/model.safetensors")) {
+    auto r = DitModel::load(pixart, LoadOptions{});
+    CHECK(!r.ok() && r.status().code() == StatusCode::kUnsupportedModel);
+    if (!r.ok()) std::printf("  pixart: %s\n", r.status().message().c_str());
+  }
+  auto nowhere = DitModel::load("/nonexistent/model", LoadOptions{});
+  CHECK(!nowhere.ok() && nowhere.status().code() == StatusCode::kModelLoad);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+
+int main() {
+  run_golden_case("dit-official");
+  run_golden_case("dit-diffusers");
+  run_glyph_fixture();
+  run_load_errors();
+  return ditto_test::finish("test_dit_golden");
+}

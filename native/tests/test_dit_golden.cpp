@@ -237,6 +237,62 @@ void run_glyph_fixture() {
   CHECK(!odd_cfg.ok() && odd_cfg.status().code() == StatusCode::kInvalidArgument);
 }
 
+// Diffusers checkpoints whose blocks share one embedder (every real HF DiT) collapse into one conditioning
+// group. Build A = the golden diffusers weights with every block's embedder replaced by block 0's (one group)
+// and B = A where block 1's copy stores one zero bias as -0.0 (different bytes, same math: two groups).
+// Both must give bit-identical outputs; A must count fewer MACs. The config is a plain HF config.json.
+void run_shared_embedders() {
+  const std::string src = std::string(kGolden) + "/dit-diffusers";
+  if (!fs::exists(src + "/model.safetensors")) return;
+  auto file = SafetensorsFile::open(src + "/model.safetensors");
+  CHECK_OK(file);
+  if (!file.ok()) return;
+  char tmpl[] = "/tmp/ditto_test_dit_shared_XXXXXX";
+  const std::string dir = mkdtemp(tmpl) ? std::string(tmpl) : std::string("/tmp");
+  const std::string hf_config = R"({"_class_name": "DiTTransformer2DModel", "_diffusers_version": "0.40.0",
+    "num_attention_heads": 4, "attention_head_dim": 16, "in_channels": 4, "out_channels": 8, "num_layers": 4,
+    "sample_size": 16, "patch_size": 2, "num_embeds_ada_norm": 10, "norm_type": "ada_norm_zero",
+    "activation_fn": "gelu-approximate", "norm_eps": 1e-5, "norm_elementwise_affine": false})";
+  std::vector<std::vector<float>> outputs;
+  std::vector<uint64_t> macs;
+  for (int variant = 0; variant < 2; ++variant) {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (const auto& e : file.value()->entries()) {
+      std::string name = e.name;
+      const std::string marker = ".norm1.emb.";
+      size_t at = name.find(marker);
+      std::string source = name;
+      if (at != std::string::npos) source = "transformer_blocks.0" + name.substr(name.find(".norm1.emb."));
+      Tensor t = file.value()->get(source).value().clone().value();
+      if (name.find("linear_2.bias") != std::string::npos && name.find(".norm1.emb.") != std::string::npos)
+        t.data<float>()[0] = (variant == 1 && name.rfind("transformer_blocks.1.", 0) == 0) ? -0.0f : 0.0f;
+      tensors.emplace_back(name, t);
+    }
+    const std::string sub = dir + "/v" + std::to_string(variant);
+    fs::create_directories(sub);
+    CHECK_OK(write_safetensors(sub + "/diffusion_pytorch_model.safetensors", tensors));
+    std::ofstream(sub + "/config.json") << hf_config;
+    auto m = DitModel::load(sub, LoadOptions{});
+    CHECK_OK(m);
+    if (!m.ok()) break;
+    CHECK(m.value()->config().layout == DitLayout::Diffusers && m.value()->config().ff_norm_eps == 1e-5f);
+    Tensor x = Tensor::empty(DType::F32, {2, 4, 16, 16}).value();
+    auto noise = ditto_test::random_vector(static_cast<size_t>(x.numel()), 5);
+    std::memcpy(x.raw(), noise.data(), noise.size() * 4);
+    auto out = m.value()->forward(x, {17.f, 900.f}, {3, 10});
+    CHECK_OK(out);
+    if (!out.ok()) break;
+    outputs.push_back(floats(out.value()));
+    macs.push_back(m.value()->macs_per_sample().total);
+  }
+  if (outputs.size() == 2) {
+    CHECK(max_abs_diff(outputs[0].data(), outputs[1].data(), outputs[0].size()) == 0);
+    const uint64_t D = 64;
+    CHECK(macs[1] - macs[0] == 256 * D + D * D);  // one extra timestep MLP for the second group
+  }
+  fs::remove_all(dir);
+}
+
 void run_load_errors() {
   char tmpl[] = "/tmp/ditto_test_dit_XXXXXX";
   const std::string dir = mkdtemp(tmpl) ? std::string(tmpl) : std::string("/tmp");
@@ -282,6 +338,7 @@ int main() {
   run_golden_case("dit-official");
   run_golden_case("dit-diffusers");
   run_glyph_fixture();
+  run_shared_embedders();
   run_load_errors();
   return ditto_test::finish("test_dit_golden");
 }

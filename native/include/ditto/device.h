@@ -35,8 +35,6 @@ typedef struct DittoCudaDeviceInfo {
   uint64_t total_memory;     // bytes
 } DittoCudaDeviceInfo;
 
-typedef struct DittoCudaDitModel DittoCudaDitModel;  // opaque: a DiT whose weights live on one device
-
 typedef struct DittoCudaBackendV1 {
   uint32_t abi_version;      // DITTO_CUDA_ABI_VERSION
   uint32_t struct_size;      // sizeof(DittoCudaBackendV1) as built
@@ -46,15 +44,9 @@ typedef struct DittoCudaBackendV1 {
   int (*device_count)(int* count, char* err, size_t err_len);
   int (*device_info)(int device, DittoCudaDeviceInfo* info, char* err, size_t err_len);
 
-  // A DiT (official or diffusers layout) loaded from a model folder / .safetensors file onto `device`.
-  // compute_bf16 = 0: f32 reference path on the GPU; 1: bf16 tensor-core GEMMs and attention.
-  int (*dit_load)(const char* path, int device, int compute_bf16, DittoCudaDitModel** out, char* err,
-                  size_t err_len);
-  // x: host f32 [batch, C, H, W]; t: host f32 [batch]; y: host int64 [batch]; out: host f32
-  // [batch, out_channels, H, W] (out_numel elements). Synchronous.
-  int (*dit_forward)(DittoCudaDitModel* model, const float* x, int64_t batch, const float* t, const int64_t* y,
-                     float* out, int64_t out_numel, char* err, size_t err_len);
-  void (*dit_free)(DittoCudaDitModel* model);
+  // Runs the backend's own op self-check on `device` (a small GEMM, attention and LayerNorm against f32
+  // references on the GPU); proves the kernels load and run on this device's architecture.
+  int (*self_test)(int device, char* err, size_t err_len);
 } DittoCudaBackendV1;
 
 typedef const DittoCudaBackendV1* (*DittoCudaBackendEntry)(void);

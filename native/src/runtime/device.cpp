@@ -60,8 +60,11 @@ LoadedBackend load_backend_once() {
         table->struct_size < sizeof(DittoCudaBackendV1)) {
       return {nullptr, Status(StatusCode::kCuda,
                               "CUDA backend " + path + " has ABI version " +
-                                  std::to_string(table ? table->abi_version : 0) + ", this engine needs " +
-                                  std::to_string(DITTO_CUDA_ABI_VERSION) + "; rebuild it with scripts/build-cuda.sh")};
+                                  std::to_string(table ? table->abi_version : 0) + " (table of " +
+                                  std::to_string(table ? table->struct_size : 0) + " bytes), this engine needs " +
+                                  std::to_string(DITTO_CUDA_ABI_VERSION) + " (" +
+                                  std::to_string(sizeof(DittoCudaBackendV1)) +
+                                  " bytes); rebuild it with scripts/build-cuda.sh")};
     }
     // The handle is intentionally never closed: the table's function pointers live as long as the process.
     return {table, Status::Ok()};

@@ -23,6 +23,41 @@ inline __m256i lanes(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
 }
 
+// Qt[d][i] = q_i[d]·scale for i < rows (≤ QB), d < dh, and 0 for rows ≥ `rows`: 8×8 blocks transposed in
+// registers (unpack → shuffle → permute2f128) instead of scattered scalar stores.
+void pack_queries_transposed(const float* q, int64_t row_stride, int64_t rows, int64_t dh, float scale, float* qt) {
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t i0 = 0; i0 < QB; i0 += 8) {
+    for (int64_t d0 = 0; d0 < dh; d0 += 8) {
+      const __m256i dmask = lanes(dh - d0);
+      __m256 r[8], a[8], b[8];
+#pragma GCC unroll 8
+      for (int u = 0; u < 8; ++u)
+        r[u] = i0 + u < rows ? _mm256_mul_ps(vscale, _mm256_maskload_ps(q + (i0 + u) * row_stride + d0, dmask))
+                             : _mm256_setzero_ps();
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        a[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+      }
+#pragma GCC unroll 2
+      for (int k = 0; k < 2; ++k) {
+        b[4 * k + 0] = _mm256_shuffle_ps(a[4 * k], a[4 * k + 2], 0x44);
+        b[4 * k + 1] = _mm256_shuffle_ps(a[4 * k], a[4 * k + 2], 0xEE);
+        b[4 * k + 2] = _mm256_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0x44);
+        b[4 * k + 3] = _mm256_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0xEE);
+      }
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        r[c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x31);
+      }
+      const int64_t cols = std::min<int64_t>(8, dh - d0);
+      for (int64_t u = 0; u < cols; ++u) _mm256_storeu_ps(qt + (d0 + u) * QB + i0, r[u]);
+    }
+  }
+}
+
 void block_scores(const float* qt, const float* kblock, int64_t k_row_stride, int64_t kn, int64_t dh,
                   const float* bias, float* st) {
   int64_t j = 0;
@@ -69,21 +104,28 @@ template <int NV>
 void pv_chunk(float* acc, int64_t dp, const float* st, const float* corr, const float* vblock, int64_t v_row_stride,
               int64_t kn, int64_t i0, int64_t c0, __m256i last) {
   __m256 r[2][NV];
+  #pragma GCC unroll 4
   for (int u = 0; u < 2; ++u) {
     const __m256 cu = _mm256_set1_ps(corr[i0 + u]);
+    #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) r[u][v] = _mm256_mul_ps(cu, _mm256_loadu_ps(acc + (i0 + u) * dp + c0 + 8 * v));
   }
   for (int64_t j = 0; j < kn; ++j) {
     const float* vr = vblock + j * v_row_stride + c0;
     __m256 vv[NV];
+    #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) vv[v] = v == NV - 1 ? _mm256_maskload_ps(vr + 8 * v, last) : _mm256_loadu_ps(vr + 8 * v);
     const float* pj = st + j * QB + i0;
+    #pragma GCC unroll 4
     for (int u = 0; u < 2; ++u) {
       const __m256 p = _mm256_set1_ps(pj[u]);
+      #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) r[u][v] = _mm256_fmadd_ps(p, vv[v], r[u][v]);
     }
   }
+  #pragma GCC unroll 4
   for (int u = 0; u < 2; ++u)
+    #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) _mm256_storeu_ps(acc + (i0 + u) * dp + c0 + 8 * v, r[u][v]);
 }
 
@@ -105,11 +147,7 @@ void attention_tile_avx2(const AttentionArgs& a, int64_t b, int64_t h, int64_t q
   const float* vbase = a.v + b * a.v_batch_stride + h * dh;
   const float* bias = a.key_bias ? a.key_bias + b * a.kv_len : nullptr;
 
-  for (int64_t d = 0; d < dh; ++d) std::fill(qt + d * QB + rows, qt + (d + 1) * QB, 0.f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* qr = qbase + i * a.q_row_stride;
-    for (int64_t d = 0; d < dh; ++d) qt[d * QB + i] = qr[d] * a.scale;
-  }
+  pack_queries_transposed(qbase, a.q_row_stride, rows, dh, a.scale, qt);
   std::fill(acc, acc + QB * dp, 0.f);
   const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   __m256 m[4], l[4];

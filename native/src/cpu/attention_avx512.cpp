@@ -23,6 +23,47 @@ static_assert(QB == 32, "the score tile is two 16-lane vectors per key");
 
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1); }
 
+// Qt[d][i] = q_i[d]·scale for i < rows (≤ QB), d < dh, and 0 for rows ≥ `rows`: 16×16 blocks transposed in
+// registers (unpack → shuffle → two 128-bit lane shuffles) instead of 16 scattered scalar stores per vector.
+void pack_queries_transposed(const float* q, int64_t row_stride, int64_t rows, int64_t dh, float scale, float* qt) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int64_t i0 = 0; i0 < QB; i0 += 16) {
+    for (int64_t d0 = 0; d0 < dh; d0 += 16) {
+      const __mmask16 dmask = lanes(dh - d0);
+      __m512 r[16], a[16], b[16];
+#pragma GCC unroll 16
+      for (int u = 0; u < 16; ++u)
+        r[u] = i0 + u < rows ? _mm512_mul_ps(vscale, _mm512_maskz_loadu_ps(dmask, q + (i0 + u) * row_stride + d0))
+                             : _mm512_setzero_ps();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        b[4 * k + 0] = _mm512_shuffle_ps(a[4 * k], a[4 * k + 2], 0x44);
+        b[4 * k + 1] = _mm512_shuffle_ps(a[4 * k], a[4 * k + 2], 0xEE);
+        b[4 * k + 2] = _mm512_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0x44);
+        b[4 * k + 3] = _mm512_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0xEE);
+      }
+      // b[4k + c] holds, in 128-bit lane L, rows 4k..4k+3 of column 4L + c; gather lane L of b[c], b[4+c], ….
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88), e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+        const __m512 f0 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88),
+                     f1 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(e0, f0, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(e1, f1, 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(e0, f0, 0xDD);
+        r[12 + c] = _mm512_shuffle_f32x4(e1, f1, 0xDD);
+      }
+      const int64_t cols = std::min<int64_t>(16, dh - d0);
+      for (int64_t u = 0; u < cols; ++u) _mm512_storeu_ps(qt + (d0 + u) * QB + i0, r[u]);
+    }
+  }
+}
+
 // St[j] (32 lanes) = Σ_d k_j[d]·Qt[d] (+ bias_j) for keys [0, kn) of the block at `kblock`.
 void block_scores(const float* qt, const float* kblock, int64_t k_row_stride, int64_t kn, int64_t dh,
                   const float* bias, float* st) {
@@ -90,22 +131,29 @@ template <int NV>
 void pv_chunk(float* acc, int64_t dp, const float* st, const float* corr, const float* vblock, int64_t v_row_stride,
               int64_t kn, int64_t i0, int64_t c0, __mmask16 last) {
   __m512 r[4][NV];
+  #pragma GCC unroll 4
   for (int u = 0; u < 4; ++u) {
     const __m512 cu = _mm512_set1_ps(corr[i0 + u]);
+    #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) r[u][v] = _mm512_mul_ps(cu, _mm512_loadu_ps(acc + (i0 + u) * dp + c0 + 16 * v));
   }
   for (int64_t j = 0; j < kn; ++j) {
     const float* vr = vblock + j * v_row_stride + c0;
     __m512 vv[NV];
+    #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       vv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, vr + 16 * v) : _mm512_loadu_ps(vr + 16 * v);
     const float* pj = st + j * QB + i0;
+    #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __m512 p = _mm512_set1_ps(pj[u]);
+      #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) r[u][v] = _mm512_fmadd_ps(p, vv[v], r[u][v]);
     }
   }
+  #pragma GCC unroll 4
   for (int u = 0; u < 4; ++u)
+    #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(acc + (i0 + u) * dp + c0 + 16 * v, r[u][v]);
 }
 
@@ -126,11 +174,7 @@ void attention_tile_avx512(const AttentionArgs& a, int64_t b, int64_t h, int64_t
   const float* vbase = a.v + b * a.v_batch_stride + h * dh;
   const float* bias = a.key_bias ? a.key_bias + b * a.kv_len : nullptr;
 
-  for (int64_t d = 0; d < dh; ++d) std::fill(qt + d * QB + rows, qt + (d + 1) * QB, 0.f);
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* qr = qbase + i * a.q_row_stride;
-    for (int64_t d = 0; d < dh; ++d) qt[d * QB + i] = qr[d] * a.scale;
-  }
+  pack_queries_transposed(qbase, a.q_row_stride, rows, dh, a.scale, qt);
   std::fill(acc, acc + QB * dp, 0.f);
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 m0 = neg_inf, m1 = neg_inf, l0 = _mm512_setzero_ps(), l1 = _mm512_setzero_ps();

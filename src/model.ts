@@ -135,6 +135,9 @@ export class Model implements AsyncDisposable, Disposable {
       // the engine always re-serialises valid JSON; keep the normalised fields regardless
     }
     const { kwargsJson: _kwargsJson, ...normalised } = raw;
+    // The engine stores eps as float32; print the decimal the config meant (1e-6, not 9.99999997e-7).
+    normalised.normEps = Number(normalised.normEps.toPrecision(7));
+    normalised.ffNormEps = Number(normalised.ffNormEps.toPrecision(7));
     this.#config = Object.freeze({ ...kwargs, ...normalised }) as ModelConfig;
   }
 

@@ -198,13 +198,22 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
         const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
         kern.pack_a(x + (row0 + s * mr) * lda, lda, r, k0, kc_valid, kc, a_buf + s * strip_bytes);
       }
+      const int64_t sliver_lines = ceil_div(kc * nr * static_cast<int64_t>(elem), 64);
+      const int64_t lines_per_strip = ceil_div(sliver_lines, strips);
       for (int64_t p = 0; p < panels; ++p) {
         const char* b = packed_b + (cb * ps + p) * panel_bytes + static_cast<size_t>(k0 * nr) * elem;
         const int64_t pc = std::min<int64_t>(nr, cols - p * nr);
+        // The sliver used next (next panel, or the first panel of the next K block), spread over the strips.
+        const char* next = p + 1 < panels ? b + panel_bytes
+                           : last        ? nullptr
+                                         : packed_b + cb * ps * panel_bytes + static_cast<size_t>((k0 + kc) * nr) * elem;
         for (int64_t s = 0; s < strips; ++s) {
           const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
           float* c = c_buf + s * mr * ldc + p * nr;
-          kern.compute(kc, a_buf + s * strip_bytes, b, c, ldc, k0 > 0, r);
+          const int64_t pf_first = s * lines_per_strip;
+          const int64_t pf_lines = next ? std::max<int64_t>(0, std::min(lines_per_strip, sliver_lines - pf_first)) : 0;
+          kern.compute(kc, a_buf + s * strip_bytes, b, c, ldc, k0 > 0, r, next ? next + pf_first * 64 : nullptr,
+                       pf_lines);
           if (last) {
             for (int i = 0; i < r; ++i) {
               const int64_t row = row0 + s * mr + i;

@@ -46,7 +46,9 @@ const TileConfig& tile_config() {
   return config;
 }
 
-void compute(int64_t kc, const void* a_strip, const void* b_sliver, float* c, int64_t ldc, bool accumulate, int rows) {
+void compute(int64_t kc, const void* a_strip, const void* b_sliver, float* c, int64_t ldc, bool accumulate, int rows,
+             const void* prefetch, int64_t prefetch_lines) {
+  // Tile loads of B are large and sequential; the hardware prefetcher covers them, `prefetch` is unused.
   _tile_loadconfig(&tile_config());
   const char* a = static_cast<const char*>(a_strip);
   const char* b = static_cast<const char*>(b_sliver);

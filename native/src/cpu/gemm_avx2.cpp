@@ -18,10 +18,12 @@ namespace {
 constexpr int kMr = 6, kNr = 16;
 
 template <int ROWS>
-void compute_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
+void compute_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+                  const char* prefetch, int64_t prefetch_lines) {
   __m256 acc0[ROWS], acc1[ROWS];
   for (int i = 0; i < ROWS; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < kc; ++kk) {
+    if (kk < prefetch_lines) _mm_prefetch(prefetch + kk * 64, _MM_HINT_T1);
     const __m256 b0 = _mm256_loadu_ps(b + kk * kNr), b1 = _mm256_loadu_ps(b + kk * kNr + 8);
     const float* ak = a + kk * kMr;
     for (int i = 0; i < ROWS; ++i) {
@@ -41,15 +43,17 @@ void compute_rows(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
-using RowsFn = void (*)(int64_t, const float*, const float*, float*, int64_t, bool);
+using RowsFn = void (*)(int64_t, const float*, const float*, float*, int64_t, bool, const char*, int64_t);
 template <int... R>
 constexpr auto make_table(std::integer_sequence<int, R...>) {
   return std::array<RowsFn, sizeof...(R)>{compute_rows<R + 1>...};
 }
 constexpr auto kByRows = make_table(std::make_integer_sequence<int, kMr>{});
 
-void compute(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows) {
-  kByRows[rows - 1](kc, static_cast<const float*>(a), static_cast<const float*>(b), c, ldc, accumulate);
+void compute(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows,
+             const void* prefetch, int64_t prefetch_lines) {
+  kByRows[rows - 1](kc, static_cast<const float*>(a), static_cast<const float*>(b), c, ldc, accumulate,
+                    static_cast<const char*>(prefetch), prefetch_lines);
 }
 
 void pack_a_f32(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded, void* dst) {

@@ -21,11 +21,13 @@ namespace {
 constexpr int kMr = 12, kNr = 32;
 
 template <int ROWS>
-void compute_rows(int64_t kc, const uint32_t* a, const uint16_t* b, float* c, int64_t ldc, bool accumulate) {
+void compute_rows(int64_t kc, const uint32_t* a, const uint16_t* b, float* c, int64_t ldc, bool accumulate,
+                  const char* prefetch, int64_t prefetch_lines) {
   __m512 acc0[ROWS], acc1[ROWS];
   for (int i = 0; i < ROWS; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
   const int64_t pairs = kc / 2;
   for (int64_t kp = 0; kp < pairs; ++kp) {
+    if (kp < prefetch_lines) _mm_prefetch(prefetch + kp * 64, _MM_HINT_T1);
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + kp * 2 * kNr);
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + kp * 2 * kNr + 32);
     const uint32_t* ak = a + kp * kMr;
@@ -46,15 +48,17 @@ void compute_rows(int64_t kc, const uint32_t* a, const uint16_t* b, float* c, in
   }
 }
 
-using RowsFn = void (*)(int64_t, const uint32_t*, const uint16_t*, float*, int64_t, bool);
+using RowsFn = void (*)(int64_t, const uint32_t*, const uint16_t*, float*, int64_t, bool, const char*, int64_t);
 template <int... R>
 constexpr auto make_table(std::integer_sequence<int, R...>) {
   return std::array<RowsFn, sizeof...(R)>{compute_rows<R + 1>...};
 }
 constexpr auto kByRows = make_table(std::make_integer_sequence<int, kMr>{});
 
-void compute(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows) {
-  kByRows[rows - 1](kc, static_cast<const uint32_t*>(a), static_cast<const uint16_t*>(b), c, ldc, accumulate);
+void compute(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows,
+             const void* prefetch, int64_t prefetch_lines) {
+  kByRows[rows - 1](kc, static_cast<const uint32_t*>(a), static_cast<const uint16_t*>(b), c, ldc, accumulate,
+                    static_cast<const char*>(prefetch), prefetch_lines);
 }
 
 // A strip [k/2][kMr] of bf16 pairs: each row converts 32 k-values per step into 16 pair words (vectorised),

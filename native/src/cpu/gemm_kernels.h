@@ -48,7 +48,12 @@ struct MicroKernel {
   int kc;                 // K block size (multiple of k_align)
   // c[i*ldc + j] (=, or += when accumulate) Σ_k a[i,k]·b[k,j] for i < rows (≤ mr), j < nr, over kc
   // (a multiple of k_align) from one packed A strip and one packed B sliver (panel + k0 offset).
-  void (*compute)(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows);
+  // Kernels may store all mr rows (the driver's tile buffer has them). `prefetch` names prefetch_lines
+  // 64-byte lines of the next B sliver to pull into L2 while computing (nullptr: none): when M is small
+  // each weight element is used only M times, and without this the first strip of every panel stalls on
+  // DRAM while the later strips find the sliver in cache.
+  void (*compute)(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows,
+                  const void* prefetch, int64_t prefetch_lines);
   // Writes one A strip: rows [0, rows) of x (row stride lda), columns [k0, k0 + kc_valid), zero-padded to
   // mr rows and kc_padded columns.
   void (*pack_a)(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded,

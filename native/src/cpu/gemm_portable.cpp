@@ -9,7 +9,7 @@ namespace {
 constexpr int kMr = 4, kNr = 16;
 
 void compute_f32(int64_t kc, const void* a_packed, const void* b_packed, float* c, int64_t ldc, bool accumulate,
-                 int rows) {
+                 int rows, const void*, int64_t) {
   const float* a = static_cast<const float*>(a_packed);
   const float* b = static_cast<const float*>(b_packed);
   float acc[kMr][kNr] = {};

@@ -1,0 +1,299 @@
+// The GPU op suite (ggml test-backend-ops style): every CUDA op against its CPU-engine twin
+// (ditto/cpu/*.h reference functions) on random, odd-sized, non-zero inputs, one line per case with the
+// worst error and the per-op tolerance. bf16 ops are compared with a CPU run on the same bf16-rounded
+// inputs, so the tolerance only covers f32 accumulation order and bf16 rounding of intermediates/outputs.
+// Exit 77 (ctest: skipped) without a GPU; scripts/gpu-check.sh also runs it under compute-sanitizer.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "ditto/cpu/attention.h"
+#include "ditto/cpu/embed.h"
+#include "ditto/cpu/gemm.h"
+#include "ditto/cpu/norms.h"
+#include "gpu_test_util.h"
+#include "ops.h"
+
+using namespace ditto;
+using gpu_test::DeviceBuffer;
+namespace dc = ditto::cuda;
+
+namespace {
+
+int cases_run = 0;
+
+void report(const std::string& name, const std::vector<float>& got, const std::vector<float>& want, double atol,
+            double rtol) {
+  double worst_abs = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst_abs = std::fmax(worst_abs, std::fabs(double(got[i]) - want[i]));
+  bool ok = got.size() == want.size() && ditto_test::all_close(got.data(), want.data(), got.size(), atol, rtol, name);
+  std::printf("  %-58s max|diff| %.3g  (atol %.0e rtol %.0e)  %s\n", name.c_str(), worst_abs, atol, rtol,
+              ok ? "OK" : "FAIL");
+  CHECK(ok);
+  ++cases_run;
+}
+
+void check_status(const Status& s) {
+  CHECK_OK(s);
+  CHECK_OK(dc::cuda_status(cudaDeviceSynchronize(), "sync"));
+}
+
+struct GemmCase {
+  int64_t m, k, n;
+  cpu::Activation act;
+  bool bias, gated, bf16_out;
+};
+
+const char* act_name(cpu::Activation a) {
+  return a == cpu::Activation::GeluTanh ? "gelu" : a == cpu::Activation::Silu ? "silu" : "none";
+}
+
+void test_gemm(const GemmCase& c, bool tensor_cores, uint32_t seed) {
+  const int64_t group = c.m > 13 ? 13 : 1, groups = (c.m + group - 1) / group;
+  std::vector<float> x = ditto_test::random_vector(c.m * c.k, seed), w = ditto_test::random_vector(c.n * c.k, seed + 1);
+  std::vector<float> bias = ditto_test::random_vector(c.n, seed + 2);
+  std::vector<float> gate = ditto_test::random_vector(groups * c.n, seed + 3);
+  std::vector<float> y0 = ditto_test::random_vector(c.m * c.n, seed + 4);
+  if (tensor_cores) { x = gpu_test::round_bf16(x); w = gpu_test::round_bf16(w); }
+
+  cpu::Epilogue cep;
+  cep.bias = c.bias ? bias.data() : nullptr;
+  cep.activation = c.act;
+  if (c.gated) { cep.gate = gate.data(); cep.gate_row_group = group; cep.gate_stride = c.n; }
+  std::vector<float> want = y0;
+  cpu::linear_reference(x.data(), c.m, c.k, c.k, w.data(), c.n, want.data(), c.n, cep);
+
+  DeviceBuffer<float> dbias(bias), dgate(gate), dy(y0);
+  DeviceBuffer<dc::bf16> dyb(c.m * c.n);
+  dc::Epilogue ep;
+  ep.bias = c.bias ? dbias.get() : nullptr;
+  ep.activation = static_cast<dc::Activation>(int(c.act));
+  if (c.gated) { ep.gate = dgate.get(); ep.gate_row_group = group; ep.gate_stride = c.n; }
+  if (c.bf16_out) { ep.y_bf16 = dyb.get(); ep.ldy_bf16 = c.n; }
+  if (tensor_cores) {
+    DeviceBuffer<dc::bf16> dx(gpu_test::to_bf16(x)), dw(gpu_test::to_bf16(w));
+    check_status(dc::gemm_bf16(dx.get(), c.m, c.k, c.k, dw.get(), c.n, c.k, dy.get(), c.n, ep, nullptr));
+  } else {
+    DeviceBuffer<float> dx(x), dw(w);
+    check_status(dc::gemm_f32(dx.get(), c.m, c.k, c.k, dw.get(), c.n, c.k, dy.get(), c.n, ep, nullptr));
+  }
+  char name[160];
+  std::snprintf(name, sizeof name, "gemm_%s m=%ld k=%ld n=%ld %s%s%s", tensor_cores ? "bf16" : "f32", long(c.m),
+                long(c.k), long(c.n), act_name(c.act), c.bias ? "+bias" : "", c.gated ? "+gate" : "");
+  const double tol = tensor_cores ? 2e-3 : 1e-4;
+  report(name, dy.download(), want, tol * std::sqrt(double(c.k)) / 4, tol);
+  if (c.bf16_out) report(std::string(name) + " (bf16 out)", gpu_test::from_bf16(dyb.download()), want, 1e-2, 1.0 / 128);
+}
+
+void test_cublaslt(uint32_t seed) {
+  if (!dc::have_cublaslt()) {
+    std::printf("  %-58s (backend built without cuBLASLt)\n", "gemm_cublaslt");
+    return;
+  }
+  const int64_t m = 200, k = 96, n = 136;
+  std::vector<float> x = gpu_test::round_bf16(ditto_test::random_vector(m * k, seed));
+  std::vector<float> w = gpu_test::round_bf16(ditto_test::random_vector(n * k, seed + 1));
+  std::vector<float> bias = ditto_test::random_vector(n, seed + 2), want(m * n);
+  cpu::Epilogue cep;
+  cep.bias = bias.data();
+  cep.activation = cpu::Activation::GeluTanh;
+  cpu::linear_reference(x.data(), m, k, k, w.data(), n, want.data(), n, cep);
+  DeviceBuffer<dc::bf16> dx(gpu_test::to_bf16(x)), dw(gpu_test::to_bf16(w));
+  DeviceBuffer<float> dbias(bias), dy(m * n);
+  check_status(dc::gemm_bf16_cublaslt(dx.get(), m, k, dw.get(), n, dy.get(), dbias.get(), dc::Activation::GeluTanh,
+                                      nullptr));
+  report("gemm_cublaslt m=200 k=96 n=136 gelu+bias", dy.download(), want, 2e-3, 2e-3);
+}
+
+// Self-attention from a fused qkv buffer [B, T, 3, H, Dh] (or cross-attention with separate q and kv).
+void test_attention(int64_t batch, int64_t heads, int64_t q_len, int64_t kv_len, int64_t head_dim, bool masked,
+                    bool tensor_cores, uint32_t seed) {
+  const int64_t hd = heads * head_dim;
+  std::vector<float> q = ditto_test::random_vector(batch * q_len * hd, seed, -2.f, 2.f);
+  std::vector<float> kv = ditto_test::random_vector(batch * kv_len * 2 * hd, seed + 1, -2.f, 2.f);
+  std::vector<float> bias(batch * kv_len, 0.f);
+  if (masked)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t j = 0; j < kv_len; ++j) bias[b * kv_len + j] = (j % 5 == 3) ? -INFINITY : 0.25f * float(j % 3);
+  if (tensor_cores) { q = gpu_test::round_bf16(q); kv = gpu_test::round_bf16(kv); }
+  std::vector<float> want(batch * q_len * hd);
+  cpu::AttentionArgs c;
+  c.batch = batch; c.heads = heads; c.q_len = q_len; c.kv_len = kv_len; c.head_dim = head_dim;
+  c.q = q.data(); c.q_batch_stride = q_len * hd; c.q_row_stride = hd;
+  c.k = kv.data(); c.k_batch_stride = kv_len * 2 * hd; c.k_row_stride = 2 * hd;
+  c.v = kv.data() + hd; c.v_batch_stride = kv_len * 2 * hd; c.v_row_stride = 2 * hd;
+  c.out = want.data(); c.out_batch_stride = q_len * hd; c.out_row_stride = hd;
+  c.scale = 1.f / std::sqrt(float(head_dim));
+  c.key_bias = masked ? bias.data() : nullptr;
+  cpu::attention_reference(c);
+
+  DeviceBuffer<float> dbias(bias);
+  char name[160];
+  std::snprintf(name, sizeof name, "attention_%s B=%ld H=%ld q=%ld kv=%ld d=%ld%s", tensor_cores ? "bf16" : "f32",
+                long(batch), long(heads), long(q_len), long(kv_len), long(head_dim), masked ? " masked" : "");
+  auto fill = [&](auto& a, auto* qp, auto* kvp, auto* op) {
+    a.batch = batch; a.heads = heads; a.q_len = q_len; a.kv_len = kv_len; a.head_dim = head_dim;
+    a.q = qp; a.q_batch_stride = q_len * hd; a.q_row_stride = hd;
+    a.k = kvp; a.k_batch_stride = kv_len * 2 * hd; a.k_row_stride = 2 * hd;
+    a.v = kvp + hd; a.v_batch_stride = kv_len * 2 * hd; a.v_row_stride = 2 * hd;
+    a.out = op; a.out_batch_stride = q_len * hd; a.out_row_stride = hd;
+    a.scale = c.scale;
+    a.key_bias = masked ? dbias.get() : nullptr;
+  };
+  if (tensor_cores) {
+    DeviceBuffer<dc::bf16> dq(gpu_test::to_bf16(q)), dkv(gpu_test::to_bf16(kv)), dout(want.size());
+    dc::AttentionArgsT<dc::bf16> a;
+    fill(a, dq.get(), dkv.get(), dout.get());
+    check_status(dc::attention_bf16(a, nullptr));
+    report(name, gpu_test::from_bf16(dout.download()), want, 1.5e-2, 1.5e-2);
+  } else {
+    DeviceBuffer<float> dq(q), dkv(kv), dout(want.size());
+    dc::AttentionArgsT<float> a;
+    fill(a, dq.get(), dkv.get(), dout.get());
+    check_status(dc::attention_f32(a, nullptr));
+    report(name, dout.download(), want, 1e-5, 1e-5);
+  }
+}
+
+void test_layer_norm(int64_t batch, int64_t tokens, int64_t dim, bool affine, bool modulate, uint32_t seed) {
+  const int64_t rows = batch * tokens;
+  std::vector<float> x = ditto_test::random_vector(rows * dim, seed, -3.f, 5.f);
+  std::vector<float> weight = ditto_test::random_vector(dim, seed + 1), bias = ditto_test::random_vector(dim, seed + 2);
+  std::vector<float> mod = ditto_test::random_vector(batch * 2 * dim, seed + 3);  // [B, 2, D]: shift | scale
+  cpu::Modulation cm;
+  if (modulate) { cm.shift = mod.data(); cm.scale = mod.data() + dim; cm.rows_per_group = tokens; cm.stride = 2 * dim; }
+  std::vector<float> want(rows * dim);
+  const float eps = 1e-6f;
+  cpu::layer_norm_reference(x.data(), want.data(), rows, dim, eps, affine ? weight.data() : nullptr,
+                            affine ? bias.data() : nullptr, cm);
+  DeviceBuffer<float> dx(x), dw(weight), db(bias), dmod(mod), dout(rows * dim);
+  DeviceBuffer<dc::bf16> doutb(rows * dim);
+  dc::Modulation m;
+  if (modulate) { m.shift = dmod.get(); m.scale = dmod.get() + dim; m.rows_per_group = tokens; m.stride = 2 * dim; }
+  check_status(dc::layer_norm_modulate(dx.get(), dout.get(), doutb.get(), rows, dim, eps, affine ? dw.get() : nullptr,
+                                       affine ? db.get() : nullptr, m, nullptr));
+  char name[160];
+  std::snprintf(name, sizeof name, "layer_norm rows=%ld dim=%ld%s%s", long(rows), long(dim), affine ? " affine" : "",
+                modulate ? " +adaLN" : "");
+  report(name, dout.download(), want, 2e-5, 2e-5);
+  report(std::string(name) + " (bf16 out)", gpu_test::from_bf16(doutb.download()), want, 1e-2, 1.0 / 128);
+}
+
+void test_rms_norm(uint32_t seed) {
+  const int64_t rows = 13, dim = 77;
+  std::vector<float> x = ditto_test::random_vector(rows * dim, seed), w = ditto_test::random_vector(dim, seed + 1);
+  std::vector<float> want(rows * dim);
+  cpu::rms_norm_reference(x.data(), want.data(), rows, dim, 1e-6f, w.data());
+  DeviceBuffer<float> dx(x), dw(w), dout(rows * dim);
+  check_status(dc::rms_norm(dx.get(), dout.get(), rows, dim, 1e-6f, dw.get(), nullptr));
+  report("rms_norm rows=13 dim=77", dout.download(), want, 2e-5, 2e-5);
+}
+
+// No CPU RoPE kernel exists yet, so the oracle is the formula itself, evaluated in double.
+void test_rope(uint32_t seed) {
+  const int64_t positions = 19, batch = 2, rows = batch * positions, heads = 3, head_dim = 10, stride = heads * head_dim + 4;
+  std::vector<float> x = ditto_test::random_vector(rows * stride, seed);
+  std::vector<float> cos_t(positions * head_dim / 2), sin_t(cos_t.size());
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t i = 0; i < head_dim / 2; ++i) {
+      double angle = double(p) * std::pow(10000.0, -2.0 * double(i) / double(head_dim));
+      cos_t[p * head_dim / 2 + i] = float(std::cos(angle));
+      sin_t[p * head_dim / 2 + i] = float(std::sin(angle));
+    }
+  std::vector<float> want = x;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < head_dim / 2; ++i) {
+        const int64_t e = r * stride + h * head_dim + 2 * i, t = (r % positions) * head_dim / 2 + i;
+        double x0 = x[e], x1 = x[e + 1];
+        want[e] = float(x0 * cos_t[t] - x1 * sin_t[t]);
+        want[e + 1] = float(x0 * sin_t[t] + x1 * cos_t[t]);
+      }
+  DeviceBuffer<float> dx(x), dc_(cos_t), ds(sin_t);
+  check_status(dc::rope_interleaved(dx.get(), rows, heads, head_dim, stride, dc_.get(), ds.get(), positions, nullptr));
+  report("rope_interleaved rows=38 heads=3 d=10 (strided)", dx.download(), want, 1e-6, 1e-6);
+}
+
+void test_patchify(uint32_t seed) {
+  const int64_t b = 2, c = 3, h = 10, w = 6, p = 2, n = b * c * h * w;
+  std::vector<float> x = ditto_test::random_vector(n, seed), want(n), want_back(n);
+  cpu::patchify(x.data(), b, c, h, w, p, want.data());
+  std::vector<float> tokens = ditto_test::random_vector(n, seed + 1);
+  cpu::unpatchify(tokens.data(), b, c, h, w, p, want_back.data());
+  DeviceBuffer<float> dx(x), dt(n), dtokens(tokens), dback(n);
+  check_status(dc::patchify(dx.get(), b, c, h, w, p, dt.get(), nullptr));
+  check_status(dc::unpatchify(dtokens.get(), b, c, h, w, p, dback.get(), nullptr));
+  report("patchify B=2 C=3 H=10 W=6 p=2", dt.download(), want, 0, 0);
+  report("unpatchify B=2 C=3 H=10 W=6 p=2", dback.download(), want_back, 0, 0);
+}
+
+void test_relative_l1(uint32_t seed) {
+  const int64_t batch = 3, n = 100003;
+  std::vector<float> cur = ditto_test::random_vector(batch * n, seed), prev = ditto_test::random_vector(batch * n, seed + 1);
+  for (int64_t i = 0; i < n; ++i) cur[2 * n + i] = prev[2 * n + i] * 1.01f;  // sample 2: ~1% change
+  std::vector<float> want(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    double d = 0, s = 0;
+    for (int64_t i = 0; i < n; ++i) { d += std::fabs(double(cur[b * n + i]) - prev[b * n + i]); s += std::fabs(double(prev[b * n + i])); }
+    want[b] = float(d / s);
+  }
+  DeviceBuffer<float> dcur(cur), dprev(prev), dout(batch);
+  DeviceBuffer<double> scratch(2 * batch);
+  check_status(dc::relative_l1(dcur.get(), dprev.get(), batch, n, scratch.get(), dout.get(), nullptr));
+  report("relative_l1 B=3 n=100003", dout.download(), want, 1e-6, 1e-6);
+}
+
+void test_elementwise(uint32_t seed) {
+  const int64_t batch = 2, tokens = 7, dim = 33, n = batch * tokens * dim;
+  std::vector<float> x = ditto_test::random_vector(n, seed, -4.f, 4.f), row = ditto_test::random_vector(batch * dim, seed + 1);
+  std::vector<float> want_silu(n), want_rows = x;
+  for (int64_t i = 0; i < n; ++i) {
+    want_silu[i] = x[i] / (1.f + std::exp(-x[i]));
+    want_rows[i] += row[(i / (tokens * dim)) * dim + i % dim];
+  }
+  DeviceBuffer<float> dx(x), drow(row), dsilu(n), drows(x), dback(n);
+  DeviceBuffer<dc::bf16> db(n);
+  check_status(dc::silu(dx.get(), dsilu.get(), n, nullptr));
+  check_status(dc::add_rows(drows.get(), drow.get(), batch, tokens, dim, dim, nullptr));
+  check_status(dc::f32_to_bf16(dx.get(), db.get(), n, nullptr));
+  check_status(dc::bf16_to_f32(db.get(), dback.get(), n, nullptr));
+  report("silu n=462", dsilu.download(), want_silu, 1e-6, 1e-6);
+  report("add_rows B=2 T=7 D=33", drows.download(), want_rows, 0, 0);
+  report("f32->bf16->f32 n=462", dback.download(), gpu_test::round_bf16(x), 0, 0);
+}
+
+}  // namespace
+
+int main() {
+  gpu_test::require_gpu_or_skip("test_cuda_ops");
+  uint32_t seed = 1000;
+  const GemmCase gemm_cases[] = {
+      {37, 53, 29, cpu::Activation::None, false, false, false},
+      {37, 53, 29, cpu::Activation::GeluTanh, true, false, true},
+      {130, 67, 259, cpu::Activation::Silu, true, true, false},
+      {200, 96, 136, cpu::Activation::None, true, true, true},
+      {257, 1152, 130, cpu::Activation::GeluTanh, true, false, false},
+      {1, 8, 1, cpu::Activation::None, false, false, false},
+  };
+  for (bool tc : {false, true})
+    for (const GemmCase& c : gemm_cases) test_gemm(c, tc, seed += 10);
+  test_cublaslt(seed += 10);
+  for (bool tc : {false, true}) {
+    test_attention(2, 3, 77, 77, 72, false, tc, seed += 10);   // DiT-XL head dim (padded to 80 on tensor cores)
+    test_attention(1, 2, 33, 130, 64, true, tc, seed += 10);   // cross-attention with a key mask
+    test_attention(2, 2, 65, 129, 128, false, tc, seed += 10); // Flux / Wan head dim, ragged tiles
+    test_attention(1, 1, 5, 3, 40, true, tc, seed += 10);      // tiny, mostly padding
+  }
+  test_layer_norm(2, 37, 161, false, true, seed += 10);
+  test_layer_norm(3, 5, 1152, true, false, seed += 10);
+  test_layer_norm(1, 3, 7, true, true, seed += 10);
+  test_rms_norm(seed += 10);
+  test_rope(seed += 10);
+  test_patchify(seed += 10);
+  test_relative_l1(seed += 10);
+  test_elementwise(seed += 10);
+  std::printf("test_cuda_ops: %d cases\n", cases_run);
+  return ditto_test::finish("test_cuda_ops");
+}

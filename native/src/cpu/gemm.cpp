@@ -168,10 +168,20 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
     else if (ps > 1) ps = (ps + 1) / 2;
     else break;
   }
-  // Even out the blocks so the last one is not a sliver.
-  const int64_t row_blocks = ceil_div(strips_total, ms), col_blocks = ceil_div(panels_total, ps);
+  // Even out the blocks so the last one is not a sliver, and when there are few tasks make their count a
+  // multiple of the thread count (9 equal tasks on 2 threads would leave one thread idle for a ninth).
+  int64_t row_blocks = ceil_div(strips_total, ms);
+  int64_t col_blocks = ceil_div(panels_total, ps);
+  const int64_t threads = pool.size();
+  if (threads > 1 && row_blocks * col_blocks < 16 * threads) {
+    int64_t cb = col_blocks;
+    while (cb < panels_total && (row_blocks * cb) % threads != 0) ++cb;
+    if ((row_blocks * cb) % threads == 0) col_blocks = cb;
+  }
   ms = ceil_div(strips_total, row_blocks);
   ps = ceil_div(panels_total, col_blocks);
+  row_blocks = ceil_div(strips_total, ms);  // rounding up can leave fewer blocks; never an empty one
+  col_blocks = ceil_div(panels_total, ps);
 
   static const int64_t kc_env = std::getenv("DITTO_GEMM_KC") ? std::atoll(std::getenv("DITTO_GEMM_KC")) : 0;
   const int64_t kc_block = kc_env > 0 ? round_up(kc_env, kern.k_align) : kern.kc;

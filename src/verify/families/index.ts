@@ -1,3 +1,5 @@
 // Built-in verify families, registered in import order (first match wins). To add a family, create
 // src/verify/families/<name>.ts calling registerVerifyFamily() / registerOutputExtension() and import it here.
 import "./dit.js";
+import "./schedulers.js";
+import "./ditDdim.js";

@@ -1,0 +1,95 @@
+// DDIM (Song et al. 2021, "Denoising Diffusion Implicit Models", eq. 12 with η = 0) as diffusers' DDIMScheduler:
+// ε-prediction, x₀ = (x − √(1−ᾱ_t)·ε)/√ᾱ_t, x' = √ᾱ_prev·x₀ + √(1−ᾱ_prev)·ε, prev timestep = t − N_train//n
+// (ᾱ_prev = final_alpha_cumprod — 1 with set_alpha_to_one — below 0). Spacing leading (+ steps_offset), trailing
+// (round half to even) or linspace. All coefficients in float32 as the reference computes them.
+import { Tensor } from "../tensor.js";
+import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
+import { spacedTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from "./betaGrid.js";
+import { f32, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
+import type { StepOutput, TimestepsOptions } from "./types.js";
+
+export interface DdimConfig {
+  numTrainTimesteps?: number;
+  betaStart?: number;
+  betaEnd?: number;
+  betaSchedule?: BetaSchedule;
+  timestepSpacing?: TimestepSpacing;
+  stepsOffset?: number;
+  setAlphaToOne?: boolean;
+  predictionType?: "epsilon";
+  /** Only η = 0 (deterministic DDIM) is supported. */
+  eta?: 0;
+}
+
+export class DdimScheduler extends BaseScheduler {
+  readonly name = "ddim" as const;
+  readonly timestepKind = "discrete" as const;
+  readonly config: Required<DdimConfig>;
+  readonly alphasCumprod: Float32Array;
+  readonly finalAlphaCumprod: number;
+  #stepRatio = 1;
+
+  constructor(config: DdimConfig | Record<string, unknown> = {}) {
+    super();
+    const c = camelCaseKeys(config as Record<string, unknown>);
+    this.config = {
+      numTrainTimesteps: numberOption(c, "numTrainTimesteps", 1000),
+      betaStart: numberOption(c, "betaStart", 0.0001),
+      betaEnd: numberOption(c, "betaEnd", 0.02),
+      betaSchedule: stringOption(c, "betaSchedule", ["linear", "scaled_linear"], "linear"),
+      timestepSpacing: stringOption(c, "timestepSpacing", TIMESTEP_SPACINGS, "leading"),
+      stepsOffset: numberOption(c, "stepsOffset", 0),
+      setAlphaToOne: booleanOption(c, "setAlphaToOne", true),
+      predictionType: stringOption(c, "predictionType", ["epsilon"], "epsilon"),
+      eta: 0,
+    };
+    if (c.eta !== undefined && c.eta !== 0) throw new RangeError(`Expected 0 for eta (deterministic DDIM) but received ${JSON.stringify(c.eta)}`);
+    this.alphasCumprod = trainingAlphasCumprod(this.config);
+    this.finalAlphaCumprod = this.config.setAlphaToOne ? 1 : this.alphasCumprod[0]!;
+  }
+
+  get initNoiseSigma(): number {
+    return 1;
+  }
+
+  protected buildGrid(n: number, _options: TimestepsOptions): number[] {
+    const c = this.config;
+    if (n > c.numTrainTimesteps) throw new RangeError(`Expected at most ${c.numTrainTimesteps} for numInferenceSteps but received ${n}`);
+    this.#stepRatio = Math.floor(c.numTrainTimesteps / n);
+    this.sigmaGrid = null;
+    const offset = c.timestepSpacing === "leading" ? c.stepsOffset : 0;
+    return spacedTimesteps(c.timestepSpacing, n, c.numTrainTimesteps, offset).map((t) => Math.trunc(t));
+  }
+
+  private alphaAt(t: number): number {
+    return t >= 0 ? this.alphasCumprod[t]! : this.finalAlphaCumprod;
+  }
+
+  protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
+    const t = this.grid[index]!;
+    const alphaProd = this.alphaAt(t);
+    const alphaProdPrev = this.alphaAt(t - this.#stepRatio);
+    const betaProd = f32(1 - alphaProd);
+    // x₀ = (x − √β·ε) / √ᾱ : the division as a multiply by the float32 reciprocal (≤ 1 ulp from the reference).
+    const numerator = Tensor.combine([
+      [1, sample],
+      [-f32(Math.sqrt(betaProd)), modelOutput],
+    ]);
+    const predOriginalSample = numerator.scale(1 / f32(Math.sqrt(alphaProd)));
+    numerator.dispose();
+    const prevSample = Tensor.combine([
+      [f32(Math.sqrt(alphaProdPrev)), predOriginalSample],
+      [f32(Math.sqrt(f32(1 - alphaProdPrev))), modelOutput],
+    ]);
+    return { prevSample, predOriginalSample };
+  }
+
+  /** q(x_t | x₀): √ᾱ_t·x₀ + √(1−ᾱ_t)·noise (diffusers add_noise). */
+  addNoise(original: Tensor, noise: Tensor, t: number): Tensor {
+    const a = this.alphaAt(t);
+    return Tensor.combine([
+      [f32(Math.sqrt(a)), original],
+      [f32(Math.sqrt(f32(1 - a))), noise],
+    ]);
+  }
+}

@@ -1,0 +1,141 @@
+// DPM-Solver++ 2M (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic
+// Models", Alg. 2, midpoint form) as diffusers' DPMSolverMultistepScheduler(algorithm_type="dpmsolver++",
+// solver_order=2, solver_type="midpoint", lower_order_final=True, final_sigmas_type="zero"), ε-prediction.
+// α = 1/√(σ²+1), σ_t = σ·α, λ = ln α − ln σ_t, x₀ = (x − σ_t·ε)/α, h = λ_next − λ_cur;
+// 1st order: x' = (σ_t,next/σ_t,cur)·x − α_next(e^{−h} − 1)·m0;
+// 2nd order: D1 = (m0 − m1)/r0, r0 = h_prev/h, x' = … − α_next(e^{−h}−1)·m0 − ½α_next(e^{−h}−1)·D1.
+// The first step, and with final σ = 0 the last step, are first order. Scalars in float32 as torch computes them.
+import { Tensor } from "../tensor.js";
+import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
+import { multistepTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from "./betaGrid.js";
+import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
+import type { StepOutput, TimestepsOptions } from "./types.js";
+
+export interface DpmSolverMultistepConfig {
+  numTrainTimesteps?: number;
+  betaStart?: number;
+  betaEnd?: number;
+  betaSchedule?: BetaSchedule;
+  timestepSpacing?: TimestepSpacing;
+  stepsOffset?: number;
+  solverOrder?: 1 | 2;
+  lowerOrderFinal?: boolean;
+  finalSigmasType?: "zero" | "sigma_min";
+  predictionType?: "epsilon";
+}
+
+/** (α_t, σ_t, λ) of a VP noise level σ in float32; λ = +∞ at σ = 0. */
+export function vpAlphaSigmaLambda(sigma: number): { alpha: number; sigmaT: number; lambda: number } {
+  const alpha = f32(1 / f32(Math.sqrt(f32(f32(sigma * sigma) + 1))));
+  const sigmaT = f32(sigma * alpha);
+  return { alpha, sigmaT, lambda: f32(f32(Math.log(alpha)) - f32(Math.log(sigmaT))) };
+}
+
+export class DpmSolverMultistepScheduler extends BaseScheduler {
+  readonly name = "dpm++2m" as const;
+  readonly timestepKind = "discrete" as const;
+  readonly config: Required<DpmSolverMultistepConfig>;
+  readonly alphasCumprod: Float32Array;
+  readonly trainingSigmas: Float32Array;
+  /** Data predictions (x₀) of the previous and current step: the multistep history. */
+  #history: Tensor[] = [];
+  #lowerOrderNums = 0;
+
+  constructor(config: DpmSolverMultistepConfig | Record<string, unknown> = {}) {
+    super();
+    const c = camelCaseKeys(config as Record<string, unknown>);
+    this.config = {
+      numTrainTimesteps: numberOption(c, "numTrainTimesteps", 1000),
+      betaStart: numberOption(c, "betaStart", 0.00085),
+      betaEnd: numberOption(c, "betaEnd", 0.012),
+      betaSchedule: stringOption(c, "betaSchedule", ["linear", "scaled_linear"], "scaled_linear"),
+      timestepSpacing: stringOption(c, "timestepSpacing", TIMESTEP_SPACINGS, "linspace"),
+      stepsOffset: numberOption(c, "stepsOffset", 0),
+      solverOrder: numberOption(c, "solverOrder", 2) as 1 | 2,
+      lowerOrderFinal: booleanOption(c, "lowerOrderFinal", true),
+      finalSigmasType: stringOption(c, "finalSigmasType", ["zero", "sigma_min"], "zero"),
+      predictionType: stringOption(c, "predictionType", ["epsilon"], "epsilon"),
+    };
+    if (this.config.solverOrder !== 1 && this.config.solverOrder !== 2) {
+      throw new RangeError(`Expected 1 or 2 for solverOrder but received ${this.config.solverOrder}`);
+    }
+    const algorithm = c.algorithmType ?? "dpmsolver++";
+    const solverType = c.solverType ?? "midpoint";
+    if (algorithm !== "dpmsolver++") throw new TypeError(`Expected "dpmsolver++" for algorithmType but received ${JSON.stringify(algorithm)}`);
+    if (solverType !== "midpoint") throw new TypeError(`Expected "midpoint" for solverType but received ${JSON.stringify(solverType)}`);
+    this.alphasCumprod = trainingAlphasCumprod(this.config);
+    this.trainingSigmas = this.alphasCumprod.map(sigmaFromAlphaCumprod);
+  }
+
+  get initNoiseSigma(): number {
+    return 1;
+  }
+
+  protected buildGrid(n: number, _options: TimestepsOptions): number[] {
+    const c = this.config;
+    const timesteps = multistepTimesteps(c.timestepSpacing, n, c.numTrainTimesteps, c.stepsOffset);
+    const sigmas = new Float32Array(n + 1);
+    timesteps.forEach((t, i) => (sigmas[i] = interpOnIndexGrid(t, this.trainingSigmas)));
+    sigmas[n] = c.finalSigmasType === "zero" ? 0 : this.trainingSigmas[0]!;
+    this.sigmaGrid = sigmas;
+    return timesteps;
+  }
+
+  protected override resetState(): void {
+    for (const t of this.#history) t.dispose();
+    this.#history = [];
+    this.#lowerOrderNums = 0;
+  }
+
+  protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
+    const sigmas = this.sigmaGrid!;
+    const n = this.grid.length;
+    const lowerOrderFinal = index === n - 1 && ((this.config.lowerOrderFinal && n < 15) || this.config.finalSigmasType === "zero");
+    const cur = vpAlphaSigmaLambda(sigmas[index]!);
+    // Data prediction x₀ = (x − σ_t·ε)/α.
+    const numerator = Tensor.combine([
+      [1, sample],
+      [-cur.sigmaT, modelOutput],
+    ]);
+    const x0 = numerator.scale(1 / cur.alpha);
+    numerator.dispose();
+    this.#history.push(x0);
+    while (this.#history.length > this.config.solverOrder) this.#history.shift()!.dispose();
+
+    const next = vpAlphaSigmaLambda(sigmas[index + 1]!);
+    const h = f32(next.lambda - cur.lambda);
+    const ratio = f32(next.sigmaT / cur.sigmaT);
+    const coefficient = f32(next.alpha * f32(f32(Math.exp(-h)) - 1));
+    let prevSample: Tensor;
+    if (this.config.solverOrder === 1 || this.#lowerOrderNums < 1 || lowerOrderFinal) {
+      prevSample = Tensor.combine([
+        [ratio, sample],
+        [-coefficient, x0],
+      ]);
+    } else {
+      const m1 = this.#history[this.#history.length - 2]!;
+      const prev = vpAlphaSigmaLambda(sigmas[index - 1]!);
+      const hPrev = f32(cur.lambda - prev.lambda);
+      const r0 = f32(hPrev / h);
+      const difference = x0.sub(m1);
+      const d1 = difference.scale(f32(1 / r0));
+      difference.dispose();
+      prevSample = Tensor.combine([
+        [ratio, sample],
+        [-coefficient, x0],
+        [-f32(0.5 * coefficient), d1],
+      ]);
+      d1.dispose();
+    }
+    if (this.#lowerOrderNums < this.config.solverOrder) this.#lowerOrderNums++;
+    return { prevSample, predOriginalSample: x0.clone() };
+  }
+
+  addNoise(original: Tensor, noise: Tensor, t: number): Tensor {
+    const { alpha, sigmaT } = vpAlphaSigmaLambda(this.sigmaGrid![this.gridIndexOf(t)]!);
+    return Tensor.combine([
+      [alpha, original],
+      [sigmaT, noise],
+    ]);
+  }
+}

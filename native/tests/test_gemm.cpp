@@ -1,7 +1,7 @@
 // Tests for the packed GEMM (ditto/cpu/gemm.h): every ISA path this machine supports × {F32, BF16} × odd
 // shapes × every epilogue × pool sizes {1, 2, 3}, with lda/ldy wider than the rows, against the double-
 // precision linear_reference. Tolerances (docs/numerics.md, GEMM):
-//   f32:  |y − ref| ≤ 2e-6·√K + 1e-5·|ref|   (f32 accumulation of K products in [-1, 1])
+//   f32:  |y − ref| ≤ 4e-6·√K + 1e-5·|ref|   (f32 accumulation of K products in [-1, 1])
 //   bf16: against the reference evaluated on bf16-rounded x and W: the same f32 bound (bf16 paths round both
 //         operands to bf16 RNE and accumulate exactly in f32), and against the unrounded f32 reference:
 //         |y − ref| ≤ 2^-8·min(K, 3√K) + 1e-3·|ref| (two bf16 roundings ≤ 2^-9 relative each; Σ|x·w| ≤ K,
@@ -122,7 +122,7 @@ void run_shape(const std::vector<Path>& paths, ThreadPool* pools[3], int64_t m, 
     packed.push_back(std::move(r).value());
   }
 
-  const double atol32 = 2e-6 * std::sqrt(double(k)), rtol32 = 1e-5;
+  const double atol32 = 4e-6 * std::sqrt(double(k)), rtol32 = 1e-5;
   // Σ|x w| ≤ K bounds the rounding error for tiny K; for larger K random signs make it ~√K.
   const double atol16 = std::ldexp(1.0, -8) * std::min(double(k), 3 * std::sqrt(double(k))), rtol16 = 1e-3;
   int epi_index = 0;

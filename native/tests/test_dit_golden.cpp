@@ -237,6 +237,54 @@ void run_glyph_fixture() {
   CHECK(!odd_cfg.ok() && odd_cfg.status().code() == StatusCode::kInvalidArgument);
 }
 
+// diffusers DiTTransformer2DModel reads height/width from the input: a non-square latent gets a pos table
+// for its own grid, positions index / (grid / base_size) per axis (base_size = sample_size / patch). Checked
+// against the README formula evaluated here in double; the official layout keeps its stored table and rejects
+// other sizes.
+void run_non_square() {
+  const std::string dir = std::string(kGolden) + "/dit-diffusers";
+  if (!fs::exists(dir + "/model.safetensors")) return;
+  auto model = DitModel::load(dir, LoadOptions{});
+  CHECK_OK(model);
+  if (!model.ok()) return;
+  DitModel& m = *model.value();
+  const int64_t H = 8, W = 20, p = m.config().patch_size, D = m.config().hidden_size;
+  const int64_t gh = H / p, gw = W / p, base = m.config().input_size / p;
+  Tensor x = Tensor::empty(DType::F32, {2, 4, H, W}).value();
+  auto noise = ditto_test::random_vector(static_cast<size_t>(x.numel()), 9);
+  std::memcpy(x.raw(), noise.data(), noise.size() * 4);
+  std::vector<float> table;
+  ForwardOptions o;
+  o.capture = [&](std::string_view n, const Tensor& v) {
+    if (n == "pos_embed.table") table = floats(v);
+  };
+  auto out = m.forward(x, {10.f, 500.f}, {1, 10}, o);
+  CHECK_OK(out);
+  if (!out.ok()) return;
+  CHECK(out.value().shape() == (Shape{2, 8, H, W}));
+  CHECK(table.size() == static_cast<size_t>(gh * gw * D));
+  double worst = 0;
+  for (int64_t r = 0; r < gh && table.size() == static_cast<size_t>(gh * gw * D); ++r)
+    for (int64_t c = 0; c < gw; ++c)
+      for (int64_t half = 0; half < 2; ++half) {  // [e(col) | e(row)]
+        const double pos = half == 0 ? c / (double(gw) / base) : r / (double(gh) / base);
+        for (int64_t j = 0; j < D / 4; ++j) {
+          const double omega = std::pow(10000.0, -double(j) / (D / 4.0));
+          const float* e = table.data() + (r * gw + c) * D + half * (D / 2);
+          worst = std::max({worst, std::fabs(e[j] - std::sin(pos * omega)), std::fabs(e[D / 4 + j] - std::cos(pos * omega))});
+        }
+      }
+  CHECK(worst <= 1e-6);
+  // Sample 1 alone gives the same output (workspace reuse across sizes, per-sample independence).
+  auto one = m.forward(x.slice0(1, 2).value(), {500.f}, {10});
+  CHECK(one.ok() && max_abs_diff(one.value().data<float>(), out.value().data<float>() + out.value().numel() / 2,
+                                 static_cast<size_t>(out.value().numel() / 2)) <= 1e-6);
+  Tensor odd = Tensor::zeros(DType::F32, {1, 4, 9, 8}).value();
+  auto bad = m.forward(odd, {1.f}, {1});
+  CHECK(!bad.ok() && bad.status().code() == StatusCode::kInvalidArgument &&
+        bad.status().message().find("multiples of the patch size 2") != std::string::npos);
+}
+
 // Diffusers checkpoints whose blocks share one embedder (every real HF DiT) collapse into one conditioning
 // group. Build A = the golden diffusers weights with every block's embedder replaced by block 0's (one group)
 // and B = A where block 1's copy stores one zero bias as -0.0 (different bytes, same math: two groups).
@@ -339,6 +387,7 @@ int main() {
   run_golden_case("dit-diffusers");
   run_glyph_fixture();
   run_shared_embedders();
+  run_non_square();
   run_load_errors();
   return ditto_test::finish("test_dit_golden");
 }

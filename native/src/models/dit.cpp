@@ -26,7 +26,7 @@ namespace {
 
 // Activation buffers for one batch size (all f32, row-major, 64-byte aligned).
 struct Workspace {
-  int64_t batch = 0;
+  int64_t batch = 0, rows = 0;  // capacity: samples, and samples x tokens
   Tensor h, h_saved, xn, attn, scratch;    // [B*T, D] x4, [B*T, max(3D, mlp, C*p*p, p*p*C_out)]
   Tensor t_freq, t_hidden;                 // [B, 256], [B, D]
   std::vector<Tensor> t_emb, y_emb, c, silu_c, adaln;  // per conditioning group
@@ -46,12 +46,18 @@ struct DitModel::Impl {
   Workspace ws;
 
   int64_t D() const { return config.hidden_size; }
-  int64_t T() const { return dit::num_tokens(config); }
+  // Spatial size of the current forward: the config's input_size, or for diffusers checkpoints any multiple of
+  // the patch size (DiTTransformer2DModel reads height/width from the input and recomputes the pos table).
+  int64_t height = 0, width = 0;
+  std::vector<float> pos_dynamic;  // pos table for a non-default grid (diffusers only), rebuilt on size change
+  int64_t pos_dynamic_h = 0, pos_dynamic_w = 0;
+  int64_t T() const { return (height / config.patch_size) * (width / config.patch_size); }
+  int64_t default_T() const { return dit::num_tokens(config); }
   int64_t patch_features() const { return config.in_channels * config.patch_size * config.patch_size; }
   int64_t out_features() const { return config.out_channels * config.patch_size * config.patch_size; }
 
   MacCount count_macs() const {
-    const uint64_t D = this->D(), T = this->T(), Hm = w.mlp_hidden;
+    const uint64_t D = this->D(), T = default_T(), Hm = w.mlp_hidden;
     const uint64_t groups = w.groups.size();
     MacCount m;
     const uint64_t patch = T * patch_features() * D;
@@ -68,7 +74,7 @@ struct DitModel::Impl {
   }
 
   Status ensure_workspace(int64_t B) {
-    if (ws.batch >= B) return Status::Ok();
+    if (ws.rows >= B * T() && ws.batch >= B) return Status::Ok();
     Workspace n;
     const int64_t rows = B * T();
     const int64_t scratch_cols = std::max({3 * D(), w.mlp_hidden, patch_features(), out_features()});
@@ -93,6 +99,7 @@ struct DitModel::Impl {
       n.adaln.push_back(t);
     }
     n.batch = B;
+    n.rows = rows;
     ws = std::move(n);
     return Status::Ok();
   }
@@ -100,9 +107,16 @@ struct DitModel::Impl {
   Status validate(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                   const ForwardOptions& options) const {
     const DitConfig& c = config;
-    const Shape want = {x.ndim() > 0 ? x.dim(0) : -1, c.in_channels, c.input_size, c.input_size};
     if (x.dtype() != DType::F32) return invalid_argument(std::string("Expected x of dtype F32 but received ") + dtype_name(x.dtype()));
-    if (x.ndim() != 4 || x.dim(0) < 1 || x.shape() != want)
+    const bool any_size = c.layout == DitLayout::Diffusers;
+    const bool size_ok = x.ndim() == 4 && (any_size ? (x.dim(2) >= c.patch_size && x.dim(3) >= c.patch_size &&
+                                                       x.dim(2) % c.patch_size == 0 && x.dim(3) % c.patch_size == 0)
+                                                    : (x.dim(2) == c.input_size && x.dim(3) == c.input_size));
+    if (any_size && x.ndim() == 4 && x.dim(0) >= 1 && x.dim(1) == c.in_channels && !size_ok)
+      return invalid_argument("Expected x of shape [B, " + std::to_string(c.in_channels) +
+                              ", H, W] with H and W multiples of the patch size " + std::to_string(c.patch_size) +
+                              " but received " + shape_string(x.shape()));
+    if (x.ndim() != 4 || x.dim(0) < 1 || x.dim(1) != c.in_channels || !size_ok)
       return invalid_argument("Expected x of shape [B, " + std::to_string(c.in_channels) + ", " +
                               std::to_string(c.input_size) + ", " + std::to_string(c.input_size) +
                               "] with B >= 1 but received " + shape_string(x.shape()));
@@ -129,6 +143,21 @@ struct DitModel::Impl {
       if (options.blocks[i].kind == BlockActionKind::Scale && !std::isfinite(options.blocks[i].alpha))
         return invalid_argument("Expected a finite scale for block " + std::to_string(i));
     return Status::Ok();
+  }
+
+  // The pos table for the current grid: the loaded/computed one for the config's size, else diffusers'
+  // get_2d_sincos_pos_embed(grid=(gh, gw), base_size=sample_size/p, interpolation_scale=1).
+  const float* pos_table() {
+    const int64_t p = config.patch_size, gh = height / p, gw = width / p;
+    if (height == config.input_size && width == config.input_size) return w.pos_table.data();
+    if (pos_dynamic_h != gh || pos_dynamic_w != gw) {
+      const double base_size = static_cast<double>(config.input_size / p);
+      pos_dynamic.assign(static_cast<size_t>(gh * gw * D()), 0.f);
+      cpu::sincos_2d_table(gh, gw, D(), gh / base_size, gw / base_size, pos_dynamic.data());
+      pos_dynamic_h = gh;
+      pos_dynamic_w = gw;
+    }
+    return pos_dynamic.data();
   }
 
   // Capture helpers (no-ops without a sink).
@@ -158,13 +187,13 @@ struct DitModel::Impl {
     ThreadPool& tp = *pool;
     float* h = ws.h.data<float>();
     float* patches = ws.scratch.data<float>();
-    cpu::patchify(x.data<float>(), B, config.in_channels, config.input_size, config.input_size, config.patch_size,
+    cpu::patchify(x.data<float>(), B, config.in_channels, height, width, config.patch_size,
                   patches);
     cpu::Epilogue pe;
     pe.bias = w.patch_embed.bias.data();
     cpu::linear(tp, patches, rows, patch_features(), w.patch_embed.weight, h, D, pe);
     if (official) emit(o, "x_embedder.out", h, {B, T, D});
-    const float* pos = w.pos_table.data();
+    const float* pos = pos_table();
     tp.parallel_for(B * T, [&](int64_t r, int) {
       float* row = h + r * D;
       const float* p = pos + (r % T) * D;
@@ -293,7 +322,7 @@ struct DitModel::Impl {
     cpu::linear(tp, xn, rows, D, w.final_linear.weight, tokens, out_features(), e);
     emit(o, config.layout == DitLayout::Official ? "final_layer.out" : "proj_out_2.out", tokens,
          {B, T, out_features()});
-    cpu::unpatchify(tokens, B, config.out_channels, config.input_size, config.input_size, config.patch_size,
+    cpu::unpatchify(tokens, B, config.out_channels, height, width, config.patch_size,
                     out->data<float>());
   }
 
@@ -312,9 +341,10 @@ struct DitModel::Impl {
                          const ForwardOptions& o) {
     DITTO_RETURN_IF_ERROR(validate(x, t, y, o));
     const int64_t B = x.dim(0);
-    DITTO_ASSIGN_OR_RETURN(Tensor out,
-                           Tensor::empty(DType::F32, {B, config.out_channels, config.input_size, config.input_size}));
+    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, config.out_channels, x.dim(2), x.dim(3)}));
     std::lock_guard<std::mutex> lock(mutex);
+    height = x.dim(2);
+    width = x.dim(3);
     DITTO_RETURN_IF_ERROR(ensure_workspace(B));
     prelude(x, t, y, o);
     const int64_t n = B * T() * D();

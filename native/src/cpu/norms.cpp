@@ -58,7 +58,7 @@ void rms_norm_rows_portable(const float* x, float* out, int64_t rows, int64_t di
 
 namespace {
 
-// Rows per task: enough work (~64K elements) that a task outweighs a thread hand-off.
+// Rows per task: enough work (~64K elements, ~10 µs) that a task outweighs a thread hand-off.
 int64_t rows_per_task(int64_t rows, int64_t dim) {
   const int64_t target = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, dim));
   return std::min(rows, target);
@@ -90,29 +90,22 @@ void layer_norm(ThreadPool& pool, const float* x, float* out, int64_t rows, int6
                 const float* weight, const float* bias, const Modulation& mod) {
   if (rows <= 0 || dim <= 0) return;
   const detail::LayerNormRowsFn fn = pick_layer_norm();
-  const bool modulated = mod.shift != nullptr || mod.scale != nullptr;
   const int64_t group = std::max<int64_t>(1, mod.rows_per_group);
-  // A task never straddles a modulation group, so each task sees a single (shift, scale) row.
-  const int64_t block = modulated ? std::min(group, rows_per_task(rows, dim)) : rows_per_task(rows, dim);
-  const int64_t blocks_per_group = modulated ? (group + block - 1) / block : 0;
-  const int64_t num_groups = modulated ? (rows + group - 1) / group : 0;
-  const int64_t tasks = modulated ? num_groups * blocks_per_group : (rows + block - 1) / block;
+  // Tasks are row ranges sized by work alone; a task that crosses a modulation group boundary is split
+  // into per-group segments, each with its own (shift, scale) row. So a batch of small samples is still
+  // one task when it is small in total.
+  const int64_t block = rows_per_task(rows, dim);
+  const int64_t tasks = (rows + block - 1) / block;
   auto run = [&](int64_t task, int) {
-    int64_t begin, end;
-    const float* shift = nullptr;
-    const float* scale = nullptr;
-    if (modulated) {
-      const int64_t g = task / blocks_per_group;
-      begin = g * group + (task % blocks_per_group) * block;
-      end = std::min({begin + block, (g + 1) * group, rows});
-      if (mod.shift) shift = mod.shift + g * mod.stride;
-      if (mod.scale) scale = mod.scale + g * mod.stride;
-    } else {
-      begin = task * block;
-      end = std::min(rows, begin + block);
+    const int64_t end = std::min(rows, (task + 1) * block);
+    for (int64_t begin = task * block; begin < end;) {
+      const int64_t g = begin / group;
+      const int64_t seg_end = std::min(end, (g + 1) * group);
+      const float* shift = mod.shift ? mod.shift + g * mod.stride : nullptr;
+      const float* scale = mod.scale ? mod.scale + g * mod.stride : nullptr;
+      fn(x + begin * dim, out + begin * dim, seg_end - begin, dim, eps, weight, bias, shift, scale);
+      begin = seg_end;
     }
-    if (begin >= end) return;
-    fn(x + begin * dim, out + begin * dim, end - begin, dim, eps, weight, bias, shift, scale);
   };
   if (tasks == 1) {
     run(0, 0);

@@ -107,7 +107,8 @@ export function broadcastToBatch(
 ): Float32Array {
   let [n, c, h, w] = shape.length === 2 ? [1, 1, shape[0]!, shape[1]!] : shape.length === 3 ? [1, shape[0]!, shape[1]!, shape[2]!] : shape;
   if (shape.length < 2 || shape.length > 4 || h !== height || w !== width || (n !== 1 && n !== batch) || (c !== 1 && c !== channels)) {
-    throw rangeError(`shape [${batch} or 1, ${channels} or 1, ${height}, ${width}]`, name, [...shape]);
+    const either = (v: number) => (v === 1 ? "1" : `1 or ${v}`);
+    throw new RangeError(`Expected shape [${either(batch)}, ${either(channels)}, ${height}, ${width}] for ${name} but received [${shape.join(", ")}]`);
   }
   n = n!; c = c!;
   const plane = height * width;

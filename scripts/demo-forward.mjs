@@ -15,7 +15,7 @@ if (!modelDir) {
   process.exit(1);
 }
 
-await using model = await loadModel(modelDir);
+const model = await loadModel(modelDir); // plain JS on Node 20: dispose() at the end (TS: `await using`)
 const { inChannels, inputSize, numClasses } = model.config;
 const batch = numClasses;
 let seed = 1234;
@@ -36,3 +36,4 @@ const { isa } = info();
 console.log(`model   ${path.relative(process.cwd(), modelDir) || modelDir} (${model.config.layout} DiT, depth ${model.config.depth}, hidden ${model.config.hiddenSize})`);
 console.log(`forward [${x.shape.join(", ")}] -> [${v.shape.join(", ")}] in ${ms.toFixed(1)} ms (rms ${rms.toFixed(3)})`);
 console.log(`engine  ISA ${isa}, ${model.threads} threads, dtype ${model.dtype}`);
+model.dispose();

@@ -67,6 +67,11 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
     this.trainingSigmas = this.alphasCumprod.map(sigmaFromAlphaCumprod);
   }
 
+  /** n + 1 noise levels of the last timesteps() call (last 0); empty before. */
+  override get sigmas(): Float32Array {
+    return this.sigmaGrid ?? new Float32Array(0);
+  }
+
   get initNoiseSigma(): number {
     return 1;
   }

@@ -43,6 +43,11 @@ export class EulerDiscreteScheduler extends BaseScheduler {
     this.trainingSigmas = this.alphasCumprod.map(sigmaFromAlphaCumprod);
   }
 
+  /** n + 1 noise levels of the last timesteps() call (last 0); empty before. */
+  override get sigmas(): Float32Array {
+    return this.sigmaGrid ?? new Float32Array(0);
+  }
+
   get initNoiseSigma(): number {
     return this.#initNoiseSigma;
   }

@@ -66,6 +66,11 @@ export class FlowMatchEulerScheduler extends BaseScheduler {
     this.sigmaMin = this.config.useDynamicShifting ? sMinRaw : this.shiftF32(sMinRaw);
   }
 
+  /** n + 1 noise levels of the last timesteps() call (last 0); empty before. */
+  override get sigmas(): Float32Array {
+    return this.sigmaGrid ?? new Float32Array(0);
+  }
+
   get initNoiseSigma(): number {
     return 1;
   }

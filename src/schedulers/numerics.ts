@@ -37,7 +37,7 @@ export function numpyArange(start: number, stop: number, step: number): number[]
 /** Python round() / numpy.round(): round half to even (C's std::round rounds half away from zero). */
 export function roundHalfEven(x: number): number {
   const r = Math.round(x); // half up
-  if (Math.abs(x - Math.trunc(x)) === 0.5) return 2 * Math.round(x / 2);
+  if (Math.abs(x - Math.trunc(x)) === 0.5) return 2 * Math.round(x / 2) + 0; // + 0 turns −0 into 0
   return r;
 }
 

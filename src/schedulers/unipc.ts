@@ -77,6 +77,11 @@ export class UniPcScheduler extends BaseScheduler {
     }
   }
 
+  /** n + 1 noise levels of the last timesteps() call (last 0); empty before. */
+  override get sigmas(): Float32Array {
+    return this.sigmaGrid ?? new Float32Array(0);
+  }
+
   get initNoiseSigma(): number {
     return 1;
   }

@@ -80,8 +80,14 @@ export function checkGenerateOptions(
   if (options.mask !== undefined && options.initImage === undefined) throw rangeError("initImage together with mask", "initImage", undefined);
   if (options.onStep !== undefined && typeof options.onStep !== "function") throw typeError("function", "onStep", options.onStep);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw typeError("AbortSignal", "signal", options.signal);
-  if (options.cache !== undefined) throw new RangeError("Caching is not implemented yet: generate without a cache policy");
-  if (options.guidance !== undefined) throw new RangeError("Guidance methods are not implemented yet: use guidanceScale (plain CFG)");
+  // Policies parse (src/eval/specs.ts) but the engine cannot run them yet: fail rather than silently ignore them.
+  const policyName = (p: unknown) => (p !== null && typeof p === "object" && typeof (p as { kind?: unknown }).kind === "string" ? `"${(p as { kind: string }).kind}" ` : "");
+  if (options.cache !== undefined) {
+    throw new RangeError(`Cache policy ${policyName(options.cache)}is not implemented yet: generate without a cache policy`);
+  }
+  if (options.guidance !== undefined) {
+    throw new RangeError(`Guidance method ${policyName(options.guidance)}is not implemented yet: use guidanceScale (plain CFG)`);
+  }
   return { labels, steps, seeds, guidanceScale, noise, strength };
 }
 

@@ -1,0 +1,61 @@
+// The eval harness on the glyph fixture at a tiny N: result fields, --save layout, the MAC count, policy errors, and
+// the CLI contract (ONE JSON line last on stdout with exactly the contract's keys) when the CLI is built.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { runEval } from "../../src/eval/harness.js";
+import { readSafetensors } from "../../src/io/safetensors.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const FIXTURE = path.join(ROOT, "../shared/fixtures/glyphs");
+const CLI = path.join(ROOT, "dist/cli.js");
+const dir = mkdtempSync(path.join(tmpdir(), "ditto-eval-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CONTRACT_KEYS = ["fd", "acc", "psnr", "ssim", "macs", "macsUncached", "wallMs", "peakBytes", "n", "steps", "cfg", "seedBase", "noise"];
+
+describe.skipIf(!existsSync(FIXTURE))("ditto eval harness", () => {
+  it("evaluates N samples with protocol labels and seeds and saves them", async () => {
+    const save = path.join(dir, "run.safetensors");
+    const result = await runEval({ fixture: FIXTURE, n: 20, steps: 2, cfg: 2, seedBase: 12345, noise: "reference", save, threads: 2 });
+    expect(Object.keys(result).sort()).toEqual([...CONTRACT_KEYS].sort());
+    expect(result).toMatchObject({ n: 20, steps: 2, cfg: 2, seedBase: 12345, noise: "reference", psnr: null, ssim: null });
+    expect(result.fd).toBeGreaterThan(0);
+    expect(result.acc).toBeGreaterThanOrEqual(0);
+    expect(result.acc).toBeLessThanOrEqual(1);
+    expect(result.macs).toBe(20 * 2 * 2 * 181972992); // N · 2 passes (CFG) · steps · dit.json macs_per_forward.total
+    expect(result.macsUncached).toBe(result.macs);
+    const saved = readSafetensors(save);
+    expect(saved.tensors.get("images")).toMatchObject({ dtype: "U8", shape: [20, 32, 32, 3] });
+    expect(saved.tensors.get("labels")).toMatchObject({ dtype: "I64", shape: [20] });
+    expect(Array.from(saved.tensors.get("labels")!.data as BigInt64Array, Number)).toEqual(Array.from({ length: 20 }, (_, k) => Math.floor(k / 2)));
+  });
+
+  it("refuses bad N and policies it cannot run, before generating", async () => {
+    await expect(runEval({ fixture: FIXTURE, n: 15, steps: 2, cfg: 2, seedBase: 0 }))
+      .rejects.toThrow("Expected a multiple of 10 (the number of classes) for n but received 15");
+    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, cache: "nope" }))
+      .rejects.toThrow(/^Unknown cache policy "nope"/);
+    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, cache: "firstBlock:threshold=0.08" }))
+      .rejects.toThrow('Cache policy "firstBlock" is not implemented yet');
+    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, guidance: "skipLayers:layers=4,scale=1.8" }))
+      .rejects.toThrow('Guidance method "skipLayers" is not implemented yet');
+  });
+
+  it.skipIf(!existsSync(CLI))("prints ONE JSON line last on stdout with the contract's keys", () => {
+    const run = spawnSync(process.execPath, [CLI, "eval", "--fixture", FIXTURE, "--n", "10", "--steps", "2", "--cfg", "1", "--seed-base", "7", "--json"], {
+      encoding: "utf8", cwd: ROOT,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split("\n");
+    const json = JSON.parse(lines[lines.length - 1]!);
+    expect(Object.keys(json)).toEqual(CONTRACT_KEYS);
+    expect(json).toMatchObject({ n: 10, steps: 2, cfg: 1, seedBase: 7, noise: "philox", psnr: null, ssim: null, macs: 10 * 2 * 181972992 });
+    const bad = spawnSync(process.execPath, [CLI, "eval", "--fixture", FIXTURE, "--n", "10", "--cache", "fancy", "--json"], { encoding: "utf8", cwd: ROOT });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('Unknown cache policy "fancy"');
+  });
+});

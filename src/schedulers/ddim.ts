@@ -5,7 +5,7 @@
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
 import { spacedTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from "./betaGrid.js";
-import { f32, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
+import { f32, roundHalfEven, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
 export interface DdimConfig {
@@ -58,7 +58,8 @@ export class DdimScheduler extends BaseScheduler {
     this.#stepRatio = Math.floor(c.numTrainTimesteps / n);
     this.sigmaGrid = null;
     const offset = c.timestepSpacing === "leading" ? c.stepsOffset : 0;
-    return spacedTimesteps(c.timestepSpacing, n, c.numTrainTimesteps, offset).map((t) => Math.trunc(t));
+    // linspace yields fractional steps that diffusers rounds (half to even); leading/trailing are integers already.
+    return spacedTimesteps(c.timestepSpacing, n, c.numTrainTimesteps, offset).map((t) => Math.trunc(roundHalfEven(t)));
   }
 
   private alphaAt(t: number): number {

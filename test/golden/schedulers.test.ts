@@ -2,11 +2,13 @@
 // timesteps exact, sigmas / init_noise_sigma / alphas_cumprod / model_inputs / samples / out within the setting's
 // tolerances, via the `schedulers` verify family (the same code `ditto verify ../shared/golden/schedulers` runs).
 // Also checks the grids that the README calls out by value. Skipped when ../shared is absent.
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { readSafetensors, toNumberArray } from "../../src/io/safetensors.js";
+import { readSafetensors, toNumberArray, writeSafetensors } from "../../src/io/safetensors.js";
 import { createScheduler } from "../../src/schedulers/index.js";
 import { runSchedulersFolder } from "../../src/verify/families/schedulers.js";
 import type { VerifyOutputResult } from "../../src/verify/types.js";
@@ -36,6 +38,35 @@ describe.skipIf(!existsSync(`${DIR}index.json`))("schedulers golden", () => {
       });
     }
   }
+
+  it("a folder with one setting works, and a perturbed sample or timestep is caught", async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), "ditto-sched-"));
+    try {
+      const setting = "dpmsolver_multistep_order2";
+      const entry = index.settings[setting];
+      writeFileSync(path.join(tmp, "index.json"), JSON.stringify({ ...index, settings: { [setting]: entry } }));
+      copyFileSync(path.join(DIR, entry.config), path.join(tmp, entry.config));
+      const io = readSafetensors(path.join(DIR, entry.file));
+      const samples = io.tensors.get("n10.samples")!;
+      const changed = new Float32Array(samples.data as Float32Array);
+      changed[7]! += 0.05 * Math.max(1, Math.abs(changed[7]!)); // far beyond rtol 1e-5 / atol 1e-5·max
+      const timesteps = io.tensors.get("n25.timesteps")!;
+      const shifted = new BigInt64Array(timesteps.data as BigInt64Array);
+      shifted[3]! += 1n;
+      const tensors = new Map([...io.tensors].map(([k, v]) => [k, { dtype: v.dtype, shape: v.shape, data: v.data }]));
+      tensors.set("n10.samples", { dtype: "F32", shape: samples.shape, data: changed });
+      tensors.set("n25.timesteps", { dtype: "I64", shape: timesteps.shape, data: shifted });
+      writeSafetensors(path.join(tmp, entry.file), tensors);
+      const { outputs, skipped } = await runSchedulersFolder({ dir: tmp, caseName: "tmp", config: undefined, options: {} });
+      expect(skipped).toEqual([]);
+      expect(outputs[`${setting}.n10.samples`]!.pass).toBe(false);
+      expect(outputs[`${setting}.n25.timesteps`]!.pass).toBe(false);
+      expect(outputs[`${setting}.n10.out`]!.pass).toBe(true);
+      expect(outputs[`${setting}.n25.samples`]!.pass).toBe(true);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 
   it("DDIM trailing rounds half to even and leading starts at 0 (README values)", () => {
     const trailing = createScheduler("ddim", { timestep_spacing: "trailing" });

@@ -117,37 +117,53 @@ export async function runSchedulersFolder(context: VerifyContext): Promise<Famil
   const outputs: Record<string, VerifyOutputResult> = {};
   const skipped: string[] = [];
   for (const [setting, entry] of Object.entries(index.settings as Record<string, SettingEntry>)) {
-    const settingConfig = readJson(path.join(dir, entry.config));
-    const io = readSafetensors(path.join(dir, entry.file));
-    const listed: string[] = Array.isArray(settingConfig.io_roles?.outputs) ? settingConfig.io_roles.outputs : [...io.tensors.keys()];
-    const config = settingConfig.full_config ?? settingConfig.constructor_kwargs ?? {};
-    const scheduler = schedulerFromDiffusersClass(entry.class ?? settingConfig.class, config);
-    options.log?.(`${setting}: ${scheduler.name}, steps ${entry.steps.join(", ")}`);
-    const produced = new Map<string, ArrayLike<number>>();
-    const alphas = (scheduler as { alphasCumprod?: Float32Array }).alphasCumprod;
-    if (alphas) produced.set("alphas_cumprod", alphas);
-    for (const steps of entry.steps) {
-      const prefix = `n${steps}`;
-      const kwargs = settingConfig.set_timesteps?.[prefix];
-      for (const [name, values] of runSchedulerTrajectory(scheduler, io, prefix, kwargs)) produced.set(`${prefix}.${name}`, values);
-    }
-    for (const name of listed) {
-      const reference = io.tensors.get(name);
-      const values = produced.get(name);
-      if (!reference || !values) {
-        skipped.push(`${setting}.${name}`);
-        continue;
-      }
-      const result = compareNamed(settingConfig, name, values, reference);
-      if (reference.dtype === "I64" && result.pass) {
-        // Integer grids are exact: compare as integers too (float32 holds every timestep < 2^24 exactly).
-        const ints = toNumberArray(reference);
-        result.pass = ints.every((v, i) => v === values[i]);
-      }
-      outputs[`${setting}.${name}`] = result;
+    try {
+      await verifySetting(dir, setting, entry, outputs, skipped, options.log);
+    } catch (e) {
+      // One unreadable or unsupported setting fails that setting only; the others are still checked.
+      outputs[setting] = { maxAbsErr: null, worstRatio: null, atol: 0, rtol: 0, pass: false, error: (e as Error).message };
     }
   }
   return { outputs, skipped };
+}
+
+async function verifySetting(
+  dir: string,
+  setting: string,
+  entry: SettingEntry,
+  outputs: Record<string, VerifyOutputResult>,
+  skipped: string[],
+  log: ((line: string) => void) | undefined,
+): Promise<void> {
+  const settingConfig = readJson(path.join(dir, entry.config));
+  const io = readSafetensors(path.join(dir, entry.file));
+  const listed: string[] = Array.isArray(settingConfig.io_roles?.outputs) ? settingConfig.io_roles.outputs : [...io.tensors.keys()];
+  const config = settingConfig.full_config ?? settingConfig.constructor_kwargs ?? {};
+  const scheduler = schedulerFromDiffusersClass(entry.class ?? settingConfig.class, config);
+  log?.(`${setting}: ${scheduler.name}, steps ${entry.steps.join(", ")}`);
+  const produced = new Map<string, ArrayLike<number>>();
+  const alphas = (scheduler as { alphasCumprod?: Float32Array }).alphasCumprod;
+  if (alphas) produced.set("alphas_cumprod", alphas);
+  for (const steps of entry.steps) {
+    const prefix = `n${steps}`;
+    const kwargs = settingConfig.set_timesteps?.[prefix];
+    for (const [name, values] of runSchedulerTrajectory(scheduler, io, prefix, kwargs)) produced.set(`${prefix}.${name}`, values);
+  }
+  for (const name of listed) {
+    const reference = io.tensors.get(name);
+    const values = produced.get(name);
+    if (!reference || !values) {
+      skipped.push(`${setting}.${name}`);
+      continue;
+    }
+    const result = compareNamed(settingConfig, name, values, reference);
+    if (reference.dtype === "I64" && result.pass) {
+      // Integer grids are exact: compare as integers too (float32 holds every timestep < 2^24 exactly).
+      const ints = toNumberArray(reference);
+      result.pass = ints.every((v, i) => v === values[i]);
+    }
+    outputs[`${setting}.${name}`] = result;
+  }
 }
 
 export function isSchedulersFolder(dir: string): boolean {

@@ -10,7 +10,7 @@ export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors 
 export type { SafetensorsTensor, SafetensorsContent, SafetensorsDType, SafetensorsTensorInput } from "./io/safetensors.js";
 export { verifyCase, verifyAll, registerVerifyFamily, registerOutputExtension } from "./verify/index.js";
 export type { VerifyCaseResult, VerifyOutputResult, VerifyFamily, VerifyContext, OutputExtension } from "./verify/index.js";
-export { Pipeline, UniformFlowEuler } from "./pipeline/index.js";
+export { Pipeline } from "./pipeline/index.js";
 export type { PipelineLoadOptions, GenerateOptions, GenerateResult, GenerateStats, StepEvent, PipelineScheduler, RecommendedSettings, Device } from "./pipeline/index.js";
 export { Image, makeGrid } from "./images/index.js";
 export type { GridOptions } from "./images/index.js";

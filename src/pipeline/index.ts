@@ -1,4 +1,4 @@
-// The generation pipeline: Pipeline.load / generate, the reference flow-Euler sampler and the option types.
+// The generation pipeline: Pipeline.load / generate, scheduler resolution and the option types.
 export { Pipeline, type PipelineLoadOptions, type GenerateResult, type GenerateStats, type RecommendedSettings, type Device } from "./pipeline.js";
-export { UniformFlowEuler, type PipelineScheduler } from "./flow-euler.js";
+export { resolveScheduler, type PipelineScheduler } from "./scheduler.js";
 export type { GenerateOptions, StepEvent } from "./options.js";

@@ -4,7 +4,7 @@ import { rangeError, typeError } from "../errors.js";
 import { Image } from "../images/image.js";
 import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
-import type { PipelineScheduler } from "./flow-euler.js";
+import type { PipelineScheduler } from "./scheduler.js";
 
 export interface StepEvent {
   /** 1-based index of the step just finished. */

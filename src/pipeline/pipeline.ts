@@ -1,6 +1,6 @@
 // Pipeline: class-conditional image generation with a DiT (design.md §1). Loads a model, then runs the sampling loop
 // in TypeScript over native tensor ops: per step one batched forward (conditional and unconditional halves in one
-// 2B batch when CFG is on), CFG v = v_u + s·(v_c − v_u), the scheduler's update, and for inpainting the re-noised
+// 2B batch when CFG is on), CFG v = v_u + s·(v_c − v_u), the scheduler's update (default: the model's reference sampler, scheduler.ts), and for inpainting the re-noised
 // original pasted back outside the mask (RePaint-style replacement, Lugmayr et al. CVPR'22, as diffusers'
 // inpaint pipelines do for flow models: keep = (1 − σ)·x0 + σ·ε at the next σ). img2img starts at σ = strength from
 // (1 − σ)·x0 + σ·ε (SDEdit, Meng et al. ICLR'22). Noise: one Philox stream per sample seed, so a sample is identical
@@ -14,7 +14,7 @@ import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
 import { batchNoise } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
-import { UniformFlowEuler, type PipelineScheduler } from "./flow-euler.js";
+import { resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 
 export type Device = "auto" | "cpu" | "cuda";
@@ -118,8 +118,10 @@ export class Pipeline implements AsyncDisposable {
     const useCfg = guidanceScale !== 1;
 
     const scheduler = resolveScheduler(options.scheduler);
-    scheduler.reset?.();
     const allTimesteps = Array.from(scheduler.timesteps(steps));
+    if (scheduler.sigmas === null || scheduler.sigmas.length !== allTimesteps.length + 1) {
+      throw rangeError(`a scheduler with ${allTimesteps.length + 1} sigmas after timesteps(${steps}) (a flow-matching grid)`, "scheduler", options.scheduler);
+    }
     const allSigmas = Array.from(scheduler.sigmas);
     // img2img: skip the first (1 − strength) share of the schedule (diffusers: init_timestep = int(steps·strength)).
     const runSteps = Math.min(steps, Math.max(1, Math.floor(steps * strength)));
@@ -168,8 +170,7 @@ export class Pipeline implements AsyncDisposable {
           velocity = uncond.add(guided);
           for (const tensor of [cond, uncond, diff, guided, modelOut]) tensor.dispose();
         }
-        const stepped = scheduler.step(velocity, t, x);
-        const next = stepped instanceof Tensor ? stepped : stepped.prevSample;
+        const next = scheduler.step(velocity, t, x);
         velocity.dispose();
         x.dispose();
         x = next;
@@ -223,14 +224,6 @@ export class Pipeline implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-function resolveScheduler(option: GenerateOptions["scheduler"]): PipelineScheduler {
-  if (option === undefined || option === "flow-euler") return new UniformFlowEuler();
-  if (option !== null && typeof option === "object" && typeof option.timesteps === "function" && typeof option.step === "function") {
-    return option;
-  }
-  throw typeError("'flow-euler' or a scheduler object with timesteps(), sigmas and step()", "scheduler", option);
 }
 
 function maskValues(mask: Tensor | Float32Array, batch: number, channels: number, size: number): Float32Array {

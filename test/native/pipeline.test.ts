@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { isDittoError } from "../../src/errors.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
-import { Pipeline, UniformFlowEuler } from "../../src/pipeline/index.js";
+import { Pipeline } from "../../src/pipeline/index.js";
+import { createScheduler } from "../../src/schedulers/index.js";
 import { Tensor } from "../../src/tensor.js";
 
 const MODEL = new URL("../../examples/models/glyphs", import.meta.url).pathname;
@@ -126,8 +127,13 @@ describe("pipeline", () => {
 
   it("accepts a scheduler object with the timesteps / sigmas / step contract", async () => {
     const builtIn = await pipe.generate({ classLabels: [4], steps: 3, seed: 2 });
-    const custom = await pipe.generate({ classLabels: [4], steps: 3, seed: 2, scheduler: new UniformFlowEuler() });
+    const custom = await pipe.generate({ classLabels: [4], steps: 3, seed: 2, scheduler: createScheduler("flow-euler", { shift: 1, sigmaSchedule: "uniform" }) });
     expect(custom.latents.toFloat32Array()).toEqual(builtIn.latents.toFloat32Array());
+    // diffusers' default flow grid linspace(1, σ_min) is a different sampler: same noise, different image.
+    const diffusersGrid = await pipe.generate({ classLabels: [4], steps: 3, seed: 2, scheduler: createScheduler("flow-euler", { shift: 1 }) });
+    expect(diffusersGrid.latents.toFloat32Array()).not.toEqual(builtIn.latents.toFloat32Array());
+    await expect(pipe.generate({ classLabels: [4], steps: 3, scheduler: createScheduler("ddim") }))
+      .rejects.toThrow("Expected a scheduler with 4 sigmas after timesteps(3) (a flow-matching grid) for scheduler");
   });
 
   it("checks its arguments before any work", async () => {

@@ -1,0 +1,40 @@
+// Device probing for JS: probeDevice(spec) resolves 'auto' | 'cpu' | 'cuda' | 'cuda:N' through the engine's
+// choose_device (native/include/ditto/device.h) and returns { device, kind, index, description, reason }, or
+// throws ERR_CUDA (explicit CUDA that cannot be honoured, message says why) / ERR_INVALID_ARGUMENT (malformed
+// spec). describeDevices() is the text `ditto info` prints. Loading the CUDA backend never happens at addon
+// load time, so the addon works on machines without a GPU.
+#include <string>
+
+#include "addon.h"
+#include "ditto/device.h"
+#include "errors.h"
+
+namespace ditto_node {
+namespace {
+
+Napi::Value ProbeDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) ThrowTypeError(env, "Expected string for device");
+  ditto::Result<ditto::DeviceChoice> choice = ditto::choose_device(info[0].As<Napi::String>().Utf8Value());
+  ThrowIfError(env, choice.status());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", choice->name);
+  o.Set("kind", choice->kind == ditto::DeviceKind::Cuda ? "cuda" : "cpu");
+  o.Set("index", choice->index);
+  o.Set("description", choice->description);
+  o.Set("reason", choice->reason);
+  return o;
+}
+
+Napi::Value DescribeDevices(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ditto::describe_devices());
+}
+
+}  // namespace
+
+void RegisterDevice(Napi::Env env, Napi::Object exports) {
+  exports.Set("probeDevice", Napi::Function::New(env, ProbeDevice, "probeDevice"));
+  exports.Set("describeDevices", Napi::Function::New(env, DescribeDevices, "describeDevices"));
+}
+
+}  // namespace ditto_node

@@ -18,3 +18,17 @@ export { philoxGaussian, referenceGaussian } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
 export { runEval } from "./eval/harness.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";
+export {
+  createScheduler,
+  createGlyphReferenceScheduler,
+  schedulerFromDiffusersClass,
+  SCHEDULER_NAMES,
+  FlowMatchEulerScheduler,
+  EulerDiscreteScheduler,
+  DdimScheduler,
+  DpmSolverMultistepScheduler,
+  UniPcScheduler,
+  DitDdimScheduler,
+  fluxMu,
+} from "./schedulers/index.js";
+export type { Scheduler, SchedulerName, StepOutput, TimestepsOptions } from "./schedulers/index.js";

@@ -35,7 +35,7 @@ const LAYOUTS: DitLayoutSpec[] = [
 ];
 
 /** The reference's forward_with_cfg guides the first 3 channels; read it from the config's call text when given. */
-function guidedChannels(config: Record<string, any> | undefined): number {
+export function guidedChannels(config: Record<string, any> | undefined): number {
   const text = JSON.stringify(config?.call ?? "");
   const match = /channels \[:(\d+)\]/.exec(text);
   return match ? Number(match[1]) : 3;
@@ -110,5 +110,3 @@ for (const spec of LAYOUTS) {
   registerVerifyFamily(family);
 }
 
-export const DIT_VERIFY_FAMILIES = LAYOUTS.map((l) => l.name);
-export const _guidedChannelsForTest = guidedChannels;

@@ -1,5 +1,6 @@
 // GEMM throughput on DiT Linear shapes: GFLOP/s = 2·M·N·K / median time of repeated `linear` calls.
-// Usage: bench_gemm [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256,...] [--quick]
+// Usage: bench_gemm [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256,...] [--quick] [--reps N]
+//        [--cpu-time]
 // Shapes: M (tokens) × (K, N) from DiT-XL/2 (1152 hidden, 4608 MLP, 3456 qkv), small glyph DiTs (192) and a
 // square 3072 (Flux/SD3-class). Companion: examples/bench/gemm_torch.py, examples/bench-gemm.mjs.
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <ctime>
 #include <vector>
 
 #include "ditto/cpu/gemm.h"
@@ -26,7 +28,14 @@ std::vector<int64_t> parse_list(const char* s) {
   return out;
 }
 
+bool g_cpu_time = false;  // --cpu-time: this thread's CPU time (robust to time-slicing; only with --threads 1)
+
 double seconds_now() {
+  if (g_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -35,6 +44,7 @@ double seconds_now() {
 int main(int argc, char** argv) {
   int threads = 0;
   bool json = false, quick = false;
+  int fixed_reps = 0;  // --reps N: exactly N timed calls (for cycle-count comparisons under perf stat)
   std::vector<DType> dtypes = {DType::F32, DType::BF16};
   Isa isa = best_isa();
   std::vector<int64_t> ms = {64, 256, 1024, 4096};
@@ -43,6 +53,8 @@ int main(int argc, char** argv) {
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--json") json = true;
     else if (a == "--quick") quick = true;
+    else if (a == "--cpu-time") g_cpu_time = true;
+    else if (a == "--reps" && i + 1 < argc) fixed_reps = std::atoi(argv[++i]);
     else if (a == "--m" && i + 1 < argc) ms = parse_list(argv[++i]);
     else if (a == "--dtype" && i + 1 < argc) {
       std::string d = argv[++i];
@@ -53,7 +65,7 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256] [--quick] [--reps N] [--cpu-time]\n", argv[0]);
       return 2;
     }
   }
@@ -79,7 +91,8 @@ int main(int argc, char** argv) {
         linear(pool, x.data(), m, k, *packed, y.data(), n);  // warm-up
         std::vector<double> times;
         const double start = seconds_now();
-        while (times.size() < 3 || (seconds_now() - start < min_seconds && times.size() < 50)) {
+        while (fixed_reps > 0 ? times.size() < size_t(fixed_reps)
+                             : (times.size() < 3 || (seconds_now() - start < min_seconds && times.size() < 50))) {
           const double t0 = seconds_now();
           linear(pool, x.data(), m, k, *packed, y.data(), n);
           times.push_back(seconds_now() - t0);

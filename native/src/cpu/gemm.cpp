@@ -155,79 +155,106 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
   const size_t panel_bytes = static_cast<size_t>(kp * nr) * elem;
   const size_t a_elem = kern.a_layout == ALayout::F32 ? 4 : 2;
 
-  // Blocking: an MC×NC output block per task (≤ ~128 rows × ~512 columns), split further until each
-  // thread gets several tasks so dynamic scheduling balances the 2-thread case even at M = 64.
+  // Blocking. The output is cut into MC×NC blocks (≤ ~128 rows × ~512 columns: the f32 tile buffer of one
+  // block stays in L2). When there are enough row blocks to keep every thread busy, a task is one row block
+  // across all of N, so its A rows are packed once; otherwise (small M) a task is one MC×NC block and the
+  // blocks are split until each thread gets several, so dynamic scheduling balances even M = 64 on 2 threads.
+  const int64_t threads = pool.size();
   const int64_t strips_total = ceil_div(m, mr), panels_total = ceil_div(n, nr);
   int64_t ms = std::min<int64_t>(strips_total, std::max(1, 128 / mr));
   int64_t ps = std::min<int64_t>(panels_total, std::max(1, 512 / nr));
-  const int64_t want = pool.size() > 1 ? 4 * pool.size() : 1;
-  auto task_count = [&] { return ceil_div(strips_total, ms) * ceil_div(panels_total, ps); };
-  while (task_count() < want) {
-    if (ps > 2 && ps * nr >= ms * mr) ps = (ps + 1) / 2;
-    else if (ms > 1) ms = (ms + 1) / 2;
-    else if (ps > 1) ps = (ps + 1) / 2;
-    else break;
+  const int64_t want = threads > 1 ? 4 * threads : 1;
+  int64_t row_blocks = ceil_div(strips_total, ms), col_blocks = ceil_div(panels_total, ps);
+  bool whole_rows = row_blocks >= want;
+  if (whole_rows) {
+    // Few tasks: make their count a multiple of the thread count (9 equal tasks on 2 threads idle one for a ninth).
+    if (threads > 1 && row_blocks < 16 * threads) row_blocks = round_up(row_blocks, threads);
+  } else {
+    auto task_count = [&] { return ceil_div(strips_total, ms) * ceil_div(panels_total, ps); };
+    while (task_count() < want) {
+      if (ps > 2 && ps * nr >= ms * mr) ps = (ps + 1) / 2;
+      else if (ms > 1) ms = (ms + 1) / 2;
+      else if (ps > 1) ps = (ps + 1) / 2;
+      else break;
+    }
+    row_blocks = ceil_div(strips_total, ms);
+    col_blocks = ceil_div(panels_total, ps);
+    if (threads > 1 && row_blocks * col_blocks < 16 * threads) {
+      int64_t cb = col_blocks;
+      while (cb < panels_total && (row_blocks * cb) % threads != 0) ++cb;
+      if ((row_blocks * cb) % threads == 0) col_blocks = cb;
+    }
   }
-  // Even out the blocks so the last one is not a sliver, and when there are few tasks make their count a
-  // multiple of the thread count (9 equal tasks on 2 threads would leave one thread idle for a ninth).
-  int64_t row_blocks = ceil_div(strips_total, ms);
-  int64_t col_blocks = ceil_div(panels_total, ps);
-  const int64_t threads = pool.size();
-  if (threads > 1 && row_blocks * col_blocks < 16 * threads) {
-    int64_t cb = col_blocks;
-    while (cb < panels_total && (row_blocks * cb) % threads != 0) ++cb;
-    if ((row_blocks * cb) % threads == 0) col_blocks = cb;
-  }
+  // Even out the blocks so the last one is not a sliver; rounding up can leave fewer blocks, never an empty one.
   ms = ceil_div(strips_total, row_blocks);
   ps = ceil_div(panels_total, col_blocks);
-  row_blocks = ceil_div(strips_total, ms);  // rounding up can leave fewer blocks; never an empty one
+  row_blocks = ceil_div(strips_total, ms);
   col_blocks = ceil_div(panels_total, ps);
+  const int64_t col_groups = whole_rows ? 1 : col_blocks;  // tasks along N
+  const int64_t blocks_per_group = ceil_div(col_blocks, col_groups);
 
+  // K blocking: KC per kernel (DITTO_GEMM_KC overrides it, for tuning). The packed A of a task holds every
+  // K block: slot (kb, s) is strip s of K block kb in the kernel's strip layout.
   static const int64_t kc_env = std::getenv("DITTO_GEMM_KC") ? std::atoll(std::getenv("DITTO_GEMM_KC")) : 0;
   const int64_t kc_block = kc_env > 0 ? round_up(kc_env, kern.k_align) : kern.kc;
+  const int64_t k_blocks = ceil_div(kp, kc_block);
   const int64_t kc_max = std::min<int64_t>(kc_block, kp);
   const size_t strip_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(mr * kc_max * a_elem), 64));
-  const size_t a_bytes = strip_bytes * ms;
+  const size_t a_bytes = strip_bytes * ms * k_blocks;
   const size_t c_bytes = static_cast<size_t>(ms * mr * (ps * nr + 16)) * sizeof(float);
   const char* packed_b = static_cast<const char*>(w.data());
+  auto sliver = [&](int64_t panel, int64_t k0) {
+    return packed_b + panel * panel_bytes + static_cast<size_t>(k0 * nr) * elem;
+  };
 
-  pool.parallel_for(row_blocks * col_blocks, [&](int64_t task, int) {
+  pool.parallel_for(row_blocks * col_groups, [&](int64_t task, int) {
     thread_local Scratch scratch;
     char* a_buf = static_cast<char*>(scratch.get(a_bytes + c_bytes));
     float* c_buf = reinterpret_cast<float*>(a_buf + a_bytes);
-    const int64_t rb = task / col_blocks, cb = task % col_blocks;
+    const int64_t rb = task / col_groups, group = task % col_groups;
     const int64_t row0 = rb * ms * mr, rows = std::min(ms * mr, m - row0);
-    const int64_t col0 = cb * ps * nr, cols = std::min(ps * nr, n - col0);
-    const int64_t strips = ceil_div(rows, mr), panels = ceil_div(cols, nr);
-    const int64_t ldc = panels * nr + 16;  // +16 floats: no power-of-two row stride (cache-set aliasing)
-    for (int64_t k0 = 0; k0 < kp; k0 += kc_block) {
-      const int64_t kc = std::min<int64_t>(kc_block, kp - k0);
+    const int64_t strips = ceil_div(rows, mr);
+    auto a_slot = [&](int64_t kb, int64_t s) { return a_buf + (kb * ms + s) * strip_bytes; };
+    for (int64_t kb = 0; kb < k_blocks; ++kb) {
+      const int64_t k0 = kb * kc_block, kc = std::min<int64_t>(kc_block, kp - k0);
       const int64_t kc_valid = std::max<int64_t>(0, std::min(kc, k - k0));
-      const bool last = k0 + kc >= kp;
       for (int64_t s = 0; s < strips; ++s) {
         const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
-        kern.pack_a(x + (row0 + s * mr) * lda, lda, r, k0, kc_valid, kc, a_buf + s * strip_bytes);
+        kern.pack_a(x + (row0 + s * mr) * lda, lda, r, k0, kc_valid, kc, a_slot(kb, s));
       }
-      const int64_t sliver_lines = ceil_div(kc * nr * static_cast<int64_t>(elem), 64);
-      const int64_t lines_per_strip = ceil_div(sliver_lines, strips);
-      for (int64_t p = 0; p < panels; ++p) {
-        const char* b = packed_b + (cb * ps + p) * panel_bytes + static_cast<size_t>(k0 * nr) * elem;
-        const int64_t pc = std::min<int64_t>(nr, cols - p * nr);
-        // The sliver used next (next panel, or the first panel of the next K block), spread over the strips.
-        const char* next = p + 1 < panels ? b + panel_bytes
-                           : last        ? nullptr
-                                         : packed_b + cb * ps * panel_bytes + static_cast<size_t>((k0 + kc) * nr) * elem;
-        for (int64_t s = 0; s < strips; ++s) {
-          const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
-          float* c = c_buf + s * mr * ldc + p * nr;
-          const int64_t pf_first = s * lines_per_strip;
-          const int64_t pf_lines = next ? std::max<int64_t>(0, std::min(lines_per_strip, sliver_lines - pf_first)) : 0;
-          kern.compute(kc, a_buf + s * strip_bytes, b, c, ldc, k0 > 0, r, next ? next + pf_first * 64 : nullptr,
-                       pf_lines);
-          if (last) {
-            for (int i = 0; i < r; ++i) {
-              const int64_t row = row0 + s * mr + i;
-              kern.epilogue_row(c + i * ldc, y + row * ldy + col0 + p * nr, pc, row, col0 + p * nr, epilogue);
+    }
+    const int64_t cb_end = std::min(col_blocks, (group + 1) * blocks_per_group);
+    for (int64_t cb = group * blocks_per_group; cb < cb_end; ++cb) {
+      const int64_t col0 = cb * ps * nr, cols = std::min(ps * nr, n - col0);
+      const int64_t panels = ceil_div(cols, nr);
+      const int64_t ldc = panels * nr + 16;  // +16 floats: no power-of-two row stride (cache-set aliasing)
+      for (int64_t kb = 0; kb < k_blocks; ++kb) {
+        const int64_t k0 = kb * kc_block, kc = std::min<int64_t>(kc_block, kp - k0);
+        const bool last = kb + 1 == k_blocks;
+        const int64_t sliver_lines = ceil_div(kc * nr * static_cast<int64_t>(elem), 64);
+        const int64_t lines_per_strip = ceil_div(sliver_lines, strips);
+        for (int64_t p = 0; p < panels; ++p) {
+          const int64_t panel = cb * ps + p;
+          const char* b = sliver(panel, k0);
+          const int64_t pc = std::min<int64_t>(nr, cols - p * nr);
+          // The sliver used next (next panel; or the block's first panel in the next K block; or the next
+          // column block's first panel), prefetched a share per strip.
+          const char* next = p + 1 < panels     ? sliver(panel + 1, k0)
+                             : !last            ? sliver(cb * ps, k0 + kc)
+                             : cb + 1 < cb_end  ? sliver((cb + 1) * ps, 0)
+                                                : nullptr;
+          for (int64_t s = 0; s < strips; ++s) {
+            const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
+            float* c = c_buf + s * mr * ldc + p * nr;
+            const int64_t pf_first = s * lines_per_strip;
+            const int64_t pf_lines =
+                next ? std::max<int64_t>(0, std::min(lines_per_strip, sliver_lines - pf_first)) : 0;
+            kern.compute(kc, a_slot(kb, s), b, c, ldc, kb > 0, r, next ? next + pf_first * 64 : nullptr, pf_lines);
+            if (last) {
+              for (int i = 0; i < r; ++i) {
+                const int64_t row = row0 + s * mr + i;
+                kern.epilogue_row(c + i * ldc, y + row * ldy + col0 + p * nr, pc, row, col0 + p * nr, epilogue);
+              }
             }
           }
         }

@@ -1,6 +1,6 @@
 // AVX2+FMA tile kernel of the online-softmax attention: the AVX-512 kernel's layout (transposed, pre-scaled
 // query panel; transposed scores, four 8-lane vectors = 32 queries per key; vertical max/exp/sum) with
-// register blocks sized for 16 ymm registers: 2 keys per score step, 2 query rows × up to 4 vectors in P·V.
+// register blocks sized for 16 ymm registers: 3 keys per score step, 3 query rows × up to 4 vectors in P·V.
 // Head-dim tails use vmaskmov loads/stores.
 #include <immintrin.h>
 
@@ -61,31 +61,38 @@ void pack_queries_transposed(const float* q, int64_t row_stride, int64_t rows, i
 void block_scores(const float* qt, const float* kblock, int64_t k_row_stride, int64_t kn, int64_t dh,
                   const float* bias, float* st) {
   int64_t j = 0;
-  for (; j + 2 <= kn; j += 2) {
+  // Three keys × four query vectors = 12 independent FMA chains (two FMA pipes × latency 4–5 need ≥ 10);
+  // the query panel is read as FMA memory operands so the accumulators keep their registers.
+  for (; j + 3 <= kn; j += 3) {
     const float* ka = kblock + j * k_row_stride;
     const float* kb = ka + k_row_stride;
+    const float* kc = kb + k_row_stride;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
     for (int64_t d = 0; d < dh; ++d) {
       const float* qd = qt + d * QB;
-      const __m256 q0 = _mm256_loadu_ps(qd), q1 = _mm256_loadu_ps(qd + 8), q2 = _mm256_loadu_ps(qd + 16),
-                   q3 = _mm256_loadu_ps(qd + 24);
-      const __m256 ya = _mm256_set1_ps(ka[d]), yb = _mm256_set1_ps(kb[d]);
-      a0 = _mm256_fmadd_ps(ya, q0, a0); a1 = _mm256_fmadd_ps(ya, q1, a1);
-      a2 = _mm256_fmadd_ps(ya, q2, a2); a3 = _mm256_fmadd_ps(ya, q3, a3);
-      b0 = _mm256_fmadd_ps(yb, q0, b0); b1 = _mm256_fmadd_ps(yb, q1, b1);
-      b2 = _mm256_fmadd_ps(yb, q2, b2); b3 = _mm256_fmadd_ps(yb, q3, b3);
+      const __m256 ya = _mm256_set1_ps(ka[d]), yb = _mm256_set1_ps(kb[d]), yc = _mm256_set1_ps(kc[d]);
+      a0 = _mm256_fmadd_ps(ya, _mm256_loadu_ps(qd), a0); a1 = _mm256_fmadd_ps(ya, _mm256_loadu_ps(qd + 8), a1);
+      a2 = _mm256_fmadd_ps(ya, _mm256_loadu_ps(qd + 16), a2); a3 = _mm256_fmadd_ps(ya, _mm256_loadu_ps(qd + 24), a3);
+      b0 = _mm256_fmadd_ps(yb, _mm256_loadu_ps(qd), b0); b1 = _mm256_fmadd_ps(yb, _mm256_loadu_ps(qd + 8), b1);
+      b2 = _mm256_fmadd_ps(yb, _mm256_loadu_ps(qd + 16), b2); b3 = _mm256_fmadd_ps(yb, _mm256_loadu_ps(qd + 24), b3);
+      c0 = _mm256_fmadd_ps(yc, _mm256_loadu_ps(qd), c0); c1 = _mm256_fmadd_ps(yc, _mm256_loadu_ps(qd + 8), c1);
+      c2 = _mm256_fmadd_ps(yc, _mm256_loadu_ps(qd + 16), c2); c3 = _mm256_fmadd_ps(yc, _mm256_loadu_ps(qd + 24), c3);
     }
     if (bias) {
-      const __m256 ba = _mm256_set1_ps(bias[j]), bb = _mm256_set1_ps(bias[j + 1]);
+      const __m256 ba = _mm256_set1_ps(bias[j]), bb = _mm256_set1_ps(bias[j + 1]), bc = _mm256_set1_ps(bias[j + 2]);
       a0 = _mm256_add_ps(a0, ba); a1 = _mm256_add_ps(a1, ba); a2 = _mm256_add_ps(a2, ba); a3 = _mm256_add_ps(a3, ba);
       b0 = _mm256_add_ps(b0, bb); b1 = _mm256_add_ps(b1, bb); b2 = _mm256_add_ps(b2, bb); b3 = _mm256_add_ps(b3, bb);
+      c0 = _mm256_add_ps(c0, bc); c1 = _mm256_add_ps(c1, bc); c2 = _mm256_add_ps(c2, bc); c3 = _mm256_add_ps(c3, bc);
     }
     float* out = st + j * QB;
     _mm256_storeu_ps(out, a0); _mm256_storeu_ps(out + 8, a1);
     _mm256_storeu_ps(out + 16, a2); _mm256_storeu_ps(out + 24, a3);
     _mm256_storeu_ps(out + QB, b0); _mm256_storeu_ps(out + QB + 8, b1);
     _mm256_storeu_ps(out + QB + 16, b2); _mm256_storeu_ps(out + QB + 24, b3);
+    _mm256_storeu_ps(out + 2 * QB, c0); _mm256_storeu_ps(out + 2 * QB + 8, c1);
+    _mm256_storeu_ps(out + 2 * QB + 16, c2); _mm256_storeu_ps(out + 2 * QB + 24, c3);
   }
   for (; j < kn; ++j) {
     const float* kr = kblock + j * k_row_stride;
@@ -99,34 +106,50 @@ void block_scores(const float* qt, const float* kblock, int64_t k_row_stride, in
   }
 }
 
-// acc[i0..i0+2)[c0 .. c0+8·NV) = acc·corr + Σ_j P[i][j]·v_j[c0 ..]; the last vector is masked by `last`.
-template <int NV>
+// acc[i0..i0+R)[c0 .. c0+8·NV) = acc·corr + Σ_j P[i][j]·v_j[c0 ..]; the last vector is masked by `last`.
+// R = 3 rows × NV = 4 vectors gives 12 independent FMA chains in 12 + 3 registers (V read as memory operands).
+template <int R, int NV>
 void pv_chunk(float* acc, int64_t dp, const float* st, const float* corr, const float* vblock, int64_t v_row_stride,
               int64_t kn, int64_t i0, int64_t c0, __m256i last) {
-  __m256 r[2][NV];
-  #pragma GCC unroll 4
-  for (int u = 0; u < 2; ++u) {
+  __m256 r[R][NV];
+#pragma GCC unroll 4
+  for (int u = 0; u < R; ++u) {
     const __m256 cu = _mm256_set1_ps(corr[i0 + u]);
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) r[u][v] = _mm256_mul_ps(cu, _mm256_loadu_ps(acc + (i0 + u) * dp + c0 + 8 * v));
   }
   for (int64_t j = 0; j < kn; ++j) {
     const float* vr = vblock + j * v_row_stride + c0;
-    __m256 vv[NV];
-    #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) vv[v] = v == NV - 1 ? _mm256_maskload_ps(vr + 8 * v, last) : _mm256_loadu_ps(vr + 8 * v);
     const float* pj = st + j * QB + i0;
-    #pragma GCC unroll 4
-    for (int u = 0; u < 2; ++u) {
+#pragma GCC unroll 4
+    for (int u = 0; u < R; ++u) {
       const __m256 p = _mm256_set1_ps(pj[u]);
-      #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) r[u][v] = _mm256_fmadd_ps(p, vv[v], r[u][v]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const __m256 vv = v == NV - 1 ? _mm256_maskload_ps(vr + 8 * v, last) : _mm256_loadu_ps(vr + 8 * v);
+        r[u][v] = _mm256_fmadd_ps(p, vv, r[u][v]);
+      }
     }
   }
-  #pragma GCC unroll 4
-  for (int u = 0; u < 2; ++u)
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
+  for (int u = 0; u < R; ++u)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) _mm256_storeu_ps(acc + (i0 + u) * dp + c0 + 8 * v, r[u][v]);
+}
+
+template <int R>
+void pv_rows(float* acc, int64_t dp, const float* st, const float* corr, const float* vblock, int64_t v_row_stride,
+             int64_t kn, int64_t i0, __m256i last) {
+  for (int64_t c = 0; c < dp; c += 32) {
+    const int64_t nv = std::min<int64_t>(4, (dp - c) / 8);
+    const __m256i mk = c + 8 * nv == dp ? last : _mm256_set1_epi32(-1);
+    switch (nv) {
+      case 4: pv_chunk<R, 4>(acc, dp, st, corr, vblock, v_row_stride, kn, i0, c, mk); break;
+      case 3: pv_chunk<R, 3>(acc, dp, st, corr, vblock, v_row_stride, kn, i0, c, mk); break;
+      case 2: pv_chunk<R, 2>(acc, dp, st, corr, vblock, v_row_stride, kn, i0, c, mk); break;
+      default: pv_chunk<R, 1>(acc, dp, st, corr, vblock, v_row_stride, kn, i0, c, mk); break;
+    }
+  }
 }
 
 }  // namespace
@@ -136,7 +159,6 @@ void attention_tile_avx2(const AttentionArgs& a, int64_t b, int64_t h, int64_t q
   const int64_t dh = a.head_dim;
   const int64_t dp = (dh + 7) & ~int64_t{7};  // 8-lane padding (within the 16-lane scratch sizing)
   const int64_t rows = q_end - q_begin;
-  const int64_t row_groups = (rows + 1) / 2;
   float* qt = scratch;                                   // [dh][QB]
   float* st = qt + attention_padded_dim(dh) * KB;        // [KB][QB]
   float* acc = st + KB * QB;                             // [QB][dp]
@@ -180,17 +202,16 @@ void attention_tile_avx2(const AttentionArgs& a, int64_t b, int64_t h, int64_t q
     }
 
     const float* vblock = vbase + k0 * a.v_row_stride;
-    for (int64_t g = 0; g < row_groups; ++g) {
-      for (int64_t c = 0; c < dp; c += 32) {
-        const int64_t nv = std::min<int64_t>(4, (dp - c) / 8);
-        const __m256i mk = c + 8 * nv == dp ? last : _mm256_set1_epi32(-1);
-        switch (nv) {
-          case 4: pv_chunk<4>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
-          case 3: pv_chunk<3>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
-          case 2: pv_chunk<2>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
-          default: pv_chunk<1>(acc, dp, st, corr, vblock, a.v_row_stride, kn, 2 * g, c, mk); break;
-        }
+    for (int64_t i0 = 0; i0 < rows;) {
+      const int64_t r = std::min<int64_t>(3, rows - i0);
+      if (r == 3) {
+        pv_rows<3>(acc, dp, st, corr, vblock, a.v_row_stride, kn, i0, last);
+      } else if (r == 2) {
+        pv_rows<2>(acc, dp, st, corr, vblock, a.v_row_stride, kn, i0, last);
+      } else {
+        pv_rows<1>(acc, dp, st, corr, vblock, a.v_row_stride, kn, i0, last);
       }
+      i0 += r;
     }
   }
   for (int v = 0; v < 4; ++v) _mm256_storeu_ps(row_sum + 8 * v, l[v]);

@@ -12,6 +12,7 @@ import { DittoError, abortError, disposedError, rangeError, typeError } from "..
 import { readFixtureInfo } from "../eval/fixture.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
+import { callNative, native } from "../native.js";
 import { batchNoise } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
 import { resolveScheduler } from "./scheduler.js";
@@ -80,7 +81,10 @@ export class Pipeline implements AsyncDisposable {
     const { model, device = "auto", dtype, threads } = options;
     if (!["auto", "cpu", "cuda"].includes(device)) throw typeError("'auto', 'cpu' or 'cuda'", "device", device);
     if (device === "cuda") {
-      throw new DittoError("ERR_CUDA", "The CUDA backend is not available to the pipeline in this build: use device 'cpu' or 'auto'");
+      // Let the engine say why CUDA cannot be used here (no driver, no device, backend not built), if it can.
+      const probe = (native() as { probeDevice?: (spec: string) => { kind: string } }).probeDevice;
+      if (probe) callNative(() => probe("cuda"));
+      throw new DittoError("ERR_CUDA", "The pipeline runs models on the CPU in this build: use device 'cpu' or 'auto'");
     }
     let loaded: Model;
     if (model instanceof Model) loaded = model;

@@ -24,7 +24,7 @@ part() {  # part <name> <timeout-s> <cmd...>: runs, logs to $OUT/<name>.log, rec
   (( limit > remaining - 5 )) && limit=$(( remaining - 5 ))
   timeout --kill-after=5 "$limit" "$@" > "$OUT/$name.log" 2>&1
   local rc=$?
-  if (( rc == 0 )); then RESULT[$name]="OK"; elif (( rc == 124 || rc == 137 )); then RESULT[$name]="TIMEOUT (${limit}s)"; else RESULT[$name]="FAIL (rc=$rc)"; fi
+  if (( rc == 0 )); then RESULT[$name]="OK"; elif (( rc == 77 )); then RESULT[$name]="SKIPPED (no GPU)"; elif (( rc == 124 || rc == 137 )); then RESULT[$name]="TIMEOUT (${limit}s)"; else RESULT[$name]="FAIL (rc=$rc)"; fi
   tail -n 40 "$OUT/$name.log"
 }
 
@@ -42,6 +42,7 @@ if [[ -n "$CUBLAS_ROOT" && ! -e "$CUBLAS_ROOT/lib/libcublasLt.so" ]]; then
   CUBLAS_LINK_DIR="$OUT/.cublas-link"
 fi
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
+[[ -f "$BUILD/CMakeCache.txt" ]] && GEN=()  # keep the generator of an existing build dir
 
 part configure 120 cmake -S native -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DDITTO_CUDA=ON \
   "-DDITTO_CUDA_ARCHS=$ARCHS" -DDITTO_CUDA_PTXAS_VERBOSE=ON ${CUBLAS_ROOT:+-DDITTO_CUBLAS_ROOT=$CUBLAS_ROOT} \

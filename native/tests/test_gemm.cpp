@@ -101,8 +101,9 @@ struct Path {
 
 int g_cases = 0;
 
-void run_shape(const std::vector<Path>& paths, ThreadPool* pools[3], int64_t m, int64_t n, int64_t k, uint32_t seed) {
-  const int64_t lda = k + 3, ldy = n + 5;
+void run_shape(const std::vector<Path>& paths, ThreadPool* pools[3], int64_t m, int64_t n, int64_t k, uint32_t seed,
+               int64_t lda_override = 0) {
+  const int64_t lda = lda_override > 0 ? lda_override : k + 3, ldy = n + 5;
   const auto x = random_vector(m * lda, seed);
   const auto w = random_vector(n * k, seed + 1);
   const auto bias = random_vector(n, seed + 2);
@@ -195,6 +196,9 @@ int main() {
   for (int64_t m : {1, 7, 64, 65, 130, 300})
     for (int64_t n : {3, 17, 192, 577})
       for (int64_t k : {1, 5, 192, 301}) run_shape(paths, pools, m, n, k, seed += 11);
+  // A row stride of 4 KiB makes the f32 kernels copy A into padded strips instead of reading x in place.
+  run_shape(paths, pools, 29, 77, 301, seed += 11, 1024);
+  run_shape(paths, pools, 130, 192, 1024, seed += 11, 2048);
   std::printf("test_gemm: %d cases\n", g_cases);
   return ditto_test::finish("test_gemm");
 }

@@ -72,22 +72,17 @@ const MicroKernel* kernel_for(Isa isa, DType dtype) {
   }
 }
 
-void pack_a_f32_scalar(const float* x, int64_t lda, int rows, int mr, bool round_bf16_values, int64_t k0,
-                       int64_t kc_valid, int64_t kc_padded, float* dst) {
-  for (int64_t kk = 0; kk < kc_padded; ++kk) {
-    float* out = dst + kk * mr;
-    for (int i = 0; i < mr; ++i) {
-      float v = (i < rows && kk < kc_valid) ? x[i * lda + k0 + kk] : 0.f;
-      out[i] = round_bf16_values ? round_bf16(v) : v;
-    }
-  }
-}
-
-void pack_a_bf16_pairs_scalar(const float* x, int64_t lda, int rows, int mr, int64_t k0, int64_t kc_valid,
-                              int64_t kc_padded, uint16_t* dst) {
-  for (int64_t kk = 0; kk < kc_padded; ++kk) {
-    uint16_t* out = dst + (kk / 2) * mr * 2 + (kk & 1);
-    for (int i = 0; i < mr; ++i) out[2 * i] = (i < rows && kk < kc_valid) ? f32_to_bf16(x[i * lda + k0 + kk]) : 0;
+void pack_a_f32_rows(const float* x, int64_t lda, int rows, int mr, bool round_bf16_values, int64_t k0,
+                     int64_t kc_valid, int64_t kc_padded, int64_t a_stride, float* dst) {
+  for (int i = 0; i < mr; ++i) {
+    float* out = dst + i * a_stride;
+    const float* src = x + i * lda + k0;
+    const int64_t valid = i < rows ? kc_valid : 0;
+    if (round_bf16_values)
+      for (int64_t kk = 0; kk < valid; ++kk) out[kk] = round_bf16(src[kk]);
+    else
+      for (int64_t kk = 0; kk < valid; ++kk) out[kk] = src[kk];
+    for (int64_t kk = valid; kk < kc_padded; ++kk) out[kk] = 0.f;
   }
 }
 
@@ -153,7 +148,7 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
   const int64_t kp = round_up(k, kern.k_align);
   const size_t elem = kern.bf16_operands ? 2 : 4;
   const size_t panel_bytes = static_cast<size_t>(kp * nr) * elem;
-  const size_t a_elem = kern.a_layout == ALayout::F32 ? 4 : 2;
+  const size_t a_elem = kern.a_bf16 ? 2 : 4;
 
   // Blocking. The output is cut into MC×NC blocks (≤ ~128 rows × ~512 columns: the f32 tile buffer of one
   // block stays in L2). When there are enough row blocks to keep every thread busy, a task is one row block
@@ -193,14 +188,19 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
   const int64_t col_groups = whole_rows ? 1 : col_blocks;  // tasks along N
   const int64_t blocks_per_group = ceil_div(col_blocks, col_groups);
 
-  // K blocking: KC per kernel (DITTO_GEMM_KC overrides it, for tuning). The packed A of a task holds every
-  // K block: slot (kb, s) is strip s of K block kb in the kernel's strip layout.
+  // K blocking: KC per kernel (DITTO_GEMM_KC overrides it, for tuning). A packed A of a task holds every
+  // K block: slot (kb, s) is strip s of K block kb, row-major with a row stride padded by 64 bytes. F32
+  // kernels skip packing and read x in place unless its row stride is a multiple of 4 KiB (then all rows of
+  // a strip would fall into one L1 set).
   static const int64_t kc_env = std::getenv("DITTO_GEMM_KC") ? std::atoll(std::getenv("DITTO_GEMM_KC")) : 0;
   const int64_t kc_block = kc_env > 0 ? round_up(kc_env, kern.k_align) : kern.kc;
   const int64_t k_blocks = ceil_div(kp, kc_block);
   const int64_t kc_max = std::min<int64_t>(kc_block, kp);
-  const size_t strip_bytes = static_cast<size_t>(round_up(static_cast<int64_t>(mr * kc_max * a_elem), 64));
-  const size_t a_bytes = strip_bytes * ms * k_blocks;
+  const bool a_in_place = kern.a_in_place && (lda * 4) % 4096 != 0;
+  const int64_t packed_stride = kc_max + 64 / static_cast<int64_t>(a_elem);
+  const size_t strip_bytes = static_cast<size_t>(round_up(mr * packed_stride * static_cast<int64_t>(a_elem), 64));
+  const size_t a_bytes = a_in_place ? 0 : strip_bytes * ms * k_blocks;
+  const int64_t a_stride = a_in_place ? lda : packed_stride;
   const size_t c_bytes = static_cast<size_t>(ms * mr * (ps * nr + 16)) * sizeof(float);
   const char* packed_b = static_cast<const char*>(w.data());
   auto sliver = [&](int64_t panel, int64_t k0) {
@@ -214,13 +214,17 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
     const int64_t rb = task / col_groups, group = task % col_groups;
     const int64_t row0 = rb * ms * mr, rows = std::min(ms * mr, m - row0);
     const int64_t strips = ceil_div(rows, mr);
-    auto a_slot = [&](int64_t kb, int64_t s) { return a_buf + (kb * ms + s) * strip_bytes; };
-    for (int64_t kb = 0; kb < k_blocks; ++kb) {
+    auto a_slot = [&](int64_t kb, int64_t s) -> const void* {
+      if (a_in_place) return x + (row0 + s * mr) * lda + kb * kc_block;
+      return a_buf + (kb * ms + s) * strip_bytes;
+    };
+    for (int64_t kb = 0; kb < k_blocks && !a_in_place; ++kb) {
       const int64_t k0 = kb * kc_block, kc = std::min<int64_t>(kc_block, kp - k0);
       const int64_t kc_valid = std::max<int64_t>(0, std::min(kc, k - k0));
       for (int64_t s = 0; s < strips; ++s) {
         const int r = static_cast<int>(std::min<int64_t>(mr, rows - s * mr));
-        kern.pack_a(x + (row0 + s * mr) * lda, lda, r, k0, kc_valid, kc, a_slot(kb, s));
+        kern.pack_a(x + (row0 + s * mr) * lda, lda, r, k0, kc_valid, kc, packed_stride,
+                    a_buf + (kb * ms + s) * strip_bytes);
       }
     }
     const int64_t cb_end = std::min(col_blocks, (group + 1) * blocks_per_group);
@@ -249,7 +253,8 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
             const int64_t pf_first = s * lines_per_strip;
             const int64_t pf_lines =
                 next ? std::max<int64_t>(0, std::min(lines_per_strip, sliver_lines - pf_first)) : 0;
-            kern.compute(kc, a_slot(kb, s), b, c, ldc, kb > 0, r, next ? next + pf_first * 64 : nullptr, pf_lines);
+            kern.compute(kc, a_slot(kb, s), a_stride, b, c, ldc, kb > 0, r, next ? next + pf_first * 64 : nullptr,
+                         pf_lines);
             if (last) {
               for (int i = 0; i < r; ++i) {
                 const int64_t row = row0 + s * mr + i;

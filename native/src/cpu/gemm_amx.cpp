@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "cpu/gemm_epilogue_avx512.h"
+#include "cpu/gemm_pack_bf16.h"
 
 namespace ditto::cpu::gemm {
 namespace {
@@ -46,8 +47,8 @@ const TileConfig& tile_config() {
   return config;
 }
 
-void compute(int64_t kc, const void* a_strip, const void* b_sliver, float* c, int64_t ldc, bool accumulate, int rows,
-             const void* prefetch, int64_t prefetch_lines) {
+void compute(int64_t kc, const void* a_strip, int64_t a_stride_elems, const void* b_sliver, float* c, int64_t ldc,
+             bool accumulate, int rows, const void* prefetch, int64_t prefetch_lines) {
   // Tile loads of B are large and sequential; the hardware prefetcher covers them, `prefetch` is unused.
   _tile_loadconfig(&tile_config());
   const char* a = static_cast<const char*>(a_strip);
@@ -66,7 +67,7 @@ void compute(int64_t kc, const void* a_strip, const void* b_sliver, float* c, in
     _tile_zero(2);
     _tile_zero(3);
   }
-  const int64_t a_stride = kc * 2;           // bytes per A row (row-major bf16 strip)
+  const int64_t a_stride = a_stride_elems * 2;  // bytes per A row (row-major bf16 strip)
   const int64_t b_stride = kNr * 2 * 2;      // bytes per k-pair row of the panel (32 columns × 2 × bf16)
   for (int64_t k0 = 0; k0 < kc; k0 += kKStep) {
     _tile_loadd(4, a + k0 * 2, a_stride);
@@ -85,27 +86,14 @@ void compute(int64_t kc, const void* a_strip, const void* b_sliver, float* c, in
   _tile_stored(3, c_hi + 16, c_stride);
 }
 
-// A strip for AMX: kMr rows × kc_padded bf16, row-major (the A-tile layout), zero-padded.
-void pack_a(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded, void* dst) {
-  uint16_t* out = static_cast<uint16_t*>(dst);
-  for (int i = 0; i < kMr; ++i) {
-    uint16_t* o = out + i * kc_padded;
-    for (int64_t kk = 0; kk < kc_padded; kk += 32) {
-      __m512i packed = _mm512_setzero_si512();
-      if (i < rows) {
-        const int64_t valid = std::max<int64_t>(0, std::min<int64_t>(32, kc_valid - kk));
-        const __mmask16 lo = valid >= 16 ? __mmask16(0xffff) : __mmask16((1u << valid) - 1);
-        const __mmask16 hi =
-            valid >= 32 ? __mmask16(0xffff) : valid <= 16 ? __mmask16(0) : __mmask16((1u << (valid - 16)) - 1);
-        const float* src = x + i * lda + k0 + kk;
-        packed = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, src + 16), _mm512_maskz_loadu_ps(lo, src));
-      }
-      _mm512_storeu_si512(o + kk, packed);  // kc_padded is a multiple of 32
-    }
-  }
+// A strip for AMX: kMr rows × kc_padded bf16, row-major (the A-tile layout), zero-padded (rows past m too:
+// the tiles always load 32 rows).
+void pack_a(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded, int64_t a_stride,
+            void* dst) {
+  pack_a_bf16_rows(x, lda, rows, kMr, k0, kc_valid, kc_padded, a_stride, static_cast<uint16_t*>(dst));
 }
 
-const MicroKernel kAmx = {Isa::Amx, DType::BF16, true, false, ALayout::AmxRows, kMr, kNr, kKStep, 1024,
+const MicroKernel kAmx = {Isa::Amx, DType::BF16, true, false, false, true, kMr, kNr, kKStep, 1024,
                           compute, pack_a, epilogue_row_avx512};
 
 }  // namespace

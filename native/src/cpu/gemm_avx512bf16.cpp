@@ -2,7 +2,7 @@
 // and accumulates in f32, so each instruction does 16 columns × 2 k-steps. 12×32 register tile (24 zmm
 // accumulators; per k-pair 12 broadcast A pairs and two B vectors of 16 pairs), row-count specialisations
 // 1..12 for the last strip. Weights are packed as bf16 pairs at load time; activations are converted to
-// bf16 (round-to-nearest-even, vcvtne2ps2bf16) while packing A. Driver and layouts: gemm.cpp / gemm_kernels.h.
+// bf16 (round-to-nearest-even, vcvtne2ps2bf16) while packing A into a k-pair-major strip (see pack_a). Driver and layouts: gemm.cpp / gemm_kernels.h.
 #include "cpu/gemm_kernels.h"
 
 #if defined(__x86_64__)
@@ -55,15 +55,19 @@ constexpr auto make_table(std::integer_sequence<int, R...>) {
 }
 constexpr auto kByRows = make_table(std::make_integer_sequence<int, kMr>{});
 
-void compute(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows,
-             const void* prefetch, int64_t prefetch_lines) {
+// The strip is in the pair layout below, so a_stride is unused.
+void compute(int64_t kc, const void* a, int64_t /*a_stride*/, const void* b, float* c, int64_t ldc, bool accumulate,
+             int rows, const void* prefetch, int64_t prefetch_lines) {
   kByRows[rows - 1](kc, static_cast<const uint32_t*>(a), static_cast<const uint16_t*>(b), c, ldc, accumulate,
                     static_cast<const char*>(prefetch), prefetch_lines);
 }
 
-// A strip [k/2][kMr] of bf16 pairs: each row converts 32 k-values per step into 16 pair words (vectorised),
-// then a 16×kMr transpose through a small buffer scatters them into the strip.
-void pack_a(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded, void* dst) {
+// This kernel's A strip is not row-major but [k/2][kMr] bf16 pairs, so that the kMr broadcasts of one k-pair
+// come from one pointer (row pointers would exhaust the general registers and make GCC spill accumulators).
+// Each row converts 32 k-values per step into 16 pair words (vectorised), then a 16×kMr transpose through a
+// small buffer scatters them into the strip. It fits the driver's slot (kMr × a_stride bf16, a_stride ≥ kc).
+void pack_a(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded,
+            int64_t /*a_stride*/, void* dst) {
   uint32_t* out = static_cast<uint32_t*>(dst);
   alignas(64) uint32_t tmp[kMr][16];
   for (int64_t kk = 0; kk < kc_padded; kk += 32) {
@@ -86,7 +90,7 @@ void pack_a(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid,
   }
 }
 
-const MicroKernel kBf16 = {Isa::Avx512Bf16, DType::BF16, true, false, ALayout::Bf16Pairs, kMr, kNr, 2, 1024,
+const MicroKernel kBf16 = {Isa::Avx512Bf16, DType::BF16, true, false, false, true, kMr, kNr, 2, 1024,
                            compute, pack_a, epilogue_row_avx512};
 
 }  // namespace

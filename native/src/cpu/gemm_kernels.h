@@ -8,10 +8,11 @@
 // Packed B layouts (one panel = NR output columns, K padded to k_align with zeros):
 //   f32:        panel[k][NR]                    (float)
 //   bf16 pairs: panel[k/2][NR][2]               (uint16; the VNNI layout of vdpbf16ps and AMX TDPBF16PS)
-// Packed A strip layouts (MR rows of one K block, rows past m and k past K are zero):
-//   f32:        strip[k][MR]                    (float)
-//   bf16 pairs: strip[k/2][MR][2]               (uint16)
-//   AMX:        strip[MR][kc]                   (uint16, row-major: the A-tile layout)
+// A strips are row-major: MR rows of one K block with a row stride (in elements) passed to the kernel,
+// f32 or bf16 by kernel, k past K zero. F32 kernels read x in place (stride lda) unless lda is a multiple
+// of 4 KiB (then 12 rows would share one L1 set) — no packing pass at all; BF16 kernels convert while
+// copying into a strip whose stride is padded by 64 bytes. The vector kernels broadcast A[i, k] (or the
+// bf16 pair A[i, k..k+1]) straight from the rows; AMX loads them as tiles.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -35,14 +36,13 @@ struct PackedWeightAccess {
 
 namespace gemm {
 
-enum class ALayout { F32, Bf16Pairs, AmxRows };
-
 struct MicroKernel {
   Isa isa;
   DType dtype;            // the layer dtype this kernel serves
   bool bf16_operands;     // B packed as bf16 pairs (else f32)
   bool round_to_bf16;     // f32 math over bf16-rounded operands (BF16 layers without bf16 hardware)
-  ALayout a_layout;
+  bool a_in_place;        // A may be read straight from x (f32 operands, no rounding)
+  bool a_bf16;            // A strips hold bf16 (else f32)
   int mr, nr;
   int k_align;            // K is padded to a multiple of this
   int kc;                 // K block size (multiple of k_align)
@@ -52,12 +52,13 @@ struct MicroKernel {
   // 64-byte lines of the next B sliver to pull into L2 while computing (nullptr: none): when M is small
   // each weight element is used only M times, and without this the first strip of every panel stalls on
   // DRAM while the later strips find the sliver in cache.
-  void (*compute)(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool accumulate, int rows,
-                  const void* prefetch, int64_t prefetch_lines);
-  // Writes one A strip: rows [0, rows) of x (row stride lda), columns [k0, k0 + kc_valid), zero-padded to
-  // mr rows and kc_padded columns.
+  // `a` is row 0 of the strip at column k0, rows a_stride elements apart.
+  void (*compute)(int64_t kc, const void* a, int64_t a_stride, const void* b, float* c, int64_t ldc,
+                  bool accumulate, int rows, const void* prefetch, int64_t prefetch_lines);
+  // Writes one row-major A strip (row stride a_stride elements): rows [0, rows) of x (row stride lda),
+  // columns [k0, k0 + kc_valid), zero-padded to mr rows and kc_padded columns.
   void (*pack_a)(const float* x, int64_t lda, int rows, int64_t k0, int64_t kc_valid, int64_t kc_padded,
-                 void* dst);
+                 int64_t a_stride, void* dst);
   // y[0..n) = epilogue(c[0..n)) for output row `row`, columns [j0, j0+n).
   void (*epilogue_row)(const float* c, float* y, int64_t n, int64_t row, int64_t j0, const Epilogue& e);
 };
@@ -73,10 +74,8 @@ const MicroKernel* amx_kernel();
 const MicroKernel* kernel_for(Isa isa, DType dtype);
 
 // Shared scalar pieces (gemm.cpp).
-void pack_a_f32_scalar(const float* x, int64_t lda, int rows, int mr, bool round_bf16, int64_t k0, int64_t kc_valid,
-                       int64_t kc_padded, float* dst);
-void pack_a_bf16_pairs_scalar(const float* x, int64_t lda, int rows, int mr, int64_t k0, int64_t kc_valid,
-                              int64_t kc_padded, uint16_t* dst);
+void pack_a_f32_rows(const float* x, int64_t lda, int rows, int mr, bool round_bf16, int64_t k0, int64_t kc_valid,
+                     int64_t kc_padded, int64_t a_stride, float* dst);
 void epilogue_row_scalar(const float* c, float* y, int64_t n, int64_t row, int64_t j0, const Epilogue& e);
 
 // Epilogue helpers: GELU-tanh is evaluated as x·σ(2u), u = √(2/π)(x + 0.044715x³), which equals

@@ -131,6 +131,20 @@ describe.skipIf(!HAS_GLYPHS)("glyph DiT", () => {
     expect(ticks).toBeGreaterThanOrEqual(Math.min(5, Math.floor(elapsed / 5 / 4)));
   });
 
+  it("runs forwards on the model's own thread, not libuv's pool (fs work is not starved)", async () => {
+    // Six queued forwards would occupy every libuv worker (4 by default) if they were plain AsyncWorkers.
+    const x = noise(16);
+    const t = new Array(16).fill(250);
+    const y = new Array(16).fill(4);
+    let forwardsDone = 0;
+    const forwards = Array.from({ length: 6 }, () => model.forward(x, t, y).then(() => forwardsDone++));
+    const { stat } = await import("node:fs/promises");
+    await Promise.all(Array.from({ length: 8 }, () => stat(GLYPHS)));
+    expect(forwardsDone).toBe(0); // the fs calls finished while the model was still busy
+    await Promise.all(forwards);
+    expect(forwardsDone).toBe(6);
+  });
+
   it("aborts with AbortError / ERR_ABORTED and stays usable", async () => {
     const x = noise(64);
     const t = new Array(64).fill(500);

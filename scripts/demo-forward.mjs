@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Minimal demo: load the glyph DiT (examples/models/glyphs, else ../shared/fixtures/glyphs) and run one forward of
+// `npm run demo:forward`: load the glyph DiT (examples/models/glyphs, else ../shared/fixtures/glyphs) and run one forward of
 // a batch of 10 noisy inputs (one per class) at t = 500, then print a summary (shape, time, kernel ISA, threads).
 import { existsSync } from "node:fs";
 import path from "node:path";

@@ -1,6 +1,6 @@
 // GEMM throughput on DiT Linear shapes: GFLOP/s = 2·M·N·K / median time of repeated `linear` calls.
 // Usage: bench_gemm [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256,...] [--quick] [--reps N]
-//        [--cpu-time]
+//        [--cpu-time] [--k K]
 // Shapes: M (tokens) × (K, N) from DiT-XL/2 (1152 hidden, 4608 MLP, 3456 qkv), small glyph DiTs (192) and a
 // square 3072 (Flux/SD3-class). Companion: examples/bench/gemm_torch.py, examples/bench-gemm.mjs.
 #include <algorithm>
@@ -44,7 +44,8 @@ double seconds_now() {
 int main(int argc, char** argv) {
   int threads = 0;
   bool json = false, quick = false;
-  int fixed_reps = 0;  // --reps N: exactly N timed calls (for cycle-count comparisons under perf stat)
+  int fixed_reps = 0;
+  int64_t only_k = 0;  // --k K: only the shapes with this K  // --reps N: exactly N timed calls (for cycle-count comparisons under perf stat)
   std::vector<DType> dtypes = {DType::F32, DType::BF16};
   Isa isa = best_isa();
   std::vector<int64_t> ms = {64, 256, 1024, 4096};
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
     else if (a == "--json") json = true;
     else if (a == "--quick") quick = true;
     else if (a == "--cpu-time") g_cpu_time = true;
+    else if (a == "--k" && i + 1 < argc) only_k = std::atoll(argv[++i]);
     else if (a == "--reps" && i + 1 < argc) fixed_reps = std::atoi(argv[++i]);
     else if (a == "--m" && i + 1 < argc) ms = parse_list(argv[++i]);
     else if (a == "--dtype" && i + 1 < argc) {
@@ -65,7 +67,7 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256] [--quick] [--reps N] [--cpu-time]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--json] [--dtype f32|bf16|both] [--isa NAME] [--m 64,256] [--quick] [--reps N] [--cpu-time] [--k K]\n", argv[0]);
       return 2;
     }
   }
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   for (DType dtype : dtypes) {
     for (int64_t m : ms) {
       for (auto [k, n] : kn) {
+        if (only_k && k != only_k) continue;
         std::vector<float> w(n * k), x(m * k), y(m * n);
         for (size_t i = 0; i < w.size(); ++i) w[i] = float((i * 2654435761u) % 2001) / 1000.f - 1.f;
         for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 40503u) % 1999) / 1000.f - 1.f;

@@ -253,6 +253,14 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
             const int64_t pf_first = s * lines_per_strip;
             const int64_t pf_lines =
                 next ? std::max<int64_t>(0, std::min(lines_per_strip, sliver_lines - pf_first)) : 0;
+            if (last) {
+              // Pull this tile's y lines into cache while the kernel runs: with large M, y is far from cache
+              // and the epilogue's stores would otherwise stall on their misses.
+              for (int i = 0; i < r; ++i) {
+                const float* yrow = y + (row0 + s * mr + i) * ldy + col0 + p * nr;
+                for (int64_t j = 0; j < pc; j += 16) __builtin_prefetch(yrow + j, 1, 3);
+              }
+            }
             kern.compute(kc, a_slot(kb, s), a_stride, b, c, ldc, kb > 0, r, next ? next + pf_first * 64 : nullptr,
                          pf_lines);
             if (last) {

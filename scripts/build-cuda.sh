@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compile check of the CUDA backend (no GPU needed, nothing is run): configures native/ with -DDITTO_CUDA=ON
-# for sm_80 and sm_90a and builds libditto_cuda.so, the GPU op suite and the GPU benchmark. Called by .ci/run
+# for sm_80 and sm_90a and builds libditto_cuda.so, the GPU op suite, the CUDA DiT golden test and the GPU benchmark. Called by .ci/run
 # when nvcc exists; exits 0 with a note when it does not. Usage: scripts/build-cuda.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +18,8 @@ if [[ -f "$BUILD_DIR/CMakeCache.txt" ]]; then GEN=(); fi  # keep the generator o
 start=$(date +%s)
 cmake -S native -B "$BUILD_DIR" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DDITTO_CUDA=ON \
   -DCMAKE_CUDA_COMPILER="$NVCC" -DDITTO_CUDA_ARCHS="${DITTO_CUDA_ARCHS:-80;90a}" ${DITTO_CUDA_CMAKE_ARGS:-}
-cmake --build "$BUILD_DIR" -j"$JOBS" --target ditto_cuda test_cuda_ops bench_cuda
-for f in "$BUILD_DIR/libditto_cuda.so" "$BUILD_DIR/test_cuda_ops" "$BUILD_DIR/bench_cuda"; do
+cmake --build "$BUILD_DIR" -j"$JOBS" --target ditto_cuda test_cuda_ops test_cuda_dit_golden bench_cuda
+for f in "$BUILD_DIR/libditto_cuda.so" "$BUILD_DIR/test_cuda_ops" "$BUILD_DIR/test_cuda_dit_golden" "$BUILD_DIR/bench_cuda"; do
   [[ -f "$f" ]] || { echo "build-cuda: missing $f"; exit 1; }
 done
 # The backend must export exactly one entry point and carry code for every requested architecture.

@@ -2,11 +2,30 @@
 # One-call GPU proof (run on a lent GPU machine: nvcc, CMake, ninja, PyTorch; no Node, no network).
 # Builds the engine with the CUDA backend, then runs, each part time-boxed and continuing past failures:
 #   1. every ctest (CPU engine + device choice with DITTO_TEST_EXPECT_CUDA=1 + the GPU op suite)
-#   2. the GPU op suite under compute-sanitizer (memcheck, racecheck)
-#   3. bench_cuda (Ditto) and examples/bench/cuda_torch.py (PyTorch eager+SDPA, torch.compile), joined into a table
+#   2. the CUDA DiT forward vs the golden DiT cases and the glyph fixture (test_cuda_dit_golden, own log)
+#   3. the GPU op suite under compute-sanitizer (memcheck, racecheck), the DiT test under memcheck
+#   4. bench_cuda (Ditto) and examples/bench/cuda_torch.py (PyTorch eager+SDPA, torch.compile), joined into a table
 # Everything lands in $OUT (default ./gpu-out): gpu-check.log (set -x trace), per-part logs, bench.md, SUMMARY.txt.
+# The reference data (../shared) does not travel to a lent machine: run `scripts/gpu-check.sh --stage` here
+# first; it copies the DiT golden cases and the glyph fixture (~22 MB) into .gpu-shared/ (git-excluded) and
+# the device call carries it (carry: [".gpu-shared"]). $DITTO_SHARED overrides the lookup.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--stage" ]]; then
+  src="${DITTO_SHARED:-../shared}"
+  rm -rf .gpu-shared && mkdir -p .gpu-shared/golden .gpu-shared/fixtures/glyphs || exit 1
+  cp -r "$src/golden/dit-official" "$src/golden/dit-diffusers" .gpu-shared/golden/ || exit 1
+  cp "$src"/fixtures/glyphs/{dit.json,dit.safetensors,reference-io.safetensors} .gpu-shared/fixtures/glyphs/ || exit 1
+  chmod -R u+w .gpu-shared
+  grep -qx '/.gpu-shared/' .git/info/exclude 2>/dev/null || echo '/.gpu-shared/' >> .git/info/exclude
+  echo "gpu-check: staged $(du -sh .gpu-shared | cut -f1) in .gpu-shared; carry \".gpu-shared\" in the device call"
+  exit 0
+fi
+SHARED="${DITTO_SHARED:-}"
+for cand in ../shared .gpu-shared; do
+  [[ -z "$SHARED" && -d "$cand/golden" ]] && SHARED="$(cd "$cand" && pwd)"
+done
+export DITTO_SHARED="${SHARED:-../shared}"
 OUT="${OUT:-$PWD/gpu-out}"
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu-check.log") 2>&1
@@ -53,12 +72,16 @@ grep -E "ptxas info|spill" "$OUT/build.log" > "$OUT/ptxas.txt" 2>/dev/null || tr
 export DITTO_TEST_EXPECT_CUDA=1 DITTO_CUDA_LIB="$PWD/$BUILD/libditto_cuda.so"
 part ctest 150 ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j4
 part op_suite 60 "$BUILD/test_cuda_ops"
+# CUDA DiT forward vs golden dit-official / dit-diffusers and the glyph fixture (f32 + bf16, vs the CPU engine).
+part dit_golden 120 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official" \
+  "$DITTO_SHARED/golden/dit-diffusers" "$DITTO_SHARED/fixtures/glyphs"
 part bench_ditto 120 "$BUILD/bench_cuda"
 cp "$OUT/bench_ditto.log" "$OUT/bench_ditto.jsonl" 2>/dev/null || true
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [[ -n "$SAN" ]]; then
   part sanitizer_memcheck 90 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_ops"
   part sanitizer_racecheck 90 "$SAN" --tool racecheck --error-exitcode 1 "$BUILD/test_cuda_ops"
+  part sanitizer_dit 90 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official"
 else
   RESULT[sanitizer_memcheck]="SKIPPED (compute-sanitizer not found)"
 fi
@@ -100,11 +123,13 @@ PY
   echo "gpu-check summary ($(date -u +%FT%TZ), $(( $(date +%s) - START ))s)"
   head -1 "$OUT/nvidia-smi.txt" 2>/dev/null
   nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader 2>/dev/null
-  for k in configure build ctest op_suite bench_ditto sanitizer_memcheck sanitizer_racecheck bench_torch; do
+  for k in configure build ctest op_suite dit_golden bench_ditto sanitizer_memcheck sanitizer_racecheck sanitizer_dit bench_torch; do
     printf '%-22s %s\n' "$k" "${RESULT[$k]:-not run}"
   done
   grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest.log" 2>/dev/null | head -20
   grep -E "FAIL" "$OUT/op_suite.log" 2>/dev/null | head -20
+  grep -E "FAIL|tensor checks" "$OUT/dit_golden.log" 2>/dev/null | head -20
+  grep -E '"dit_forward ' "$OUT/dit_golden.log" 2>/dev/null
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/sanitizer_*.log 2>/dev/null
 } > "$OUT/SUMMARY.txt"
 cat "$OUT/SUMMARY.txt"

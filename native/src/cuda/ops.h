@@ -103,5 +103,7 @@ Status add(const float* x, const float* y, float* out, int64_t n, cudaStream_t s
 // out[b, t, :] += row[b, :]   (broadcast one row per sample over `tokens` rows; positional / bias adds)
 Status add_rows(float* x, const float* row, int64_t batch, int64_t tokens, int64_t dim, int64_t row_batch_stride,
                 cudaStream_t stream);
+// out = x + w * (y - x)   (ditto::cpu::lerp's formula; a DiT block run at Scale(alpha))
+Status lerp(const float* x, const float* y, float w, float* out, int64_t n, cudaStream_t stream);
 
 }  // namespace ditto::cuda

@@ -262,6 +262,12 @@ void test_elementwise(uint32_t seed) {
   report("silu n=462", dsilu.download(), want_silu, 1e-6, 1e-6);
   report("add_rows B=2 T=7 D=33", drows.download(), want_rows, 0, 0);
   report("f32->bf16->f32 n=462", dback.download(), gpu_test::round_bf16(x), 0, 0);
+  // lerp vs ditto::cpu::lerp's formula, in place on y as the DiT Scale action uses it.
+  std::vector<float> y = ditto_test::random_vector(n, seed + 2), want_lerp(n);
+  for (int64_t i = 0; i < n; ++i) want_lerp[i] = x[i] + 0.37f * (y[i] - x[i]);
+  DeviceBuffer<float> dy(y);
+  check_status(dc::lerp(dx.get(), dy.get(), 0.37f, dy.get(), n, nullptr));
+  report("lerp n=462 w=0.37 (in place)", dy.download(), want_lerp, 1e-6, 1e-6);
 }
 
 }  // namespace

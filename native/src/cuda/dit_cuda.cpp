@@ -1,0 +1,504 @@
+// CudaDit: the DiT forward on the GPU (see dit_cuda.h for the math and the dtype policy). Step for step the
+// twin of native/src/models/dit.cpp's DitModel::Impl (prelude, run_block, final_layer, block actions,
+// capture names, validation messages), with ops.h kernels instead of ditto::cpu ones. All device work is
+// enqueued on one stream per model; the host waits only to download captures and the output.
+#include "dit_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "dit_cuda_weights.h"
+#include "ditto/cpu/embed.h"
+#include "models/dit_internal.h"
+#include "ops.h"
+
+namespace ditto::cuda {
+
+namespace {
+
+// Activation buffers for one batch size (device). `act` buffers hold GEMM inputs in the compute dtype
+// (f32, or bf16 written by the producing kernel); h, conditioning and modulation vectors are always f32.
+struct Workspace {
+  int64_t batch = 0, rows = 0;
+  DeviceMemory x_in, out, patches, patches_act, tokens;  // input image, output image, layout buffers
+  DeviceMemory h, h_saved;                                // [rows, D] f32 residual stream
+  DeviceMemory xn, qkv, attn, hidden;                     // act: [rows, D], [rows, 3D], [rows, D], [rows, mlp]
+  DeviceMemory t_freq, t_freq_act, t_hidden;              // [B, 256] f32 + act, [B, D] act
+  std::vector<DeviceMemory> t_emb, y_emb, c, silu_c, silu_c_act, adaln;  // per conditioning group
+};
+
+}  // namespace
+
+struct CudaDit::Impl {
+  DitConfig config;
+  CudaDitOptions options;
+  DeviceDitWeights w;
+  cudaStream_t stream = nullptr;
+  std::mutex mutex;
+  Workspace ws;
+  int64_t height = 0, width = 0;
+  DeviceMemory pos_dynamic;  // diffusers pos table for a non-default grid
+  int64_t pos_dynamic_h = 0, pos_dynamic_w = 0;
+
+  ~Impl() {
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  bool use_bf16() const { return w.dtype == DType::BF16; }
+  size_t act_size() const { return use_bf16() ? 2 : 4; }
+  int64_t D() const { return config.hidden_size; }
+  int64_t T() const { return (height / config.patch_size) * (width / config.patch_size); }
+  int64_t patch_features() const { return config.in_channels * config.patch_size * config.patch_size; }
+  int64_t out_features() const { return config.out_channels * config.patch_size * config.patch_size; }
+
+  // ---- kernel wrappers in the compute dtype ---------------------------------------------------------
+  // y (f32, row stride ldy) = epilogue(x · Wᵀ); x is an act buffer.
+  Status linear(const void* x, int64_t m, const DeviceLinear& L, float* y, int64_t ldy, const Epilogue& ep) {
+    if (use_bf16()) return gemm_bf16(static_cast<const bf16*>(x), m, L.k, L.k, L.w_bf16(), L.n, L.k, y, ldy, ep, stream);
+    return gemm_f32(static_cast<const float*>(x), m, L.k, L.k, L.w_f32(), L.n, L.k, y, ldy, ep, stream);
+  }
+  // act buffer out [m, L.n] = epilogue(x · Wᵀ) (no gate): f32 directly, or bf16 through the epilogue's copy.
+  Status linear_to_act(const void* x, int64_t m, const DeviceLinear& L, void* out, Epilogue ep) {
+    if (!use_bf16()) return linear(x, m, L, static_cast<float*>(out), L.n, ep);
+    ep.y_bf16 = static_cast<bf16*>(out);
+    ep.ldy_bf16 = L.n;
+    return linear(x, m, L, nullptr, 0, ep);
+  }
+  Status layer_norm_to_act(const float* x, void* out, int64_t rows, float eps, const Modulation& mod) {
+    if (use_bf16()) return layer_norm_modulate(x, nullptr, static_cast<bf16*>(out), rows, D(), eps, nullptr, nullptr, mod, stream);
+    return layer_norm_modulate(x, static_cast<float*>(out), nullptr, rows, D(), eps, nullptr, nullptr, mod, stream);
+  }
+  // f32 -> act (a copy in f32 mode, a rounding pass in bf16 mode).
+  Status to_act(const float* x, void* out, int64_t n) {
+    if (use_bf16()) return f32_to_bf16(x, static_cast<bf16*>(out), n, stream);
+    DITTO_CUDA_RETURN(cudaMemcpyAsync(out, x, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToDevice, stream),
+                      "cudaMemcpyAsync");
+    return Status::Ok();
+  }
+  // Self-attention over the fused qkv act buffer [B, T, 3D] -> attn act buffer [B, T, D].
+  template <class E>
+  Status attention_typed(int64_t B) {
+    const int64_t D = this->D(), T = this->T(), H = config.num_heads;
+    AttentionArgsT<E> a;
+    a.batch = B;
+    a.heads = H;
+    a.q_len = a.kv_len = T;
+    a.head_dim = D / H;
+    const E* qkv = ws.qkv.as<E>();
+    a.q = qkv;
+    a.k = qkv + D;
+    a.v = qkv + 2 * D;
+    a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
+    a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
+    a.out = ws.attn.as<E>();
+    a.out_batch_stride = T * D;
+    a.out_row_stride = D;
+    a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.head_dim)));
+    if constexpr (sizeof(E) == 2) return attention_bf16(a, stream);
+    else return attention_f32(a, stream);
+  }
+  Status self_attention(int64_t B) { return use_bf16() ? attention_typed<bf16>(B) : attention_typed<float>(B); }
+
+  // ---- workspace --------------------------------------------------------------------------------------
+  Status ensure_workspace(int64_t B) {
+    const int64_t rows = B * T();
+    if (ws.rows >= rows && ws.batch >= B) return Status::Ok();
+    ws = Workspace{};  // free first: the old buffers may be most of the device
+    Workspace n;
+    const int64_t D = this->D();
+    const size_t f = sizeof(float), a = act_size();
+    auto alloc = [](DeviceMemory& m, int64_t count, size_t elem) -> Status {
+      DITTO_ASSIGN_OR_RETURN(m, DeviceMemory::allocate(static_cast<size_t>(count) * elem));
+      return Status::Ok();
+    };
+    const int64_t image = B * std::max(config.in_channels, config.out_channels) * height * width;
+    DITTO_RETURN_IF_ERROR(alloc(n.x_in, image, f));
+    DITTO_RETURN_IF_ERROR(alloc(n.out, image, f));
+    DITTO_RETURN_IF_ERROR(alloc(n.patches, rows * patch_features(), f));
+    DITTO_RETURN_IF_ERROR(alloc(n.patches_act, rows * patch_features(), a));
+    DITTO_RETURN_IF_ERROR(alloc(n.tokens, rows * out_features(), f));
+    DITTO_RETURN_IF_ERROR(alloc(n.h, rows * D, f));
+    DITTO_RETURN_IF_ERROR(alloc(n.h_saved, rows * D, f));
+    DITTO_RETURN_IF_ERROR(alloc(n.xn, rows * D, a));
+    DITTO_RETURN_IF_ERROR(alloc(n.qkv, rows * 3 * D, a));
+    DITTO_RETURN_IF_ERROR(alloc(n.attn, rows * D, a));
+    DITTO_RETURN_IF_ERROR(alloc(n.hidden, rows * w.mlp_hidden, a));
+    DITTO_RETURN_IF_ERROR(alloc(n.t_freq, B * dit::kTimestepFeatures, f));
+    DITTO_RETURN_IF_ERROR(alloc(n.t_freq_act, B * dit::kTimestepFeatures, a));
+    DITTO_RETURN_IF_ERROR(alloc(n.t_hidden, B * D, a));
+    for (const auto& g : w.groups) {
+      for (auto* v : {&n.t_emb, &n.y_emb, &n.c, &n.silu_c}) {
+        v->emplace_back();
+        DITTO_RETURN_IF_ERROR(alloc(v->back(), B * D, f));
+      }
+      n.silu_c_act.emplace_back();
+      DITTO_RETURN_IF_ERROR(alloc(n.silu_c_act.back(), B * D, a));
+      n.adaln.emplace_back();
+      DITTO_RETURN_IF_ERROR(alloc(n.adaln.back(), B * g.adaln.n, f));
+    }
+    n.batch = B;
+    n.rows = rows;
+    ws = std::move(n);
+    return Status::Ok();
+  }
+
+  // ---- validation (DitModel's rules and messages) ------------------------------------------------------
+  Status validate(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                  const ForwardOptions& options) const {
+    const DitConfig& c = config;
+    if (x.dtype() != DType::F32) return invalid_argument(std::string("Expected x of dtype F32 but received ") + dtype_name(x.dtype()));
+    const bool any_size = c.layout == DitLayout::Diffusers;
+    const bool size_ok = x.ndim() == 4 && (any_size ? (x.dim(2) >= c.patch_size && x.dim(3) >= c.patch_size &&
+                                                       x.dim(2) % c.patch_size == 0 && x.dim(3) % c.patch_size == 0)
+                                                    : (x.dim(2) == c.input_size && x.dim(3) == c.input_size));
+    if (any_size && x.ndim() == 4 && x.dim(0) >= 1 && x.dim(1) == c.in_channels && !size_ok)
+      return invalid_argument("Expected x of shape [B, " + std::to_string(c.in_channels) +
+                              ", H, W] with H and W multiples of the patch size " + std::to_string(c.patch_size) +
+                              " but received " + shape_string(x.shape()));
+    if (x.ndim() != 4 || x.dim(0) < 1 || x.dim(1) != c.in_channels || !size_ok)
+      return invalid_argument("Expected x of shape [B, " + std::to_string(c.in_channels) + ", " +
+                              std::to_string(c.input_size) + ", " + std::to_string(c.input_size) +
+                              "] with B >= 1 but received " + shape_string(x.shape()));
+    const int64_t B = x.dim(0);
+    if (static_cast<int64_t>(t.size()) != B)
+      return invalid_argument("Expected " + std::to_string(B) + " timesteps (one per sample) but received " +
+                              std::to_string(t.size()));
+    if (static_cast<int64_t>(y.size()) != B)
+      return invalid_argument("Expected " + std::to_string(B) + " labels (one per sample) but received " +
+                              std::to_string(y.size()));
+    for (int64_t i = 0; i < B; ++i) {
+      if (!std::isfinite(t[i]))
+        return invalid_argument("Expected finite timesteps but t[" + std::to_string(i) + "] is " + std::to_string(t[i]));
+      if (y[i] < 0 || y[i] >= w.label_rows)
+        return invalid_argument("Label " + std::to_string(y[i]) + " at index " + std::to_string(i) +
+                                " is out of range [0, " + std::to_string(w.label_rows - 1) + "] (num_classes " +
+                                std::to_string(c.num_classes) +
+                                (w.label_rows > c.num_classes ? "; " + std::to_string(c.num_classes) + " is the null class)" : ")"));
+    }
+    if (!options.blocks.empty() && static_cast<int64_t>(options.blocks.size()) != c.depth)
+      return invalid_argument("Expected " + std::to_string(c.depth) + " block actions (one per block) but received " +
+                              std::to_string(options.blocks.size()));
+    for (size_t i = 0; i < options.blocks.size(); ++i)
+      if (options.blocks[i].kind == BlockActionKind::Scale && !std::isfinite(options.blocks[i].alpha))
+        return invalid_argument("Expected a finite scale for block " + std::to_string(i));
+    return Status::Ok();
+  }
+
+  // The pos table for the current grid (see DitModel: diffusers recomputes it for other sizes).
+  Result<const float*> pos_table() {
+    const int64_t p = config.patch_size, gh = height / p, gw = width / p;
+    if (height == config.input_size && width == config.input_size) return w.pos_table.as<const float>();
+    if (pos_dynamic_h != gh || pos_dynamic_w != gw) {
+      const double base_size = static_cast<double>(config.input_size / p);
+      std::vector<float> table(static_cast<size_t>(gh * gw * D()));
+      cpu::sincos_2d_table(gh, gw, D(), gh / base_size, gw / base_size, table.data());
+      DITTO_ASSIGN_OR_RETURN(pos_dynamic, DeviceMemory::upload(table, false));
+      pos_dynamic_h = gh;
+      pos_dynamic_w = gw;
+    }
+    return pos_dynamic.as<const float>();
+  }
+
+  // ---- capture (downloads only when a sink is set) -----------------------------------------------------
+  Status emit(const ForwardOptions& o, std::string_view name, const float* device, Shape shape) {
+    if (!o.capture) return Status::Ok();
+    DITTO_ASSIGN_OR_RETURN(Tensor t, Tensor::empty(DType::F32, std::move(shape)));
+    DITTO_CUDA_RETURN(cudaMemcpyAsync(t.raw(), device, t.nbytes(), cudaMemcpyDeviceToHost, stream), "capture download");
+    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "capture");
+    o.capture(name, t);
+    return Status::Ok();
+  }
+  // Columns [col, col+width) of a device [rows, stride] buffer.
+  Status emit_columns(const ForwardOptions& o, std::string_view name, const float* device, int64_t rows,
+                      int64_t stride, int64_t col, int64_t width) {
+    if (!o.capture) return Status::Ok();
+    DITTO_ASSIGN_OR_RETURN(Tensor t, Tensor::empty(DType::F32, {rows, width}));
+    DITTO_CUDA_RETURN(cudaMemcpy2DAsync(t.raw(), width * sizeof(float), device + col, stride * sizeof(float),
+                                        width * sizeof(float), rows, cudaMemcpyDeviceToHost, stream),
+                      "capture download");
+    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "capture");
+    o.capture(name, t);
+    return Status::Ok();
+  }
+  std::string block_name(int64_t i) const {
+    return (config.layout == DitLayout::Official ? "blocks." : "transformer_blocks.") + std::to_string(i);
+  }
+
+  // ---- the forward -------------------------------------------------------------------------------------
+  // Host-side inputs: x and the timestep sinusoid are uploaded; labels stay on the host (row offsets).
+  Status upload_inputs(const Tensor& x, const std::vector<float>& t, std::vector<float>* t_freq_host) {
+    const int64_t B = x.dim(0);
+    DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.x_in.get(), x.raw(), x.nbytes(), cudaMemcpyHostToDevice, stream), "upload x");
+    t_freq_host->assign(static_cast<size_t>(B * dit::kTimestepFeatures), 0.f);
+    cpu::timestep_embedding(t.data(), B, dit::kTimestepFeatures, 10000.f, config.freq_shift, true, t_freq_host->data());
+    DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.t_freq.get(), t_freq_host->data(), t_freq_host->size() * sizeof(float),
+                                      cudaMemcpyHostToDevice, stream),
+                      "upload t_freq");
+    // Pageable host sources: wait so t_freq_host may be reused by the caller.
+    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "upload inputs");
+    return Status::Ok();
+  }
+
+  Status prelude(int64_t B, const std::vector<int64_t>& y, const std::vector<float>& t_freq_host,
+                 const ForwardOptions& o) {
+    const int64_t D = this->D(), T = this->T(), rows = B * T;
+    const bool official = config.layout == DitLayout::Official;
+    float* h = ws.h.as<float>();
+    DITTO_RETURN_IF_ERROR(patchify(ws.x_in.as<float>(), B, config.in_channels, height, width, config.patch_size,
+                                   ws.patches.as<float>(), stream));
+    DITTO_RETURN_IF_ERROR(to_act(ws.patches.as<float>(), ws.patches_act.get(), rows * patch_features()));
+    Epilogue pe;
+    pe.bias = w.patch_embed.b();
+    DITTO_RETURN_IF_ERROR(linear(ws.patches_act.get(), rows, w.patch_embed, h, D, pe));
+    if (official) DITTO_RETURN_IF_ERROR(emit(o, "x_embedder.out", h, {B, T, D}));
+    DITTO_ASSIGN_OR_RETURN(const float* pos, pos_table());
+    for (int64_t b = 0; b < B; ++b) DITTO_RETURN_IF_ERROR(add(h + b * T * D, pos, h + b * T * D, T * D, stream));
+    if (official) {
+      DITTO_RETURN_IF_ERROR(emit(o, "x_embed", h, {B, T, D}));
+    } else {
+      DITTO_RETURN_IF_ERROR(emit(o, "pos_embed.table", pos, {1, T, D}));
+      DITTO_RETURN_IF_ERROR(emit(o, "pos_embed.out", h, {B, T, D}));
+    }
+    if (o.capture) {
+      auto tf = Tensor::borrow(nullptr, const_cast<float*>(t_freq_host.data()), DType::F32, {B, dit::kTimestepFeatures});
+      o.capture("t_freq", tf);
+    }
+
+    DITTO_RETURN_IF_ERROR(to_act(ws.t_freq.as<float>(), ws.t_freq_act.get(), B * dit::kTimestepFeatures));
+    for (size_t g = 0; g < w.groups.size(); ++g) {
+      const DeviceConditionGroup& cg = w.groups[g];
+      float* t_emb = ws.t_emb[g].as<float>();
+      float* y_emb = ws.y_emb[g].as<float>();
+      float* c = ws.c[g].as<float>();
+      float* ada = ws.adaln[g].as<float>();
+      Epilogue e1;
+      e1.bias = cg.t_fc1.b();
+      e1.activation = Activation::Silu;
+      DITTO_RETURN_IF_ERROR(linear_to_act(ws.t_freq_act.get(), B, cg.t_fc1, ws.t_hidden.get(), e1));
+      Epilogue e2;
+      e2.bias = cg.t_fc2.b();
+      DITTO_RETURN_IF_ERROR(linear(ws.t_hidden.get(), B, cg.t_fc2, t_emb, D, e2));
+      for (int64_t b = 0; b < B; ++b)  // label rows (validated against label_rows)
+        DITTO_CUDA_RETURN(cudaMemcpyAsync(y_emb + b * D, cg.label_table.as<float>() + y[b] * D, D * sizeof(float),
+                                          cudaMemcpyDeviceToDevice, stream),
+                          "label lookup");
+      DITTO_RETURN_IF_ERROR(add(t_emb, y_emb, c, B * D, stream));
+      DITTO_RETURN_IF_ERROR(silu(c, ws.silu_c[g].as<float>(), B * D, stream));
+      DITTO_RETURN_IF_ERROR(to_act(ws.silu_c[g].as<float>(), ws.silu_c_act[g].get(), B * D));
+      Epilogue ea;
+      ea.bias = cg.adaln.b();
+      const int64_t cols = cg.adaln.n;
+      DITTO_RETURN_IF_ERROR(linear(ws.silu_c_act[g].get(), B, cg.adaln, ada, cols, ea));
+      if (official) {
+        DITTO_RETURN_IF_ERROR(emit(o, "t_emb", t_emb, {B, D}));
+        DITTO_RETURN_IF_ERROR(emit(o, "y_emb", y_emb, {B, D}));
+        DITTO_RETURN_IF_ERROR(emit(o, "c", c, {B, D}));
+      }
+      if (o.capture) {
+        for (int b : cg.blocks) {
+          if (!official) DITTO_RETURN_IF_ERROR(emit(o, block_name(b) + ".norm1.emb.out", c, {B, D}));
+          DITTO_RETURN_IF_ERROR(emit_columns(o, block_name(b) + (official ? ".adaLN" : ".norm1.linear.out"), ada, B,
+                                             cols, w.blocks[b].adaln_col, 6 * D));
+        }
+        if (official && static_cast<int>(g) == w.final_group)
+          DITTO_RETURN_IF_ERROR(emit_columns(o, "final_layer.adaLN", ada, B, cols, w.final_adaln_col, 2 * D));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // h <- block_i(h), in place through the gated-residual epilogues.
+  Status run_block(int64_t i, int64_t B) {
+    const int64_t D = this->D(), T = this->T(), rows = B * T;
+    const DeviceBlock& bw = w.blocks[i];
+    const float* ada = ws.adaln[bw.group].as<float>() + bw.adaln_col;
+    const int64_t stride = w.groups[bw.group].adaln.n;
+    float* h = ws.h.as<float>();
+
+    // (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp), each D wide.
+    DITTO_RETURN_IF_ERROR(layer_norm_to_act(h, ws.xn.get(), rows, config.norm_eps, Modulation{ada, ada + D, T, stride}));
+    Epilogue eq;
+    eq.bias = bw.qkv.b();
+    DITTO_RETURN_IF_ERROR(linear_to_act(ws.xn.get(), rows, bw.qkv, ws.qkv.get(), eq));
+    DITTO_RETURN_IF_ERROR(self_attention(B));
+    Epilogue ep;
+    ep.bias = bw.proj.b();
+    ep.gate = ada + 2 * D;
+    ep.gate_row_group = T;
+    ep.gate_stride = stride;
+    DITTO_RETURN_IF_ERROR(linear(ws.attn.get(), rows, bw.proj, h, D, ep));
+
+    DITTO_RETURN_IF_ERROR(
+        layer_norm_to_act(h, ws.xn.get(), rows, config.ff_norm_eps, Modulation{ada + 3 * D, ada + 4 * D, T, stride}));
+    Epilogue e1;
+    e1.bias = bw.fc1.b();
+    e1.activation = Activation::GeluTanh;
+    DITTO_RETURN_IF_ERROR(linear_to_act(ws.xn.get(), rows, bw.fc1, ws.hidden.get(), e1));
+    Epilogue e2;
+    e2.bias = bw.fc2.b();
+    e2.gate = ada + 5 * D;
+    e2.gate_row_group = T;
+    e2.gate_stride = stride;
+    return linear(ws.hidden.get(), rows, bw.fc2, h, D, e2);
+  }
+
+  Status final_layer(int64_t B, const ForwardOptions& o) {
+    const int64_t D = this->D(), T = this->T(), rows = B * T;
+    const float* ada = ws.adaln[w.final_group].as<float>() + w.final_adaln_col;
+    const int64_t stride = w.groups[w.final_group].adaln.n;
+    DITTO_RETURN_IF_ERROR(layer_norm_to_act(ws.h.as<float>(), ws.xn.get(), rows, config.norm_eps,
+                                            Modulation{ada, ada + D, T, stride}));  // (shift, scale)
+    Epilogue e;
+    e.bias = w.final_linear.b();
+    float* tokens = ws.tokens.as<float>();
+    DITTO_RETURN_IF_ERROR(linear(ws.xn.get(), rows, w.final_linear, tokens, out_features(), e));
+    DITTO_RETURN_IF_ERROR(emit(o, config.layout == DitLayout::Official ? "final_layer.out" : "proj_out_2.out", tokens,
+                               {B, T, out_features()}));
+    return unpatchify(tokens, B, config.out_channels, height, width, config.patch_size, ws.out.as<float>(), stream);
+  }
+
+  // Everything after the uploads; leaves the image in ws.out.
+  Status enqueue(int64_t B, const std::vector<int64_t>& y, const std::vector<float>& t_freq_host,
+                 const ForwardOptions& o) {
+    DITTO_RETURN_IF_ERROR(prelude(B, y, t_freq_host, o));
+    const int64_t n = B * T() * D();
+    for (int64_t i = 0; i < config.depth; ++i) {
+      if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
+      const BlockAction action = o.blocks.empty() ? BlockAction{} : o.blocks[i];
+      if (action.kind == BlockActionKind::Compute) {
+        DITTO_RETURN_IF_ERROR(run_block(i, B));
+      } else if (action.kind == BlockActionKind::Scale) {  // h_out = h_in + alpha * (block(h_in) - h_in)
+        DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.h_saved.get(), ws.h.get(), static_cast<size_t>(n) * sizeof(float),
+                                          cudaMemcpyDeviceToDevice, stream),
+                          "save h");
+        DITTO_RETURN_IF_ERROR(run_block(i, B));
+        DITTO_RETURN_IF_ERROR(lerp(ws.h_saved.as<float>(), ws.h.as<float>(), action.alpha, ws.h.as<float>(), n, stream));
+      }  // Skip: identity
+      DITTO_RETURN_IF_ERROR(emit(o, block_name(i) + ".out", ws.h.as<float>(), {B, T(), D()}));
+    }
+    if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
+    return final_layer(B, o);
+  }
+
+  Status begin(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y, const ForwardOptions& o,
+               std::vector<float>* t_freq_host) {
+    DITTO_RETURN_IF_ERROR(validate(x, t, y, o));
+    DITTO_CUDA_RETURN(cudaSetDevice(options.device), "cudaSetDevice");
+    height = x.dim(2);
+    width = x.dim(3);
+    DITTO_RETURN_IF_ERROR(ensure_workspace(x.dim(0)));
+    return upload_inputs(x, t, t_freq_host);
+  }
+
+  Result<Tensor> forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                         const ForwardOptions& o) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<float> t_freq_host;
+    DITTO_RETURN_IF_ERROR(begin(x, t, y, o, &t_freq_host));
+    const int64_t B = x.dim(0);
+    Status s = enqueue(B, y, t_freq_host, o);
+    if (!s.ok()) {
+      (void)cudaStreamSynchronize(stream);  // nothing of this forward may still run when the caller retries
+      return s;
+    }
+    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, config.out_channels, height, width}));
+    DITTO_CUDA_RETURN(cudaMemcpyAsync(out.raw(), ws.out.get(), out.nbytes(), cudaMemcpyDeviceToHost, stream), "download out");
+    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "CUDA DiT forward");
+    DITTO_RETURN_IF_ERROR(emit(o, "out", ws.out.as<float>(), out.shape()));
+    return out;
+  }
+
+  Result<double> time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                 int iters) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<float> t_freq_host;
+    const ForwardOptions none;
+    DITTO_RETURN_IF_ERROR(begin(x, t, y, none, &t_freq_host));
+    const int64_t B = x.dim(0);
+    DITTO_RETURN_IF_ERROR(enqueue(B, y, t_freq_host, none));  // warm-up
+    cudaEvent_t start = nullptr, stop = nullptr;
+    DITTO_CUDA_RETURN(cudaEventCreate(&start), "cudaEventCreate");
+    Status s = cuda_status(cudaEventCreate(&stop), "cudaEventCreate");
+    if (s.ok()) s = cuda_status(cudaEventRecord(start, stream), "cudaEventRecord");
+    for (int i = 0; s.ok() && i < std::max(iters, 1); ++i) s = enqueue(B, y, t_freq_host, none);
+    if (s.ok()) s = cuda_status(cudaEventRecord(stop, stream), "cudaEventRecord");
+    if (s.ok()) s = cuda_status(cudaEventSynchronize(stop), "CUDA DiT forward (timed)");
+    float ms = 0.f;
+    if (s.ok()) s = cuda_status(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    (void)cudaStreamSynchronize(stream);
+    cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    DITTO_RETURN_IF_ERROR(s);
+    return static_cast<double>(ms) / std::max(iters, 1);
+  }
+};
+
+CudaDit::CudaDit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CudaDit::~CudaDit() = default;
+
+Result<std::unique_ptr<CudaDit>> CudaDit::load(const std::string& path, const CudaDitOptions& options) {
+  DITTO_ASSIGN_OR_RETURN(dit::ModelFiles files, dit::resolve_model_files(path));
+  DITTO_ASSIGN_OR_RETURN(std::shared_ptr<SafetensorsFile> file, SafetensorsFile::open(files.weights));
+  DITTO_ASSIGN_OR_RETURN(DitConfig config, parse_dit_config(files.config, *file));
+  int count = 0;
+  DITTO_CUDA_RETURN(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
+  if (options.device < 0 || options.device >= count)
+    return Status(StatusCode::kCuda, "cuda:" + std::to_string(options.device) + " does not exist (" +
+                                         std::to_string(count) + " visible devices)");
+  DITTO_CUDA_RETURN(cudaSetDevice(options.device), "cudaSetDevice");
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->options = options;
+  DITTO_CUDA_RETURN(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  DITTO_ASSIGN_OR_RETURN(impl->w, load_device_dit_weights(*file, config, options.dtype));
+  return std::unique_ptr<CudaDit>(new CudaDit(std::move(impl)));
+}
+
+const DitConfig& CudaDit::config() const { return impl_->config; }
+DType CudaDit::dtype() const { return impl_->w.dtype; }
+size_t CudaDit::weight_bytes() const { return impl_->w.bytes; }
+
+Result<Tensor> CudaDit::forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                const ForwardOptions& options) {
+  return impl_->forward(x, t, y, options);
+}
+
+Result<double> CudaDit::time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                        int iters) {
+  return impl_->time_forward_ms(x, t, y, iters);
+}
+
+Result<Tensor> CudaDit::forward_with_cfg(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                         float cfg_scale, int64_t guided_channels, const ForwardOptions& options) {
+  if (x.ndim() != 4 || x.dim(0) < 2 || x.dim(0) % 2 != 0 || x.dtype() != DType::F32)
+    return invalid_argument("forward_with_cfg expects an F32 batch of 2N samples [2N, C, H, W] but received " +
+                            shape_string(x.shape()));
+  if (!std::isfinite(cfg_scale)) return invalid_argument("Expected a finite cfg_scale");
+  // Official: half = x[:N]; model(cat([half, half]), t, y); guidance on channels [:guided_channels].
+  const int64_t N = x.dim(0) / 2;
+  const size_t half_bytes = x.nbytes() / 2;
+  DITTO_ASSIGN_OR_RETURN(Tensor combined, Tensor::empty(DType::F32, x.shape()));
+  std::memcpy(combined.raw(), x.raw(), half_bytes);
+  std::memcpy(static_cast<uint8_t*>(combined.raw()) + half_bytes, x.raw(), half_bytes);
+  DITTO_ASSIGN_OR_RETURN(Tensor out, forward(combined, t, y, options));
+  const int64_t C = out.dim(1), plane = out.dim(2) * out.dim(3);
+  const int64_t guided = std::min<int64_t>(std::max<int64_t>(guided_channels, 0), C);
+  float* o = out.data<float>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t ch = 0; ch < guided; ++ch) {
+      float* cond = o + (n * C + ch) * plane;
+      float* uncond = o + ((n + N) * C + ch) * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        const float guided_value = uncond[i] + cfg_scale * (cond[i] - uncond[i]);
+        cond[i] = guided_value;
+        uncond[i] = guided_value;
+      }
+    }
+  return out;
+}
+
+}  // namespace ditto::cuda

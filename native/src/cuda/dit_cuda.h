@@ -1,0 +1,65 @@
+// DiT forward on the GPU (Peebles & Xie 2023; facebookresearch/DiT models.py and diffusers
+// DiTTransformer2DModel), assembled from the CUDA kernels of ops.h. It mirrors the CPU engine's DitModel
+// (native/src/models/dit.cpp) step for step, so both checkpoint layouts, the capture names, the block actions
+// and the input validation are the same:
+//   prelude  patchify -> patch Linear -> + pos table -> h (f32, [B*T, D]);  t -> 256-d sinusoid (on the host,
+//            ditto::cpu::timestep_embedding, then uploaded: it is B x 256 numbers) -> Linear, SiLU, Linear;
+//            + label row -> c per conditioning group; one adaLN GEMM per group on SiLU(c).
+//   block    LN+modulate -> qkv Linear -> attention read in place from the qkv buffer -> proj Linear whose
+//            epilogue adds gate_msa * (.) into h;  LN+modulate -> fc1 (+GELU-tanh) -> fc2 (+ gate_mlp * (.)).
+//   final    LN+modulate (shift, scale) -> Linear -> unpatchify.
+// Compute dtype F32: every Linear is gemm_f32 and attention attention_f32 (the GPU reference path; the golden
+// cases' f32 tolerances apply). BF16: weights stored in bf16, every Linear on tensor cores (gemm_bf16) with
+// bf16 activations written by the producing kernel's epilogue, attention_bf16; h, the LayerNorm statistics,
+// the conditioning vectors and all accumulations stay f32 — the same choice as the CPU engine's BF16 mode.
+//
+// Weights are read by name from the safetensors file through the CPU engine's reader and config parser
+// (parse_dit_config, detect_layout), with the same name map and conditioning-group rule as
+// native/src/models/dit_weights.cpp. This is a C++ entry of the CUDA build (library ditto_cuda_dit), used by
+// the golden test; it is not part of libditto_cuda.so's C ABI yet (docs/cuda.md).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ditto/dit.h"
+#include "ditto/model.h"
+#include "ditto/status.h"
+#include "ditto/tensor.h"
+
+namespace ditto::cuda {
+
+struct CudaDitOptions {
+  DType dtype = DType::F32;  // F32 (reference kernels) or BF16 (tensor cores)
+  int device = 0;            // CUDA ordinal
+};
+
+class CudaDit {
+ public:
+  // path: a model folder or a .safetensors file (the config beside it), as DitModel::load.
+  static Result<std::unique_ptr<CudaDit>> load(const std::string& path, const CudaDitOptions& options);
+  ~CudaDit();
+
+  const DitConfig& config() const;
+  DType dtype() const;
+  size_t weight_bytes() const;  // device memory held by the weights
+
+  // Same contract as DitModel::forward: x [B, in_channels, H, W] f32 on the host, t [B], y [B]; returns
+  // [B, out_channels, H, W] on the host. Captured intermediates are downloaded (only when a sink is set).
+  Result<Tensor> forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                         const ForwardOptions& options = {});
+  // Official DiT forward_with_cfg (see DitModel::forward_with_cfg); the guidance mix runs on the host.
+  Result<Tensor> forward_with_cfg(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                  float cfg_scale, int64_t guided_channels, const ForwardOptions& options = {});
+  // Milliseconds of one forward measured with CUDA events around the device work only (inputs already
+  // uploaded, no capture), averaged over `iters` after one warm-up; for the golden test's timing line.
+  Result<double> time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                 int iters);
+
+ private:
+  struct Impl;
+  explicit CudaDit(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ditto::cuda

@@ -154,7 +154,10 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
   // block stays in L2). When there are enough row blocks to keep every thread busy, a task is one row block
   // across all of N, so its A rows are packed once; otherwise (small M) a task is one MC×NC block and the
   // blocks are split until each thread gets several, so dynamic scheduling balances even M = 64 on 2 threads.
-  const int64_t threads = pool.size();
+  // Below ~8 MFLOP (≲ 80 µs on one Zen 4 core) waking the pool costs more than it saves, and on a busy
+  // machine a descheduled worker can stall the call for a whole time slice: run such calls inline.
+  const bool inline_call = 2.0 * double(m) * double(n) * double(k) < 8e6;
+  const int64_t threads = inline_call ? 1 : pool.size();
   const int64_t strips_total = ceil_div(m, mr), panels_total = ceil_div(n, nr);
   int64_t ms = std::min<int64_t>(strips_total, std::max(1, 128 / mr));
   int64_t ps = std::min<int64_t>(panels_total, std::max(1, 512 / nr));
@@ -207,7 +210,7 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
     return packed_b + panel * panel_bytes + static_cast<size_t>(k0 * nr) * elem;
   };
 
-  pool.parallel_for(row_blocks * col_groups, [&](int64_t task, int) {
+  auto run_task = [&](int64_t task, int) {
     thread_local Scratch scratch;
     char* a_buf = static_cast<char*>(scratch.get(a_bytes + c_bytes));
     float* c_buf = reinterpret_cast<float*>(a_buf + a_bytes);
@@ -273,7 +276,12 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
         }
       }
     }
-  });
+  };
+  if (inline_call) {
+    for (int64_t t = 0; t < row_blocks * col_groups; ++t) run_task(t, 0);
+  } else {
+    pool.parallel_for(row_blocks * col_groups, run_task);
+  }
 }
 
 void linear_reference(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, float* y,

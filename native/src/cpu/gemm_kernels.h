@@ -8,11 +8,13 @@
 // Packed B layouts (one panel = NR output columns, K padded to k_align with zeros):
 //   f32:        panel[k][NR]                    (float)
 //   bf16 pairs: panel[k/2][NR][2]               (uint16; the VNNI layout of vdpbf16ps and AMX TDPBF16PS)
-// A strips are row-major: MR rows of one K block with a row stride (in elements) passed to the kernel,
-// f32 or bf16 by kernel, k past K zero. F32 kernels read x in place (stride lda) unless lda is a multiple
-// of 4 KiB (then 12 rows would share one L1 set) — no packing pass at all; BF16 kernels convert while
-// copying into a strip whose stride is padded by 64 bytes. The vector kernels broadcast A[i, k] (or the
-// bf16 pair A[i, k..k+1]) straight from the rows; AMX loads them as tiles.
+// A strips (MR rows of one K block, k past K zero) are in the kernel's own layout inside a slot of
+// MR × a_stride elements: f32 kernels use row-major rows (row stride a_stride) and read x in place
+// (a_stride = lda) unless lda is a multiple of 4 KiB (then 12 rows would share one L1 set), so they need
+// no packing pass at all; AMX uses row-major bf16 rows (its A-tile layout); the AVX512-BF16 kernel uses
+// k-pair-major [k/2][MR][2] bf16, so the MR broadcasts of one k-pair come from one pointer (with MR row
+// pointers GCC spills the accumulators). The vector kernels broadcast A[i, k] (or the bf16 pair
+// A[i, k..k+1]); AMX loads tiles.
 #pragma once
 #include <cstddef>
 #include <cstdint>

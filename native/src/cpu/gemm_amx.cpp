@@ -7,8 +7,8 @@
 // UNTESTED ON THE DEVELOPMENT MACHINE (AMD Zen 4 has no AMX): it is selected only where
 // cpu_features().amx_bf16 is set (CPUID + XCR0 + the Linux ARCH_REQ_XCOMP_PERM grant), and
 // tests/test_gemm.cpp covers it automatically on such a machine. The tile configuration is loaded at
-// the start of every micro-kernel call because it is per-thread state and calls from different pool
-// threads interleave; its cost (~tens of cycles) is small against 32·32·kc MACs.
+// the start of every micro-kernel call and released at its end, because it is per-thread state and calls
+// from different pool threads interleave; the cost (~tens of cycles) is small against 32·32·kc MACs.
 #include "cpu/gemm_kernels.h"
 
 #if defined(__x86_64__)
@@ -84,6 +84,8 @@ void compute(int64_t kc, const void* a_strip, int64_t a_stride_elems, const void
   _tile_stored(1, c_lo + 16, c_stride);
   _tile_stored(2, c_hi, c_stride);
   _tile_stored(3, c_hi + 16, c_stride);
+  // Leave no tile state behind in pool threads (it enlarges their saved context and keeps AMX powered).
+  _tile_release();
 }
 
 // A strip for AMX: kMr rows × kc_padded bf16, row-major (the A-tile layout), zero-padded (rows past m too:

@@ -40,7 +40,11 @@ class ThreadPool {
   const std::function<void(int64_t, int)>* job_ = nullptr;
   int64_t num_tasks_ = 0;
   std::atomic<int64_t> next_task_{0};
-  std::atomic<int> active_workers_{0};
+  // Workers inside run_tasks for the current job. The caller waits only for these, never for workers that are
+  // still asleep: on a busy machine a worker may be descheduled for milliseconds, and a job whose tasks are all
+  // done must not wait for it (the late worker sees `job_closed_` and goes back to sleep).
+  std::atomic<int> in_flight_{0};
+  bool job_closed_ = true;
   std::atomic<uint64_t> generation_{0};
   bool stopping_ = false;
 };

@@ -49,42 +49,51 @@ void ThreadPool::parallel_for(int64_t num_tasks, const std::function<void(int64_
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     num_tasks_ = num_tasks;
-    next_task_.store(0);
-    active_workers_.store(num_threads_ - 1);
+    next_task_.store(0, std::memory_order_relaxed);
+    job_closed_ = false;
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   run_tasks(0);
-  // Wait for the workers: spin first (they finish within microseconds for small jobs), then sleep.
-  for (int spin = 0; spin < 20000 && active_workers_.load(std::memory_order_acquire) != 0; ++spin) {
+  // Every task is claimed; close the job so late workers skip it, then wait for the ones still running a task.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_closed_ = true;
+  }
+  for (int spin = 0; spin < 20000 && in_flight_.load(std::memory_order_acquire) != 0; ++spin) {
 #if defined(__x86_64__)
     __builtin_ia32_pause();
 #endif
   }
-  if (active_workers_.load(std::memory_order_acquire) != 0) {
+  if (in_flight_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return active_workers_.load(std::memory_order_acquire) == 0; });
+    done_.wait(lock, [&] { return in_flight_.load(std::memory_order_acquire) == 0; });
   }
-  job_ = nullptr;
 }
 
 void ThreadPool::worker_loop(int thread_index) {
   uint64_t seen = 0;  // the generation at construction; reading it here could miss a job posted before this thread ran
   for (;;) {
-    // Spin a little for the next job before sleeping.
+    // Spin a little for the next job before sleeping: DiT forwards post many short jobs back to back.
     for (int spin = 0; spin < 20000 && generation_.load(std::memory_order_acquire) == seen; ++spin) {
 #if defined(__x86_64__)
       __builtin_ia32_pause();
 #endif
     }
+    bool joined = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || stopping_; });
       if (stopping_) return;
       seen = generation_.load(std::memory_order_acquire);
+      if (!job_closed_) {
+        in_flight_.fetch_add(1, std::memory_order_acq_rel);
+        joined = true;
+      }
     }
+    if (!joined) continue;
     run_tasks(thread_index);
-    if (active_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_all();
     }

@@ -17,7 +17,8 @@ if [[ "${1:-}" == "--stage" ]]; then
   cp -r "$src/golden/dit-official" "$src/golden/dit-diffusers" .gpu-shared/golden/ || exit 1
   cp "$src"/fixtures/glyphs/{dit.json,dit.safetensors,reference-io.safetensors} .gpu-shared/fixtures/glyphs/ || exit 1
   chmod -R u+w .gpu-shared
-  grep -qx '/.gpu-shared/' .git/info/exclude 2>/dev/null || echo '/.gpu-shared/' >> .git/info/exclude
+  exclude="$(git rev-parse --git-path info/exclude)" && mkdir -p "$(dirname "$exclude")" &&
+    { grep -qx '/.gpu-shared/' "$exclude" 2>/dev/null || echo '/.gpu-shared/' >> "$exclude"; }
   echo "gpu-check: staged $(du -sh .gpu-shared | cut -f1) in .gpu-shared; carry \".gpu-shared\" in the device call"
   exit 0
 fi

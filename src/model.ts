@@ -19,6 +19,7 @@ import {
   type NativeModelConfig,
 } from "./native.js";
 import { Tensor } from "./tensor.js";
+import { chooseDevice, type DeviceSpec } from "./device.js";
 
 export type ModelDType = "f32" | "bf16";
 
@@ -27,6 +28,9 @@ export interface LoadModelOptions {
   threads?: number;
   /** GEMM compute dtype: 'f32' (reference) or 'bf16' (faster, ~1e-2 relative). Default 'f32'. */
   dtype?: ModelDType;
+  /** 'auto' (default), 'cpu', 'cuda' or 'cuda:N'. An explicit CUDA request that cannot be honoured rejects with
+   * DittoError ERR_CUDA saying why; 'auto' records its reason in model.deviceReason. */
+  device?: DeviceSpec;
 }
 
 /** The checkpoint's constructor kwargs (as written in its JSON) plus normalised fields. */
@@ -67,12 +71,12 @@ export interface ForwardDetailedResult {
 function checkLoadOptions(options: unknown): LoadModelOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object") throw typeError("object", "options", options);
-  const { threads, dtype } = options as LoadModelOptions;
+  const { threads, dtype, device } = options as LoadModelOptions;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024)) {
     throw rangeError("integer between 1 and 1024", "options.threads", threads);
   }
   if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw typeError("'f32' or 'bf16'", "options.dtype", dtype);
-  return { threads, dtype };
+  return { threads, dtype, device };
 }
 
 /**
@@ -84,8 +88,11 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   if (typeof path !== "string" || path.length === 0) throw typeError("non-empty string", "path", path);
   const checked = checkLoadOptions(options);
   try {
-    const handle = await native().loadModel(path, checked);
-    return new Model(handle, path, checked.dtype ?? "f32");
+    const choice = chooseDevice(checked.device ?? "auto", "options.device");
+    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype });
+    const model = new Model(handle, path, checked.dtype ?? "f32");
+    model.deviceReason = choice.reason;
+    return model;
   } catch (e) {
     throw withCallerStack(toDittoError(e) as Error, callSite.stack);
   }
@@ -121,6 +128,10 @@ export class Model implements AsyncDisposable, Disposable {
   readonly #config: ModelConfig;
   readonly path: string;
   readonly dtype: ModelDType;
+  /** Where the model runs. */
+  readonly device = "cpu" as const;
+  /** Why 'auto' chose this device (empty when the device was explicit). */
+  deviceReason = "";
 
   /** @internal use loadModel() */
   constructor(handle: NativeModel, path: string, dtype: ModelDType) {

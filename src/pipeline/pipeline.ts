@@ -8,17 +8,17 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
-import { DittoError, abortError, disposedError, rangeError, typeError } from "../errors.js";
+import { abortError, disposedError, rangeError, typeError } from "../errors.js";
 import { readFixtureInfo } from "../eval/fixture.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
-import { callNative, native } from "../native.js";
+import { chooseDevice, type DeviceSpec } from "../device.js";
 import { batchNoise } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
 import { resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 
-export type Device = "auto" | "cpu" | "cuda";
+export type Device = DeviceSpec;
 
 export interface PipelineLoadOptions {
   /** A model folder / .safetensors path, or an already loaded Model (the pipeline then does not own it). */
@@ -79,16 +79,11 @@ export class Pipeline implements AsyncDisposable {
   static async load(options: PipelineLoadOptions): Promise<Pipeline> {
     if (options === null || typeof options !== "object") throw typeError("object", "options", options);
     const { model, device = "auto", dtype, threads } = options;
-    if (!["auto", "cpu", "cuda"].includes(device)) throw typeError("'auto', 'cpu' or 'cuda'", "device", device);
-    if (device === "cuda") {
-      // Let the engine say why CUDA cannot be used here (no driver, no device, backend not built), if it can.
-      const probe = (native() as { probeDevice?: (spec: string) => { kind: string } }).probeDevice;
-      if (probe) callNative(() => probe("cuda"));
-      throw new DittoError("ERR_CUDA", "The pipeline runs models on the CPU in this build: use device 'cpu' or 'auto'");
-    }
+    // Throws TypeError for a malformed spec and ERR_CUDA (saying why) for a CUDA request that cannot be honoured.
+    chooseDevice(device);
     let loaded: Model;
     if (model instanceof Model) loaded = model;
-    else if (typeof model === "string" && model.length > 0) loaded = await loadModel(model, { threads, dtype });
+    else if (typeof model === "string" && model.length > 0) loaded = await loadModel(model, { threads, dtype, device });
     else throw typeError("model path or Model", "model", model);
     let recommended = FALLBACK_RECOMMENDED;
     const dir = configDir(loaded, typeof model === "string" ? model : undefined);

@@ -155,4 +155,18 @@ describe("pipeline", () => {
     expect(isDittoError(error, "ERR_DISPOSED")).toBe(true);
     await expect(Pipeline.load({ model: MODEL, device: "cuda" })).rejects.toMatchObject({ code: "ERR_CUDA" });
   });
+
+  it("disposes with await using, and leaves a Model it was given to its owner", async () => {
+    let scoped: Pipeline | undefined;
+    {
+      await using p = await Pipeline.load({ model: MODEL, threads: 1 });
+      scoped = p;
+      expect((await p.generate({ classLabels: [2], steps: 1, seed: 0 })).images).toHaveLength(1);
+    }
+    await expect(scoped!.generate({ classLabels: [2], steps: 1 })).rejects.toMatchObject({ code: "ERR_DISPOSED" });
+    const borrowed = await Pipeline.load({ model: pipe.model });
+    await borrowed.dispose();
+    expect(pipe.model.disposed).toBe(false);
+    expect((await pipe.generate({ classLabels: [2], steps: 1, seed: 0 })).images).toHaveLength(1);
+  });
 });

@@ -1,8 +1,7 @@
-// Device-side DiT weights for CudaDit (dit_cuda.h): owning device allocations, and the loader that reads an
-// official (facebookresearch/DiT) or diffusers (DiTTransformer2DModel) checkpoint into one layout-neutral
-// structure — the GPU twin of dit::Weights in native/src/models/dit_internal.h, with the same name map,
-// stacking (qkv = q | k | v, adaLN = member blocks' 6D rows then the final layer's 2D rows) and
-// conditioning-group rule (diffusers blocks with byte-identical embedders share one group).
+// Device-side DiT weights for CudaDit (dit_cuda.h): owning device allocations, and the loader that uploads
+// the CPU engine's dit::WeightPlan (native/src/models/dit_internal.h: the one name map, stacking and
+// conditioning-group rule for official facebookresearch/DiT and diffusers DiTTransformer2DModel checkpoints)
+// into the same layout-neutral skeleton, dit::DitParts, with device Linears and tables.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -13,6 +12,7 @@
 #include "ditto/dit.h"
 #include "ditto/safetensors.h"
 #include "ditto/status.h"
+#include "models/dit_internal.h"
 #include "ops.h"
 
 namespace ditto::cuda {
@@ -51,33 +51,14 @@ struct DeviceLinear {
   const float* b() const { return bias.as<float>(); }
 };
 
-struct DeviceConditionGroup {
-  DeviceLinear t_fc1, t_fc2;  // 256 -> D (SiLU), D -> D
-  DeviceMemory label_table;   // f32 [label_rows, D]
-  DeviceLinear adaln;         // [cols, D]
-  std::vector<int> blocks;    // member blocks
-  int first_block = 0;        // the block whose embedder names this group
-};
+using DeviceConditionGroup = dit::ConditionGroupOf<DeviceLinear, DeviceMemory>;
+using DeviceBlock = dit::BlockOf<DeviceLinear>;
 
-struct DeviceBlock {
-  DeviceLinear qkv, proj, fc1, fc2;
-  int group = 0;
-  int64_t adaln_col = 0;
-};
-
-struct DeviceDitWeights {
+// pos_table and label tables are f32 device tables; the Linears are in `dtype`.
+struct DeviceDitWeights : dit::DitParts<DeviceLinear, DeviceMemory> {
   DType dtype = DType::F32;
-  DeviceLinear patch_embed;            // [D, C*p*p]
-  std::vector<float> pos_table_host;   // [T, D] for the config's grid
-  DeviceMemory pos_table;              // the same on the device
-  std::vector<DeviceConditionGroup> groups;
-  std::vector<DeviceBlock> blocks;
-  DeviceLinear final_linear;           // [p*p*C_out, D]
-  int final_group = 0;
-  int64_t final_adaln_col = 0;
-  int64_t label_rows = 0;
-  int64_t mlp_hidden = 0;
-  size_t bytes = 0;                    // device bytes of everything above
+  std::vector<float> pos_table_host;  // [T, D] for the config's grid (pos_table's host copy)
+  size_t bytes = 0;                   // device bytes of everything above
 };
 
 // Reads, shape-checks and uploads every tensor (kModelLoad naming the tensor on a missing / misshapen one;

@@ -1,6 +1,7 @@
-// DiT weight loading: reads every tensor of the official (facebookresearch/DiT) or diffusers
-// (DiTTransformer2DModel) state_dict, checks its shape against the config, and packs each Linear once for
-// the compute dtype. Both layouts end in the same dit::Weights (see dit_internal.h):
+// DiT weight plan and CPU loading: reads every tensor of the official (facebookresearch/DiT) or diffusers
+// (DiTTransformer2DModel) state_dict, checks its shape against the config, and describes both layouts as the
+// same dit::WeightPlan (see dit_internal.h) -- the only place that knows the checkpoint names; the CPU packs
+// each planned Linear for the compute dtype, the CUDA DiT (native/src/cuda/dit_cuda_weights.cpp) uploads it:
 //   patch embed  Conv2d(C, D, p, stride p) == patchify + Linear with weight.reshape(D, C*p*p)
 //   pos table    official: the stored `pos_embed` (the fixture's EMA table differs from exact sin-cos by up
 //                to 5e-6, so it is loaded, not recomputed); diffusers: computed (non-persistent buffer) with
@@ -20,7 +21,8 @@ std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
 struct Loader {
   const SafetensorsFile& file;
   const DitConfig& config;
-  DType dtype;
+  const LinearSink& sink;
+  int* linears_planned;
 
   const char* layout_name() const {
     return config.layout == DitLayout::Official ? "facebookresearch/DiT" : "diffusers DiTTransformer2DModel";
@@ -44,33 +46,40 @@ struct Loader {
     return std::vector<float>(p, p + t.numel());
   }
 
-  // Stacks the named [n_i, k] weights (and their biases) into one packed Linear.
-  Result<PackedLinear> linear(const std::vector<std::pair<std::string, int64_t>>& parts, int64_t k) const {
-    int64_t n = 0;
-    for (const auto& part : parts) n += part.second;
-    std::vector<float> w(static_cast<size_t>(n * k));
-    PackedLinear out;
-    out.bias.reserve(static_cast<size_t>(n));
+  // Hands a complete Linear to the backend; the plan keeps only its ref.
+  Result<LinearRef> emit(HostLinear&& linear) const {
+    const LinearRef ref{(*linears_planned)++, linear.n, linear.k};
+    DITTO_RETURN_IF_ERROR(sink(std::move(linear)));
+    return ref;
+  }
+
+  // Stacks the named [n_i, k] weights (and their biases) into one Linear.
+  Result<LinearRef> linear(const std::vector<std::pair<std::string, int64_t>>& parts, int64_t k) const {
+    HostLinear out;
+    out.k = k;
+    for (const auto& part : parts) out.n += part.second;
+    out.weight.resize(static_cast<size_t>(out.n * k));
+    out.bias.reserve(static_cast<size_t>(out.n));
     int64_t row = 0;
     for (const auto& [prefix, rows] : parts) {
       DITTO_ASSIGN_OR_RETURN(Tensor wt, read(prefix + ".weight", {rows, k}));
-      std::memcpy(w.data() + row * k, wt.data<float>(), static_cast<size_t>(rows * k) * sizeof(float));
+      std::memcpy(out.weight.data() + row * k, wt.data<float>(), static_cast<size_t>(rows * k) * sizeof(float));
       DITTO_ASSIGN_OR_RETURN(std::vector<float> b, read_vector(prefix + ".bias", {rows}));
       out.bias.insert(out.bias.end(), b.begin(), b.end());
       row += rows;
     }
-    DITTO_ASSIGN_OR_RETURN(out.weight, cpu::PackedWeight::pack(w.data(), n, k, dtype));
-    return out;
+    return emit(std::move(out));
   }
 
   // Patch embedding: Conv2d weight [D, C, p, p] flattened to [D, C*p*p].
-  Result<PackedLinear> patch_embed(const std::string& prefix) const {
+  Result<LinearRef> patch_embed(const std::string& prefix) const {
     const int64_t D = config.hidden_size, C = config.in_channels, p = config.patch_size;
-    DITTO_ASSIGN_OR_RETURN(Tensor w, read(prefix + ".weight", {D, C, p, p}));
-    PackedLinear out;
+    HostLinear out;
+    out.n = D;
+    out.k = C * p * p;
+    DITTO_ASSIGN_OR_RETURN(out.weight, read_vector(prefix + ".weight", {D, C, p, p}));
     DITTO_ASSIGN_OR_RETURN(out.bias, read_vector(prefix + ".bias", {D}));
-    DITTO_ASSIGN_OR_RETURN(out.weight, cpu::PackedWeight::pack(w.data<float>(), D, C * p * p, dtype));
-    return out;
+    return emit(std::move(out));
   }
 
   // The class table has num_classes rows, plus the null row when trained with label dropout.
@@ -101,22 +110,22 @@ bool same_bytes(const SafetensorsFile& file, const std::string& a, const std::st
   return ta.ok() && tb.ok() && std::memcmp(ta.value().raw(), tb.value().raw(), ta.value().nbytes()) == 0;
 }
 
-Result<Weights> load_official(const Loader& L) {
+Result<WeightPlan> plan_official(const Loader& L) {
   const DitConfig& c = L.config;
   const int64_t D = c.hidden_size, T = num_tokens(c), p = c.patch_size;
-  Weights w;
+  WeightPlan w;
   w.mlp_hidden = static_cast<int64_t>(static_cast<double>(D) * c.mlp_ratio);
   DITTO_ASSIGN_OR_RETURN(w.patch_embed, L.patch_embed("x_embedder.proj"));
   DITTO_ASSIGN_OR_RETURN(w.pos_table, L.read_vector("pos_embed", {1, T, D}));
 
-  ConditionGroup g;
+  ConditionGroupOf<LinearRef, std::vector<float>> g;
   DITTO_ASSIGN_OR_RETURN(g.t_fc1, L.linear({{"t_embedder.mlp.0", D}}, kTimestepFeatures));
   DITTO_ASSIGN_OR_RETURN(g.t_fc2, L.linear({{"t_embedder.mlp.2", D}}, D));
   DITTO_ASSIGN_OR_RETURN(g.label_table, L.label_table("y_embedder.embedding_table.weight", &w.label_rows));
   std::vector<std::pair<std::string, int64_t>> adaln_parts;
   for (int64_t i = 0; i < c.depth; ++i) {
     const std::string b = "blocks." + std::to_string(i) + ".";
-    BlockWeights bw;
+    BlockOf<LinearRef> bw;
     DITTO_ASSIGN_OR_RETURN(bw.qkv, L.linear({{b + "attn.qkv", 3 * D}}, D));
     DITTO_ASSIGN_OR_RETURN(bw.proj, L.linear({{b + "attn.proj", D}}, D));
     DITTO_ASSIGN_OR_RETURN(bw.fc1, L.linear({{b + "mlp.fc1", w.mlp_hidden}}, D));
@@ -137,10 +146,10 @@ Result<Weights> load_official(const Loader& L) {
   return w;
 }
 
-Result<Weights> load_diffusers(const Loader& L) {
+Result<WeightPlan> plan_diffusers(const Loader& L) {
   const DitConfig& c = L.config;
   const int64_t D = c.hidden_size, n = grid_side(c), p = c.patch_size, T = num_tokens(c);
-  Weights w;
+  WeightPlan w;
   w.mlp_hidden = static_cast<int64_t>(static_cast<double>(D) * c.mlp_ratio);
   DITTO_ASSIGN_OR_RETURN(w.patch_embed, L.patch_embed("pos_embed.proj"));
   // diffusers PatchEmbed: base_size = sample_size // patch, interpolation_scale = 1, grid = n x n.
@@ -165,7 +174,7 @@ Result<Weights> load_diffusers(const Loader& L) {
       if (same) group = static_cast<int>(gi);
     }
     if (group < 0) {
-      ConditionGroup g;
+      ConditionGroupOf<LinearRef, std::vector<float>> g;
       g.first_block = static_cast<int>(i);
       DITTO_ASSIGN_OR_RETURN(g.t_fc1, L.linear({{emb(i) + "timestep_embedder.linear_1", D}}, kTimestepFeatures));
       DITTO_ASSIGN_OR_RETURN(g.t_fc2, L.linear({{emb(i) + "timestep_embedder.linear_2", D}}, D));
@@ -180,7 +189,7 @@ Result<Weights> load_diffusers(const Loader& L) {
       w.groups.push_back(std::move(g));
       adaln_parts.emplace_back();
     }
-    BlockWeights bw;
+    BlockOf<LinearRef> bw;
     DITTO_ASSIGN_OR_RETURN(bw.qkv, L.linear({{b + "attn1.to_q", D}, {b + "attn1.to_k", D}, {b + "attn1.to_v", D}}, D));
     DITTO_ASSIGN_OR_RETURN(bw.proj, L.linear({{b + "attn1.to_out.0", D}}, D));
     DITTO_ASSIGN_OR_RETURN(bw.fc1, L.linear({{b + "ff.net.0.proj", w.mlp_hidden}}, D));
@@ -205,11 +214,26 @@ Result<Weights> load_diffusers(const Loader& L) {
 
 }  // namespace
 
+Result<WeightPlan> plan_weights(const SafetensorsFile& file, const DitConfig& config, const LinearSink& sink) {
+  int linears_planned = 0;
+  Loader loader{file, config, sink, &linears_planned};
+  return config.layout == DitLayout::Official ? plan_official(loader) : plan_diffusers(loader);
+}
+
 Result<Weights> load_weights(const SafetensorsFile& file, const DitConfig& config, DType dtype) {
   if (dtype != DType::F32 && dtype != DType::BF16)
     return invalid_argument(std::string("DiT compute dtype must be F32 or BF16, got ") + dtype_name(dtype));
-  Loader loader{file, config, dtype};
-  return config.layout == DitLayout::Official ? load_official(loader) : load_diffusers(loader);
+  std::vector<PackedLinear> packed;
+  auto pack = [&](HostLinear&& linear) -> Status {
+    PackedLinear out;
+    DITTO_ASSIGN_OR_RETURN(out.weight, cpu::PackedWeight::pack(linear.weight.data(), linear.n, linear.k, dtype));
+    out.bias = std::move(linear.bias);
+    packed.push_back(std::move(out));
+    return Status::Ok();
+  };
+  DITTO_ASSIGN_OR_RETURN(WeightPlan plan, plan_weights(file, config, pack));
+  auto keep_on_host = [](std::vector<float>&& table) -> Result<std::vector<float>> { return std::move(table); };
+  return materialize<PackedLinear, std::vector<float>>(std::move(plan), packed, keep_on_host);
 }
 
 }  // namespace ditto::dit

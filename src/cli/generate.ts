@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 
+import { isDeviceSpec } from "../device.js";
 import { readFixtureInfo } from "../eval/fixture.js";
 import { makeGrid } from "../images/grid.js";
 import { packageRoot } from "../native.js";
@@ -13,7 +14,8 @@ import { intOption, parseArgs, stringOption, UsageError } from "./args.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
-                      [--seed N] [--noise philox|reference] [--threads T] [--dtype f32|bf16] [--upscale F] [--out FILE]`;
+                      [--seed N] [--noise philox|reference] [--threads T] [--dtype f32|bf16] [--device auto|cpu|cuda[:N]] [--upscale F]
+                      [--out FILE]`;
 
 /** The vendored glyph model (examples/models/glyphs in the package). */
 export function defaultModelDir(): string {
@@ -26,7 +28,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${GENERATE_USAGE}\n`);
     return 0;
   }
-  const known = new Set(["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "upscale", "out", "json"]);
+  const known = new Set(["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json"]);
   for (const key of args.options.keys()) if (!known.has(key)) throw new UsageError(`unknown option --${key}\n${GENERATE_USAGE}`);
   const modelDir = stringOption(args, "model") ?? defaultModelDir();
   if (!existsSync(modelDir)) throw new UsageError(`model folder ${modelDir} does not exist`);
@@ -59,7 +61,9 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   const upscale = intOption(args, "upscale") ?? (grid ? 4 : 8);
   const out = stringOption(args, "out") ?? (grid ? "grid.png" : "sample.png");
 
-  await using pipe = await Pipeline.load({ model: modelDir, threads: intOption(args, "threads"), dtype });
+  const device = stringOption(args, "device") ?? "auto";
+  if (!isDeviceSpec(device)) throw new UsageError(`--device expects auto, cpu, cuda or cuda:N but received ${device}`);
+  await using pipe = await Pipeline.load({ model: modelDir, threads: intOption(args, "threads"), dtype, device });
   const progress = createProgress();
   const steps = intOption(args, "steps") ?? pipe.recommended.steps;
   progress.start(steps, `${labels.length} image${labels.length > 1 ? "s" : ""}`);

@@ -1,5 +1,5 @@
 // Entry point of the ditto.node addon: creates the per-environment data and lets each binding file register
-// its exports. Adding a binding (e.g. the CUDA device probe) is one Register line here.
+// its exports. Adding a binding is one Register line here.
 #include "addon.h"
 
 namespace ditto_node {

@@ -272,7 +272,7 @@ Napi::Value TensorWrap::Concat(const Napi::CallbackInfo& info) {
   return NewInstance(env, std::move(out));
 }
 
-// combine(coefficients: Float64Array | number[], tensors: NativeTensor[]) = Σ c_j·t_j, float32, left to right.
+// combine(coefficients: number[], tensors: NativeTensor[]) = Σ c_j·t_j, float32, left to right.
 // linear_combination takes at most 8 inputs; longer sums continue from the partial result, which keeps the
 // left-to-right float32 order (the partial sum is the first term of the next chunk with coefficient 1).
 Napi::Value TensorWrap::Combine(const Napi::CallbackInfo& info) {

@@ -1,6 +1,9 @@
 // Core pieces: Tensor views and conversions, ThreadPool coverage, ISA detection and override.
 #include <atomic>
+#include <chrono>
 #include <cstring>
+#include <new>
+#include <thread>
 
 #include "check.h"
 #include "ditto/cpu_features.h"
@@ -48,6 +51,29 @@ int main() {
       });
       for (auto& h : hits) CHECK(h.load() == 1);
       CHECK(bad_thread.load() == 0);
+    }
+  }
+
+  // ThreadPool: a throwing task (e.g. std::bad_alloc from scratch) reaches the caller instead of terminating the
+  // process from a worker (thrower = the last worker) or unwinding while workers still run (thrower = the caller,
+  // index 0); the other threads' tasks are slowed so every thread gets some. The pool stays usable afterwards.
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int thrower : {threads - 1, 0}) {
+      std::atomic<bool> thrown{false};
+      bool caught = false;
+      try {
+        pool.parallel_for(37, [&](int64_t, int th) {
+          if (th == thrower && !thrown.exchange(true)) throw std::bad_alloc();
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+        });
+      } catch (const std::bad_alloc&) {
+        caught = true;
+      }
+      CHECK(caught);
+      std::atomic<int> ran{0};
+      pool.parallel_for(37, [&](int64_t, int) { ran.fetch_add(1); });
+      CHECK(ran.load() == 37);
     }
   }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -24,6 +25,7 @@ class ThreadPool {
   // Runs fn(task, thread_index) for task in [0, num_tasks), tasks handed out dynamically.
   // thread_index is in [0, size()) and stable for the duration of one task (for per-thread scratch).
   // Not reentrant: a task must not call parallel_for on the same pool.
+  // If a task throws, no further tasks start and the first exception is rethrown here once running tasks finish.
   void parallel_for(int64_t num_tasks, const std::function<void(int64_t task, int thread_index)>& fn);
 
   static int default_thread_count();
@@ -47,6 +49,7 @@ class ThreadPool {
   bool job_closed_ = true;
   std::atomic<uint64_t> generation_{0};
   bool stopping_ = false;
+  std::exception_ptr task_error_;  // first exception thrown by a task of the current job (guarded by mutex_)
 };
 
 }  // namespace ditto

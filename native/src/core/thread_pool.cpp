@@ -3,7 +3,9 @@
 #include "ditto/thread_pool.h"
 
 #include <cstdlib>
+#include <exception>
 #include <string>
+#include <utility>
 
 namespace ditto {
 
@@ -35,7 +37,17 @@ void ThreadPool::run_tasks(int thread_index) {
   for (;;) {
     int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= num_tasks_) break;
-    fn(task, thread_index);
+    try {
+      fn(task, thread_index);
+    } catch (...) {
+      // An exception escaping a worker thread would terminate the process, and one escaping the caller before the
+      // workers finish would free `fn` under them. Keep the first one for parallel_for to rethrow on the caller's
+      // thread once every running task is done (the job queue maps std::bad_alloc to ERR_OUT_OF_MEMORY), and
+      // hand out no further tasks.
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!task_error_) task_error_ = std::current_exception();
+      next_task_.store(num_tasks_, std::memory_order_relaxed);
+    }
   }
 }
 
@@ -69,6 +81,7 @@ void ThreadPool::parallel_for(int64_t num_tasks, const std::function<void(int64_
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] { return in_flight_.load(std::memory_order_acquire) == 0; });
   }
+  if (task_error_) std::rethrow_exception(std::exchange(task_error_, nullptr));
 }
 
 void ThreadPool::worker_loop(int thread_index) {

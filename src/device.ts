@@ -15,14 +15,6 @@ export interface DeviceChoice {
   reason: string;
 }
 
-interface NativeProbe {
-  device: string;
-  kind: "cpu" | "cuda";
-  index: number;
-  description: string;
-  reason: string;
-}
-
 const CUDA_RUNTIME_MISSING =
   "the CUDA DiT forward is built into libditto_cuda's native tests but not wired into the Node addon yet";
 
@@ -33,13 +25,8 @@ export function isDeviceSpec(value: unknown): value is DeviceSpec {
 export function chooseDevice(spec: unknown = "auto", name = "device"): DeviceChoice {
   if (!isDeviceSpec(spec)) throw typeError("'auto', 'cpu', 'cuda' or 'cuda:N'", name, spec);
   if (spec === "cpu") return { device: "cpu", reason: "" };
-  const probeDevice = (native() as unknown as { probeDevice?: (s: string) => NativeProbe }).probeDevice;
-  if (!probeDevice) {
-    if (spec === "auto") return { device: "cpu", reason: "this addon was built without device probing" };
-    throw new DittoError("ERR_CUDA", `Cannot use device '${spec}': this addon was built without the CUDA loader`);
-  }
   // Throws ERR_CUDA for an explicit CUDA request that cannot be honoured (no backend, no driver, no device).
-  const probe = callNative(() => probeDevice(spec));
+  const probe = callNative(() => native().probeDevice(spec));
   if (probe.kind === "cpu") return { device: "cpu", reason: probe.reason };
   if (spec === "auto") return { device: "cpu", reason: `found ${probe.description}, but ${CUDA_RUNTIME_MISSING}` };
   throw new DittoError("ERR_CUDA", `Cannot run on device '${spec}' (${probe.description}): ${CUDA_RUNTIME_MISSING}`);

@@ -89,12 +89,23 @@ export interface NativeInfo {
   napiVersion: number;
 }
 
+/** probeDevice(spec)'s answer (bindings/device_binding.cpp). */
+export interface NativeDeviceProbe {
+  device: string;
+  kind: "cpu" | "cuda";
+  index: number;
+  description: string;
+  reason: string;
+}
+
 export interface NativeAddon {
   NativeTensor: NativeTensorStatic;
   AbortFlag: new () => NativeAbortFlag;
   loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16" }): Promise<NativeModel>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
+  probeDevice(spec: string): NativeDeviceProbe;
+  describeDevices(): string;
   errorCodes: Record<string, number>;
 }
 

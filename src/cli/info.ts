@@ -4,10 +4,9 @@ import { info } from "../info.js";
 import { native } from "../native.js";
 import { parseArgs } from "./args.js";
 
-function devices(): string | undefined {
-  const describe = (native() as { describeDevices?: () => string }).describeDevices;
+function devices(): string {
   try {
-    return describe?.().trim();
+    return native().describeDevices().trim();
   } catch (e) {
     return `unavailable (${(e as Error).message})`;
   }
@@ -19,7 +18,7 @@ export async function runInfo(argv: readonly string[]): Promise<number> {
   const deviceText = devices();
   const addon = process.env.DITTO_ADDON_PATH ? `${process.env.DITTO_ADDON_PATH} (DITTO_ADDON_PATH)` : "prebuilds/ or build/Release (node-gyp-build)";
   if (args.options.has("json")) {
-    console.log(JSON.stringify({ ...i, build: { addon, napiVersion: i.napiVersion }, devices: deviceText ?? null }));
+    console.log(JSON.stringify({ ...i, build: { addon, napiVersion: i.napiVersion }, devices: deviceText }));
     return 0;
   }
   const features = Object.entries(i.features).filter(([, on]) => on).map(([name]) => name);
@@ -29,6 +28,6 @@ export async function runInfo(argv: readonly string[]): Promise<number> {
   console.log(`ISA:      ${i.isa} (supported: ${i.supportedIsas.join(", ")}; cap with DITTO_ISA)`);
   console.log(`Features: ${features.join(" ") || "none"}`);
   console.log(`Threads:  ${i.threads} (override with loadModel({ threads }) or DITTO_NUM_THREADS)`);
-  if (deviceText !== undefined) console.log(`Devices:  ${deviceText.split("\n").join("\n          ")}`);
+  console.log(`Devices:  ${deviceText.split("\n").join("\n          ")}`);
   return 0;
 }

@@ -155,7 +155,8 @@ void linear(ThreadPool& pool, const float* x, int64_t m, int64_t lda, const Pack
   // across all of N, so its A rows are packed once; otherwise (small M) a task is one MC×NC block and the
   // blocks are split until each thread gets several, so dynamic scheduling balances even M = 64 on 2 threads.
   // Below ~8 MFLOP (≲ 80 µs on one Zen 4 core) waking the pool costs more than it saves, and on a busy
-  // machine a descheduled worker can stall the call for a whole time slice: run such calls inline.
+  // machine a worker descheduled in the middle of one of the call's tasks holds it up for a whole time slice
+  // (the pool no longer waits for workers that have not started, see thread_pool.h): run such calls inline.
   const bool inline_call = 2.0 * double(m) * double(n) * double(k) < 8e6;
   const int64_t threads = inline_call ? 1 : pool.size();
   const int64_t strips_total = ceil_div(m, mr), panels_total = ceil_div(n, nr);

@@ -27,6 +27,11 @@ export function parseArgs(argv: readonly string[], booleanFlags: readonly string
 
 export class UsageError extends Error {}
 
+/** Every subcommand rejects options it does not know (a typo must not be silently ignored). */
+export function rejectUnknownOptions(args: ParsedArgs, known: readonly string[], usage: string): void {
+  for (const key of args.options.keys()) if (!known.includes(key)) throw new UsageError(`unknown option --${key}\n${usage}`);
+}
+
 export function stringOption(args: ParsedArgs, name: string): string | undefined {
   const v = args.options.get(name);
   if (v === true) throw new UsageError(`--${name} needs a value`);

@@ -4,7 +4,7 @@
 import { runEval, type EvalOptions } from "../eval/harness.js";
 import { readFixtureInfo } from "../eval/fixture.js";
 import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
-import { intOption, parseArgs, stringOption, UsageError } from "./args.js";
+import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
 import { defaultModelDir } from "./generate.js";
 import { createProgress } from "./progress.js";
 
@@ -24,8 +24,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${EVAL_USAGE}\n`);
     return 0;
   }
-  const known = new Set(["fixture", "n", "steps", "cfg", "seed-base", "noise", "cache", "guidance", "save", "threads", "batch", "dtype", "json"]);
-  for (const key of args.options.keys()) if (!known.has(key)) throw new UsageError(`unknown option --${key}\n${EVAL_USAGE}`);
+  rejectUnknownOptions(args, ["fixture", "n", "steps", "cfg", "seed-base", "noise", "cache", "guidance", "save", "threads", "batch", "dtype", "json"], EVAL_USAGE);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}\n${EVAL_USAGE}`);
   const fixture = stringOption(args, "fixture") ?? defaultModelDir();
   const info = readFixtureInfo(fixture);

@@ -10,7 +10,7 @@ import { makeGrid } from "../images/grid.js";
 import { packageRoot } from "../native.js";
 import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
 import { Pipeline } from "../pipeline/pipeline.js";
-import { intOption, parseArgs, stringOption, UsageError } from "./args.js";
+import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
@@ -28,8 +28,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${GENERATE_USAGE}\n`);
     return 0;
   }
-  const known = new Set(["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json"]);
-  for (const key of args.options.keys()) if (!known.has(key)) throw new UsageError(`unknown option --${key}\n${GENERATE_USAGE}`);
+  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json"], GENERATE_USAGE);
   const modelDir = stringOption(args, "model") ?? defaultModelDir();
   if (!existsSync(modelDir)) throw new UsageError(`model folder ${modelDir} does not exist`);
   const info = readFixtureInfo(modelDir);

@@ -2,7 +2,7 @@
 // engine can see (`--json` for one JSON line).
 import { info } from "../info.js";
 import { native } from "../native.js";
-import { parseArgs } from "./args.js";
+import { parseArgs, rejectUnknownOptions } from "./args.js";
 
 function devices(): string {
   try {
@@ -14,6 +14,7 @@ function devices(): string {
 
 export async function runInfo(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ["json"]);
+  rejectUnknownOptions(args, ["json"], "Usage: ditto info [--json]");
   const i = info();
   const deviceText = devices();
   const addon = process.env.DITTO_ADDON_PATH ? `${process.env.DITTO_ADDON_PATH} (DITTO_ADDON_PATH)` : "prebuilds/ or build/Release (node-gyp-build)";

@@ -8,7 +8,7 @@
 //   and at least one passed (unsupported cases are listed, not counted as failures), 1 when any case failed,
 //   2 when no case was supported.
 import { isUnsupported, verifyAll, verifyCase, type VerifyCaseResult } from "../verify/index.js";
-import { intOption, parseArgs, stringOption, UsageError } from "./args.js";
+import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
 
 export const VERIFY_USAGE = `Usage: ditto verify <case-dir> [--threads N] [--dtype f32|bf16]
        ditto verify --all <dir> [--threads N] [--dtype f32|bf16]`;
@@ -33,6 +33,7 @@ export async function runVerify(argv: readonly string[]): Promise<number> {
     console.log(VERIFY_USAGE);
     return 0;
   }
+  rejectUnknownOptions(args, ["all", "help", "threads", "dtype"], VERIFY_USAGE);
   const threads = intOption(args, "threads");
   const dtype = stringOption(args, "dtype");
   if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype expects f32 or bf16 but received ${dtype}`);

@@ -3,18 +3,12 @@
 // (ᾱ_prev = final_alpha_cumprod — 1 with set_alpha_to_one — below 0). Spacing leading (+ steps_offset), trailing
 // (round half to even) or linspace. All coefficients in float32 as the reference computes them.
 import { Tensor } from "../tensor.js";
-import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
-import { spacedTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from "./betaGrid.js";
-import { f32, roundHalfEven, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
+import { BaseScheduler, booleanOption, camelCaseKeys, stringOption } from "./base.js";
+import { spacedTimesteps, betaGridOptions, type BetaGridConfig } from "./betaGrid.js";
+import { f32, roundHalfEven, trainingAlphasCumprod } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
-export interface DdimConfig {
-  numTrainTimesteps?: number;
-  betaStart?: number;
-  betaEnd?: number;
-  betaSchedule?: BetaSchedule;
-  timestepSpacing?: TimestepSpacing;
-  stepsOffset?: number;
+export interface DdimConfig extends Partial<BetaGridConfig> {
   setAlphaToOne?: boolean;
   predictionType?: "epsilon";
   /** Only η = 0 (deterministic DDIM) is supported. */
@@ -33,12 +27,9 @@ export class DdimScheduler extends BaseScheduler {
     super();
     const c = camelCaseKeys(config as Record<string, unknown>);
     this.config = {
-      numTrainTimesteps: numberOption(c, "numTrainTimesteps", 1000),
-      betaStart: numberOption(c, "betaStart", 0.0001),
-      betaEnd: numberOption(c, "betaEnd", 0.02),
-      betaSchedule: stringOption(c, "betaSchedule", ["linear", "scaled_linear"], "linear"),
-      timestepSpacing: stringOption(c, "timestepSpacing", TIMESTEP_SPACINGS, "leading"),
-      stepsOffset: numberOption(c, "stepsOffset", 0),
+      ...betaGridOptions(c, {
+        numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: "linear", timestepSpacing: "leading", stepsOffset: 0,
+      }),
       setAlphaToOne: booleanOption(c, "setAlphaToOne", true),
       predictionType: stringOption(c, "predictionType", ["epsilon"], "epsilon"),
       eta: 0,

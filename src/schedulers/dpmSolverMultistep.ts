@@ -7,17 +7,11 @@
 // The first step, and with final σ = 0 the last step, are first order. Scalars in float32 as torch computes them.
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
-import { multistepTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from "./betaGrid.js";
-import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
+import { multistepTimesteps, betaGridOptions, type BetaGridConfig } from "./betaGrid.js";
+import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
-export interface DpmSolverMultistepConfig {
-  numTrainTimesteps?: number;
-  betaStart?: number;
-  betaEnd?: number;
-  betaSchedule?: BetaSchedule;
-  timestepSpacing?: TimestepSpacing;
-  stepsOffset?: number;
+export interface DpmSolverMultistepConfig extends Partial<BetaGridConfig> {
   solverOrder?: 1 | 2;
   lowerOrderFinal?: boolean;
   finalSigmasType?: "zero" | "sigma_min";
@@ -45,12 +39,9 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
     super();
     const c = camelCaseKeys(config as Record<string, unknown>);
     this.config = {
-      numTrainTimesteps: numberOption(c, "numTrainTimesteps", 1000),
-      betaStart: numberOption(c, "betaStart", 0.00085),
-      betaEnd: numberOption(c, "betaEnd", 0.012),
-      betaSchedule: stringOption(c, "betaSchedule", ["linear", "scaled_linear"], "scaled_linear"),
-      timestepSpacing: stringOption(c, "timestepSpacing", TIMESTEP_SPACINGS, "linspace"),
-      stepsOffset: numberOption(c, "stepsOffset", 0),
+      ...betaGridOptions(c, {
+        numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear", timestepSpacing: "linspace", stepsOffset: 0,
+      }),
       solverOrder: numberOption(c, "solverOrder", 2) as 1 | 2,
       lowerOrderFinal: booleanOption(c, "lowerOrderFinal", true),
       finalSigmasType: stringOption(c, "finalSigmasType", ["zero", "sigma_min"], "zero"),

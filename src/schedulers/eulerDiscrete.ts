@@ -3,18 +3,12 @@
 // timesteps, model input x/√(σ² + 1), step x₀ = x − σ·ε, d = (x − x₀)/σ, x' = x + d·(σ_next − σ).
 // SDXL's config (scaled_linear 0.00085..0.012, leading spacing, steps_offset 1) is the golden setting.
 import { Tensor } from "../tensor.js";
-import { BaseScheduler, camelCaseKeys, numberOption, stringOption } from "./base.js";
-import { spacedTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from "./betaGrid.js";
-import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
+import { BaseScheduler, camelCaseKeys, stringOption } from "./base.js";
+import { spacedTimesteps, betaGridOptions, type BetaGridConfig } from "./betaGrid.js";
+import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
-export interface EulerDiscreteConfig {
-  numTrainTimesteps?: number;
-  betaStart?: number;
-  betaEnd?: number;
-  betaSchedule?: BetaSchedule;
-  timestepSpacing?: TimestepSpacing;
-  stepsOffset?: number;
+export interface EulerDiscreteConfig extends Partial<BetaGridConfig> {
   predictionType?: "epsilon";
 }
 
@@ -31,12 +25,9 @@ export class EulerDiscreteScheduler extends BaseScheduler {
     super();
     const c = camelCaseKeys(config as Record<string, unknown>);
     this.config = {
-      numTrainTimesteps: numberOption(c, "numTrainTimesteps", 1000),
-      betaStart: numberOption(c, "betaStart", 0.00085),
-      betaEnd: numberOption(c, "betaEnd", 0.012),
-      betaSchedule: stringOption(c, "betaSchedule", ["linear", "scaled_linear"], "scaled_linear"),
-      timestepSpacing: stringOption(c, "timestepSpacing", TIMESTEP_SPACINGS, "leading"),
-      stepsOffset: numberOption(c, "stepsOffset", 1),
+      ...betaGridOptions(c, {
+        numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear", timestepSpacing: "leading", stepsOffset: 1,
+      }),
       predictionType: stringOption(c, "predictionType", ["epsilon"], "epsilon"),
     };
     this.alphasCumprod = trainingAlphasCumprod(this.config);

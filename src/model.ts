@@ -7,6 +7,7 @@
 // (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
+import { chooseDevice, type DeviceSpec } from "./device.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
   callNative,
@@ -19,7 +20,6 @@ import {
   type NativeModelConfig,
 } from "./native.js";
 import { Tensor } from "./tensor.js";
-import { chooseDevice, type DeviceSpec } from "./device.js";
 
 export type ModelDType = "f32" | "bf16";
 
@@ -33,22 +33,8 @@ export interface LoadModelOptions {
   device?: DeviceSpec;
 }
 
-/** The checkpoint's constructor kwargs (as written in its JSON) plus normalised fields. */
-export interface ModelConfig {
-  family: "dit";
-  layout: "official" | "diffusers";
-  inputSize: number;
-  patchSize: number;
-  inChannels: number;
-  outChannels: number;
-  hiddenSize: number;
-  depth: number;
-  numHeads: number;
-  mlpRatio: number;
-  numClasses: number;
-  learnSigma: boolean;
-  /** The JSON file the architecture was read from. */
-  configPath: string;
+/** The checkpoint's constructor kwargs (as written in its JSON) plus the engine's normalised fields. */
+export interface ModelConfig extends Omit<NativeModelConfig, "kwargsJson"> {
   [kwarg: string]: unknown;
 }
 

@@ -45,7 +45,9 @@ export interface NativeModelConfig {
   freqShift: number;
   normEps: number;
   ffNormEps: number;
+  /** The JSON file the architecture was read from. */
   configPath: string;
+  /** The constructor kwargs as written in that JSON (not part of model.config). */
   kwargsJson: string;
 }
 

@@ -368,6 +368,15 @@ void run_load_errors() {
     std::ofstream(dir + "/config.json") << R"({"_class_name": "DiTTransformer2DModel", "num_layers": -2})";
     auto bad = DitModel::load(dir, LoadOptions{});
     CHECK(!bad.ok() && bad.status().message().find("\"num_layers\" must be a positive integer, got -2") != std::string::npos);
+    // An absurd width names the field that is wrong, not a derived one (mlp_ratio stays the valid 4).
+    std::ofstream(dir + "/config.json") << R"({"constructor_kwargs": {"input_size": 16, "patch_size": 2,
+      "in_channels": 4, "hidden_size": 1000000000, "depth": 4, "num_heads": 4, "num_classes": 10}})";
+    auto wide = DitModel::load(dir, LoadOptions{});
+    CHECK(!wide.ok() && wide.status().message().find("\"hidden_size\" must be at most 1048576, got 1000000000") != std::string::npos);
+    std::ofstream(dir + "/config.json") << R"({"constructor_kwargs": {"input_size": 16, "patch_size": 2,
+      "in_channels": 4, "hidden_size": 64, "depth": 4, "num_heads": 4, "num_classes": 10, "mlp_ratio": 1e8}})";
+    auto mlp = DitModel::load(dir, LoadOptions{});
+    CHECK(!mlp.ok() && mlp.status().message().find("the MLP width \"mlp_ratio\" x hidden size = 1e+08 x 64 must be at most 1e9") != std::string::npos);
   }
   const std::string pixart = std::string(kGolden) + "/pixart";
   if (fs::exists(pixart + "/model.safetensors")) {

@@ -3,11 +3,13 @@
 // reference gaussian(K + k); the fixture's reference sampler (uniform flow Euler, CFG on the whole output) batched
 // across samples with cond + uncond in one 2B forward; FD (classifier fc1 features vs real-stats) and ACC; with a
 // cache or guidance policy also the plain run on the same seeds, reported as PSNR / SSIM against it.
+import { rangeError } from "../errors.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { batchFidelity } from "../metrics/fidelity.js";
 import { Classifier, accuracy } from "../metrics/classifier.js";
 import { featureStats, frechetDistance } from "../metrics/frechet.js";
 import type { NoiseKind } from "../noise/index.js";
+import { baseSeedRange } from "../pipeline/options.js";
 import { Pipeline, type GenerateStats } from "../pipeline/pipeline.js";
 import { classifierPath, loadRealStats, readFixtureInfo } from "./fixture.js";
 import { formatSpec, parseCacheSpec, parseGuidanceSpec, type PolicySpec } from "./specs.js";
@@ -69,7 +71,8 @@ function checkOptions(o: EvalOptions, classes: number): void {
   positiveInt(o.steps, "steps");
   if (o.n % classes !== 0) throw new RangeError(`Expected a multiple of ${classes} (the number of classes) for n but received ${o.n}`);
   if (!Number.isFinite(o.cfg)) throw new RangeError(`Expected finite number for cfg but received ${o.cfg}`);
-  if (!Number.isSafeInteger(o.seedBase) || o.seedBase < 0) throw new RangeError(`Expected non-negative integer for seedBase but received ${o.seedBase}`);
+  const seeds = baseSeedRange(o.n, "seedBase");
+  if (!Number.isSafeInteger(o.seedBase) || o.seedBase < 0 || o.seedBase > seeds.max) throw rangeError(seeds.expected, "seedBase", o.seedBase);
   if (o.batchSize !== undefined) positiveInt(o.batchSize, "batchSize");
 }
 

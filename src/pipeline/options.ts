@@ -91,6 +91,16 @@ export function checkGenerateOptions(
   return { labels, steps, seeds, guidanceScale, noise, strength };
 }
 
+/**
+ * What a base seed for `count` samples must be: sample i uses `name` + i, which must stay a safe integer, so the
+ * base is at most MAX_SAFE_INTEGER − (count − 1). One rule for generate({ seed }), eval's seedBase and the CLI.
+ */
+export function baseSeedRange(count: number, name: string): { max: number; expected: string } {
+  const max = Number.MAX_SAFE_INTEGER - (count - 1);
+  const why = count > 1 ? ` (sample i of ${count} uses ${name} + i, which must stay a safe integer)` : "";
+  return { max, expected: `integer between 0 and ${max}${why}` };
+}
+
 function checkSeeds(seed: GenerateOptions["seed"], count: number): number[] {
   const valid = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
   if (seed === undefined) {
@@ -98,7 +108,8 @@ function checkSeeds(seed: GenerateOptions["seed"], count: number): number[] {
     return Array.from({ length: count }, (_, i) => base + i);
   }
   if (typeof seed === "number") {
-    if (!valid(seed) || !valid(seed + count - 1)) throw rangeError("non-negative safe integer", "seed", seed);
+    const range = baseSeedRange(count, "seed");
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > range.max) throw rangeError(range.expected, "seed", seed);
     return Array.from({ length: count }, (_, i) => seed + i);
   }
   if (!Array.isArray(seed)) throw typeError("number or number[]", "seed", seed);

@@ -8,6 +8,8 @@
 // num_layers=28, sample_size=32, patch_size=2, num_embeds_ada_norm=1000, norm_eps=1e-5).
 // The checkpoint layout (and with it the numeric conventions: timestep freq shift, FF-norm eps) comes from
 // the tensor names, never from which kwarg names the config uses (golden README "dit-diffusers").
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 
 #include "ditto/json.h"
@@ -19,6 +21,19 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
+
+// The shortest text that reads back as `v` (the number as the config wrote it).
+std::string shortest(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// The largest structural size a config may give (widths, image side, depth, classes): far above any DiT, and small
+// enough that the products the loader forms (weight shapes, MLP width) stay exact in int64 and double.
+constexpr int64_t kMaxConfigInt = int64_t{1} << 20;
+// The widest MLP (mlp_ratio × hidden size) accepted.
+constexpr double kMaxMlpWidth = 1e9;
 
 class KwargReader {
  public:
@@ -40,6 +55,8 @@ class KwargReader {
     }
     if (!v->is_integer() || v->as_int() <= 0)
       return error(in_quotes(key) + " must be a positive integer, got " + to_json(*v));
+    if (v->as_int() > kMaxConfigInt)
+      return error(in_quotes(key) + " must be at most " + std::to_string(kMaxConfigInt) + ", got " + to_json(*v));
     *out = v->as_int();
     return Status::Ok();
   }
@@ -175,6 +192,9 @@ Result<DitConfig> parse_dit_config(const std::string& json_path, const Safetenso
     DITTO_RETURN_IF_ERROR(kw.positive_int("patch_size", 2, &c.patch_size));
     DITTO_RETURN_IF_ERROR(kw.positive_int("num_embeds_ada_norm", 1000, &c.num_classes));
     c.hidden_size = c.num_heads * head_dim;
+    if (c.hidden_size > kMaxConfigInt)
+      return kw.error("the hidden size \"num_attention_heads\" x \"attention_head_dim\" = " +
+                      std::to_string(c.hidden_size) + " must be at most " + std::to_string(kMaxConfigInt));
     c.mlp_ratio = 4.0;  // diffusers FeedForward(mult=4)
     c.learn_sigma = c.out_channels == 2 * c.in_channels;
     if (const JsonValue* nt = kw.find("norm_type"); nt && !(nt->is_string() && nt->as_string() == "ada_norm_zero"))
@@ -197,7 +217,12 @@ Result<DitConfig> parse_dit_config(const std::string& json_path, const Safetenso
     DITTO_RETURN_IF_ERROR(kw.number("class_dropout_prob", 0.1, &class_dropout));
     c.out_channels = c.learn_sigma ? 2 * c.in_channels : c.in_channels;
   }
-  if (!(c.mlp_ratio > 0) || c.mlp_ratio * c.hidden_size > 1e9) return kw.error("\"mlp_ratio\" must be positive");
+  // Each check names the field that is wrong (a huge hidden_size must not read as a bad mlp_ratio).
+  if (!(c.mlp_ratio > 0) || !std::isfinite(c.mlp_ratio))
+    return kw.error("\"mlp_ratio\" must be a positive number, got " + shortest(c.mlp_ratio));
+  if (c.mlp_ratio * static_cast<double>(c.hidden_size) > kMaxMlpWidth)
+    return kw.error("the MLP width \"mlp_ratio\" x hidden size = " + shortest(c.mlp_ratio) + " x " +
+                    std::to_string(c.hidden_size) + " must be at most 1e9");
   if (c.hidden_size % c.num_heads != 0)
     return kw.error("hidden size " + std::to_string(c.hidden_size) + " is not divisible by " +
                     std::to_string(c.num_heads) + " heads");

@@ -20,11 +20,13 @@ import {
   type NativeModelConfig,
 } from "./native.js";
 import { Tensor } from "./tensor.js";
+import { capThreads } from "./threads.js";
 
 export type ModelDType = "f32" | "bf16";
 
 export interface LoadModelOptions {
-  /** Worker threads for this model's kernels (default: the machine's cores, or DITTO_NUM_THREADS). */
+  /** Worker threads for this model's kernels (default: the machine's cores, or DITTO_NUM_THREADS). A request above
+   * the cores available to the process is capped there, with a process warning (code DITTO_THREADS_CAPPED). */
   threads?: number;
   /** GEMM compute dtype: 'f32' (reference) or 'bf16' (faster, ~1e-2 relative). Default 'f32'. */
   dtype?: ModelDType;
@@ -62,7 +64,7 @@ function checkLoadOptions(options: unknown): LoadModelOptions {
     throw rangeError("integer between 1 and 1024", "options.threads", threads);
   }
   if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw typeError("'f32' or 'bf16'", "options.dtype", dtype);
-  return { threads, dtype, device };
+  return { threads: capThreads(threads, "options.threads"), dtype, device };
 }
 
 /**

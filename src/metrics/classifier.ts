@@ -4,6 +4,7 @@
 // as the fixture prescribes (x = u8/127.5 − 1 in float32, NCHW).
 import { DittoError } from "../errors.js";
 import { uint8ToUnitRange } from "../images/quantize.js";
+import { capThreads } from "../threads.js";
 
 export interface ClassifierOutput {
   count: number;
@@ -54,7 +55,7 @@ export class Classifier {
     let session: OrtSession;
     try {
       session = await ort.InferenceSession.create(onnxPath, {
-        intraOpNumThreads: options.threads ?? 0,
+        intraOpNumThreads: capThreads(options.threads, "options.threads") ?? 0,
         interOpNumThreads: 1,
       });
     } catch (e) {

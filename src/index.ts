@@ -16,7 +16,7 @@ export { Pipeline } from "./pipeline/index.js";
 export type { PipelineLoadOptions, GenerateOptions, GenerateResult, GenerateStats, StepEvent, PipelineScheduler, RecommendedSettings, Device } from "./pipeline/index.js";
 export { Image, makeGrid } from "./images/index.js";
 export type { GridOptions } from "./images/index.js";
-export { philoxGaussian, referenceGaussian } from "./noise/index.js";
+export { philoxGaussian, referenceGaussian, batchNoiseTensor } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
 export { runEval } from "./eval/harness.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";

@@ -109,6 +109,10 @@ export interface NativeAddon {
   probeDevice(spec: string): NativeDeviceProbe;
   describeDevices(): string;
   errorCodes: Record<string, number>;
+  /** A batch's Gaussian noise [samples, countPerSample], generated off the JS thread (keys: low, high word per seed). */
+  gaussianNoise(kind: "philox" | "reference", keys: Uint32Array, countPerSample: number): Promise<NativeTensor>;
+  /** Model-space images [N, C, H, W] → interleaved u8 NHWC pixels, converted off the JS thread. */
+  toUint8NHWC(images: NativeTensor): Promise<Uint8Array>;
 }
 
 function moduleDir(): string {

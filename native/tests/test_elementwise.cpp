@@ -1,6 +1,7 @@
 // Elementwise ops: SiLU and tanh-GELU on every ISA path vs double-precision formulas (wide input range,
-// odd lengths that exercise vector tails, multi-chunk lengths that exercise threading), the sampler
-// arithmetic bit-exact vs the header's float32 op order, and in-place (aliased) calls.
+// odd lengths that exercise vector tails, multi-chunk lengths that exercise threading, linear_combination's
+// block edges and the arithmetic's parallel threshold), the sampler arithmetic bit-exact vs the header's float32
+// op order, and in-place (aliased) calls.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -124,6 +125,10 @@ int main() {
     ThreadPool pool(threads);
     for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{15}, int64_t{17}, int64_t{1000}, int64_t{100003}}) {
       for (Isa isa : isas) check_activations(pool, isa, n, seed++);
+      check_arithmetic(pool, n, seed++);
+    }
+    // Around linear_combination's 1024-element blocks, and past the size where arithmetic goes parallel.
+    for (int64_t n : {int64_t{1023}, int64_t{1025}, int64_t{2049}, (int64_t{1} << 22) + 1029}) {
       check_arithmetic(pool, n, seed++);
     }
   }

@@ -1,10 +1,12 @@
 // A generated image: u8 pixels, HWC (RGB for the glyph model), with PNG encoding and saving through sharp (libvips;
-// loaded on first use so importing Ditto stays cheap). The pipeline builds these from model-space NCHW floats with
-// quantize.ts (DiT sample.py's u8 convention).
+// loaded on first use so importing Ditto stays cheap). Built from model-space NCHW floats with quantize.ts (DiT
+// sample.py's u8 convention), or from a Tensor natively off the JS thread (fromTensor, what the pipeline uses).
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
-import { rangeError, typeError } from "../errors.js";
+import { rangeError, shapeError, typeError } from "../errors.js";
+import { native, toDittoError } from "../native.js";
+import { Tensor } from "../tensor.js";
 import { toUint8NHWC } from "./quantize.js";
 
 type SharpFactory = typeof import("sharp");
@@ -44,6 +46,27 @@ export class Image {
     const u8 = toUint8NHWC(x, count, channels, height, width);
     const size = height * width * channels;
     return Array.from({ length: count }, (_, k) => new Image(u8.slice(k * size, (k + 1) * size), width, height, channels));
+  }
+
+  /**
+   * One image per sample from a model-space Tensor [N, C, H, W] in [-1, 1], converted natively off the JS thread
+   * (the same pixels as fromModelSpace; the images are views of one buffer).
+   */
+  static async fromTensor(x: Tensor): Promise<Image[]> {
+    if (!(x instanceof Tensor)) throw typeError("Tensor", "x", x);
+    const shape = x.shape;
+    if (shape.length !== 4) throw shapeError("shape with 4 dimensions [N, C, H, W]", "x.shape", shape);
+    const [count, channels, height, width] = shape as [number, number, number, number];
+    if (![1, 3, 4].includes(channels)) throw rangeError("1, 3 or 4 channels", "x.shape[1]", channels);
+    const handle = x._handle("x");
+    let pixels: Uint8Array;
+    try {
+      pixels = await native().toUint8NHWC(handle);
+    } catch (e) {
+      throw toDittoError(e);
+    }
+    const size = height * width * channels;
+    return Array.from({ length: count }, (_, k) => new Image(new Uint8Array(pixels.buffer, pixels.byteOffset + k * size, size), width, height, channels));
   }
 
   /** PNG bytes (lossless). */

@@ -1,10 +1,12 @@
 // Initial-noise sources for sampling: Ditto's own Philox generator (the default) and the glyph fixture's portable
 // reference generator (bit-exact with the fixture's evaluation runs). Both give sample i's noise from its seed alone.
+// batchNoiseTensor (batch.ts) produces a batch's noise natively off the JS thread, bit-identical to these.
 import { philoxGaussian } from "./philox.js";
 import { referenceGaussian } from "./reference.js";
 
 export { philoxGaussian, philox4x32, philoxKey } from "./philox.js";
 export { referenceGaussian } from "./reference.js";
+export { batchNoiseTensor } from "./batch.js";
 
 export type NoiseKind = "philox" | "reference";
 export const NOISE_KINDS: readonly NoiseKind[] = ["philox", "reference"];

@@ -4,7 +4,8 @@
 // original pasted back outside the mask (RePaint-style replacement, Lugmayr et al. CVPR'22, as diffusers'
 // inpaint pipelines do for flow models: keep = (1 − σ)·x0 + σ·ε at the next σ). img2img starts at σ = strength from
 // (1 − σ)·x0 + σ·ε (SDEdit, Meng et al. ICLR'22). Noise: one Philox stream per sample seed, so a sample is identical
-// alone or in a batch. Aborts reject within one step (between blocks) and leave the pipeline usable.
+// alone or in a batch; it is generated natively off the JS thread, as is the final conversion to u8 images. Aborts
+// reject within one step (between blocks) and leave the pipeline usable.
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
@@ -13,7 +14,7 @@ import { readFixtureInfo } from "../eval/fixture.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
 import { chooseDevice, type DeviceSpec } from "../device.js";
-import { batchNoise } from "../noise/index.js";
+import { batchNoiseTensor } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
 import { resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
@@ -111,7 +112,6 @@ export class Pipeline implements AsyncDisposable {
     const batch = labels.length;
     const channels = config.inChannels, size = config.inputSize;
     const sampleShape = [batch, channels, size, size];
-    const perSample = channels * size * size;
     const macsPerSample = model.macsPerSample().total;
     const depth = config.depth;
     const useCfg = guidanceScale !== 1;
@@ -134,7 +134,7 @@ export class Pipeline implements AsyncDisposable {
     let x: Tensor | undefined;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
-      const eps = keep(Tensor.from(batchNoise(noise, seeds, perSample), sampleShape));
+      const eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
       let x0: Tensor | undefined;
       let mask: Tensor | undefined;
       if (options.initImage !== undefined) {
@@ -193,7 +193,13 @@ export class Pipeline implements AsyncDisposable {
       }
       const latents = x;
       x = undefined;
-      const images = Image.fromModelSpace(latents.toFloat32Array(), sampleShape);
+      let images: Image[];
+      try {
+        images = await Image.fromTensor(latents);
+      } catch (e) {
+        latents.dispose();
+        throw e;
+      }
       const macs = forwards * macsPerSample;
       return {
         images,

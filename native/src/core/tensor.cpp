@@ -1,9 +1,12 @@
-// Tensor storage, views, copies and scalar dtype conversions.
+// Tensor storage (owned blocks through the storage cache, core/storage_cache.h), views, copies and scalar dtype
+// conversions.
 #include "ditto/tensor.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include "core/storage_cache.h"
 
 namespace ditto {
 
@@ -54,13 +57,12 @@ Result<Tensor> Tensor::empty(DType dtype, Shape shape) {
   Tensor t;
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
-  size_t bytes = t.nbytes();
-  size_t rounded = ((bytes + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) return out_of_memory("Could not allocate " + std::to_string(bytes) + " bytes for a tensor");
-  t.storage_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
-  t.data_ = p;
+  const size_t bytes = t.nbytes();
+  // Large blocks come from (and go back to) the storage cache: reused memory is already mapped (storage_cache.h).
+  const detail::StorageBlock block = detail::storage_acquire(bytes);
+  if (!block.ptr) return out_of_memory("Could not allocate " + std::to_string(bytes) + " bytes for a tensor");
+  t.storage_ = std::shared_ptr<const void>(block.ptr, [block](const void*) { detail::storage_release(block); });
+  t.data_ = block.ptr;
   return t;
 }
 

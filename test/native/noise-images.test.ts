@@ -42,6 +42,7 @@ describe("batchNoiseTensor", () => {
     tensor.dispose();
     await expect(batchNoiseTensor("philox", [-1], [4])).rejects.toThrow("Expected non-negative safe integer for seed but received -1");
     await expect(batchNoiseTensor("reference", [1.5], [4])).rejects.toThrow(RangeError);
+    await expect(batchNoiseTensor("philox", [1], [-1, -3])).rejects.toThrow("Expected array of non-negative integers for sampleShape");
   });
 });
 

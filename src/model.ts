@@ -20,7 +20,7 @@ import {
   type NativeModelConfig,
 } from "./native.js";
 import { Tensor } from "./tensor.js";
-import { capThreads } from "./threads.js";
+import { capThreads, MAX_THREADS } from "./threads.js";
 
 export type ModelDType = "f32" | "bf16";
 
@@ -60,8 +60,8 @@ function checkLoadOptions(options: unknown): LoadModelOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object") throw typeError("object", "options", options);
   const { threads, dtype, device } = options as LoadModelOptions;
-  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024)) {
-    throw rangeError("integer between 1 and 1024", "options.threads", threads);
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
+    throw rangeError(`integer between 1 and ${MAX_THREADS}`, "options.threads", threads);
   }
   if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw typeError("'f32' or 'bf16'", "options.dtype", dtype);
   return { threads: capThreads(threads, "options.threads"), dtype, device };

@@ -5,17 +5,26 @@
 import { availableParallelism } from "node:os";
 
 export const THREADS_CAPPED = "DITTO_THREADS_CAPPED";
+/** The largest request accepted at all (larger is an argument error, not a cap). */
+export const MAX_THREADS = 1024;
 
 /** The cores this process may run on. */
 export function availableCores(): number {
   return availableParallelism();
 }
 
-/** `threads` capped at availableCores(), with a process warning naming `name` when it had to cap. */
-export function capThreads(threads: number | undefined, name: string): number | undefined {
+/**
+ * `threads` capped at availableCores(); when it had to cap, `warn` gets a message naming `name` (default: a process
+ * warning with code DITTO_THREADS_CAPPED; the CLI prints its own line instead).
+ */
+export function capThreads(
+  threads: number | undefined,
+  name: string,
+  warn: (message: string) => void = (message) => process.emitWarning(message, { code: THREADS_CAPPED }),
+): number | undefined {
   if (threads === undefined) return undefined;
   const cores = availableCores();
   if (threads <= cores) return threads;
-  process.emitWarning(`${name} ${threads} is more than the ${cores} cores available to this process; using ${cores}`, { code: THREADS_CAPPED });
+  warn(`${name} ${threads} is more than the ${cores} cores available to this process; using ${cores}`);
   return cores;
 }

@@ -1,9 +1,11 @@
-// The npm tarball: `npm pack` (scripts off, so packing never rebuilds dist/ under other tests), install it into an
+// The npm tarball: `npm pack` (with its scripts: prepack strips `prepare` from the packed package.json, postpack puts
+// it back, and npm then runs no `prepare`, so packing never rebuilds dist/ under other tests), install it into an
 // empty project, then `require` and `import` of ditto-dit both load the prebuilt addon and run a tiny forward on
-// the vendored/fixture model — with no compiler step (no build/ dir appears in the installed package).
+// the vendored/fixture model — with no compiler step (no build/ dir appears in the installed package) and no
+// install-time script in the published package.json (issue 22: npm 11 warned about `prepare` at every install).
 // Needs the registry (or npm's cache) for the runtime dependencies; skipped when the prebuild or dist is missing.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -22,7 +24,11 @@ describe.skipIf(!READY || !(HAS_GLYPHS || MODEL_DIR === VENDORED))("npm pack + i
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("installs from the tarball and loads from ESM and CJS without building", () => {
-    const packed = execFileSync(NPM, ["pack", "--ignore-scripts", "--json", "--pack-destination", work], { cwd: REPO_ROOT, encoding: "utf8" });
+    const repoManifest = readFileSync(path.join(REPO_ROOT, "package.json"), "utf8");
+    expect(JSON.parse(repoManifest).scripts.prepare).toBe("npm run build"); // `npm install` in the repo still builds
+    const packed = execFileSync(NPM, ["pack", "--json", "--pack-destination", work], { cwd: REPO_ROOT, encoding: "utf8" });
+    expect(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).toBe(repoManifest); // postpack restored it
+    expect(existsSync(path.join(REPO_ROOT, "package.json.prepack-backup"))).toBe(false);
     const [{ filename, files }] = JSON.parse(packed.slice(packed.indexOf("["))) as [{ filename: string; files: { path: string }[] }];
     const listed = files.map((f) => f.path);
     expect(listed).toEqual(expect.arrayContaining(["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/cli.js", `prebuilds/${process.platform}-${process.arch}/ditto-dit.napi.node`]));
@@ -36,6 +42,8 @@ describe.skipIf(!READY || !(HAS_GLYPHS || MODEL_DIR === VENDORED))("npm pack + i
     });
     const installed = path.join(project, "node_modules/ditto-dit");
     expect(existsSync(installed)).toBe(true);
+    const scripts = Object.keys(JSON.parse(readFileSync(path.join(installed, "package.json"), "utf8")).scripts ?? {});
+    expect(scripts.filter((name) => ["preinstall", "install", "postinstall", "prepare"].includes(name))).toEqual([]);
     expect(readdirSync(installed)).not.toContain("build");
 
     const probe = (kind: "cjs" | "esm") => {

@@ -1,21 +1,35 @@
 // `ditto eval`: the quality harness (shared/contracts.md): FD / ACC of N generated samples against a fixture's
 // metric network, PSNR / SSIM against the plain run when a cache or guidance policy is given. `--json` prints ONE
 // JSON line, last on stdout; progress goes to stderr.
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
 import { runEval, type EvalOptions } from "../eval/harness.js";
 import { readFixtureInfo } from "../eval/fixture.js";
-import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
-import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
+import { parseCacheSpec, parseGuidanceSpec, type PolicySpec } from "../eval/specs.js";
+import { NOISE_KINDS } from "../noise/index.js";
+import { baseSeedRange, checkPolicies, MAX_STEPS } from "../pipeline/options.js";
+import {
+  choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectUnknownOptions,
+  stringOption, threadsOption, UsageError, type ParsedArgs,
+} from "./args.js";
 import { defaultModelDir } from "./generate.js";
 import { createProgress } from "./progress.js";
 
 export const EVAL_USAGE = `Usage: ditto eval --fixture DIR --n N --steps S --cfg G --seed-base K [--noise philox|reference]
                   [--cache SPEC] [--guidance SPEC] [--save FILE] [--threads T] [--batch B] [--dtype f32|bf16] [--json]`;
 
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number but received ${value}`);
-  return n;
+/** `--cache` / `--guidance`: parsed, and refused up front when the engine cannot run the policy yet. */
+function policyOption(args: ParsedArgs, name: "cache" | "guidance"): string | undefined {
+  const spec = stringOption(args, name);
+  if (spec === undefined) return undefined;
+  try {
+    const policy: PolicySpec = name === "cache" ? parseCacheSpec(spec) : parseGuidanceSpec(spec);
+    if (!(name === "cache" && policy.kind === "none")) checkPolicies({ [name]: policy });
+  } catch (e) {
+    throw new UsageError(`--${name} ${spec}: ${(e as Error).message}`);
+  }
+  return spec;
 }
 
 export async function runEvalCommand(argv: readonly string[]): Promise<number> {
@@ -24,28 +38,29 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${EVAL_USAGE}\n`);
     return 0;
   }
+  // Every option is checked here, before the classifier or the model loads.
   rejectUnknownOptions(args, ["fixture", "n", "steps", "cfg", "seed-base", "noise", "cache", "guidance", "save", "threads", "batch", "dtype", "json"], EVAL_USAGE);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0]}\n${EVAL_USAGE}`);
-  const fixture = stringOption(args, "fixture") ?? defaultModelDir();
+  rejectPositionals(args, EVAL_USAGE);
+  const fixture = folderOption(args, "fixture", defaultModelDir());
   const info = readFixtureInfo(fixture);
-  const noise = (stringOption(args, "noise") ?? "philox") as NoiseKind;
-  if (!NOISE_KINDS.includes(noise)) throw new UsageError(`--noise expects philox or reference but received ${noise}`);
-  const dtype = stringOption(args, "dtype");
-  if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype expects f32 or bf16 but received ${dtype}`);
+  const n = intOption(args, "n", { min: 1 }) ?? 1000;
+  if (n % info.numClasses !== 0) throw new UsageError(`--n expects a multiple of ${info.numClasses} (the fixture's classes) but received ${n}`);
+  const seeds = baseSeedRange(n, "seed-base");
   const options: EvalOptions = {
     fixture,
-    n: intOption(args, "n") ?? 1000,
-    steps: intOption(args, "steps") ?? info.recommendedSteps ?? 50,
-    cfg: numberOption(stringOption(args, "cfg"), "cfg") ?? info.recommendedCfg ?? 4,
-    seedBase: intOption(args, "seed-base") ?? 0,
-    noise,
-    cache: stringOption(args, "cache"),
-    guidance: stringOption(args, "guidance"),
-    save: stringOption(args, "save"),
-    threads: intOption(args, "threads"),
-    batchSize: intOption(args, "batch"),
-    dtype,
+    n,
+    steps: intOption(args, "steps", { min: 1, max: MAX_STEPS }) ?? info.recommendedSteps ?? 50,
+    cfg: numberOption(args, "cfg") ?? info.recommendedCfg ?? 4,
+    seedBase: intOption(args, "seed-base", { min: 0, max: seeds.max, why: n > 1 ? `sample k of ${n} uses seed-base + k, which must stay a safe integer` : undefined }) ?? 0,
+    noise: choiceOption(args, "noise", NOISE_KINDS) ?? "philox",
+    cache: policyOption(args, "cache"),
+    guidance: policyOption(args, "guidance"),
+    save: outputFileOption(args, "save"),
+    threads: threadsOption(args),
+    batchSize: intOption(args, "batch", { min: 1 }),
+    dtype: choiceOption(args, "dtype", ["f32", "bf16"] as const),
   };
+  if (options.save) mkdirSync(path.dirname(path.resolve(options.save)), { recursive: true });
   const progress = createProgress();
   let phase = "";
   options.onProgress = (e) => {

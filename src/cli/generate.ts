@@ -1,21 +1,33 @@
 // `ditto generate`: class-conditional images from a DiT model folder, with a progress bar on stderr.
 //   ditto generate --model DIR --class 3 --steps 50 --cfg 2 --seed 0 --out x.png
 //   ditto generate --grid [--columns 10] --out grid.png       (rows = classes, --columns samples per class)
-import { existsSync } from "node:fs";
 import path from "node:path";
 
 import { isDeviceSpec } from "../device.js";
 import { readFixtureInfo } from "../eval/fixture.js";
 import { makeGrid } from "../images/grid.js";
 import { packageRoot } from "../native.js";
-import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
+import { NOISE_KINDS } from "../noise/index.js";
+import { baseSeedRange, MAX_STEPS } from "../pipeline/options.js";
 import { Pipeline } from "../pipeline/pipeline.js";
-import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
+import {
+  choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectTogether,
+  rejectUnknownOptions, stringOption, threadsOption, UsageError,
+} from "./args.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
                       [--seed N] [--noise philox|reference] [--threads T] [--dtype f32|bf16] [--device auto|cpu|cuda[:N]] [--upscale F]
                       [--out FILE]`;
+
+/** Image formats the writer (sharp) picks from the file extension. */
+export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp", ".avif", ".tif", ".tiff"] as const;
+/** Most images one `ditto generate` makes (one batch: latents, CFG doubles it). */
+export const MAX_IMAGES = 10_000;
+/** Longest side of a saved image, after --upscale (16384² RGB is 805 MB in memory). */
+export const MAX_SIDE = 16_384;
+/** Gap between grid tiles (makeGrid's default padding). */
+const GRID_PADDING = 2;
 
 /** The vendored glyph model (examples/models/glyphs in the package). */
 export function defaultModelDir(): string {
@@ -28,48 +40,63 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${GENERATE_USAGE}\n`);
     return 0;
   }
+  // Every option is checked here, before the model loads.
   rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json"], GENERATE_USAGE);
-  const modelDir = stringOption(args, "model") ?? defaultModelDir();
-  if (!existsSync(modelDir)) throw new UsageError(`model folder ${modelDir} does not exist`);
-  const info = readFixtureInfo(modelDir);
+  rejectPositionals(args, GENERATE_USAGE);
+  rejectTogether(args, "class", "grid");
+  rejectTogether(args, "n", "grid");
   const grid = args.options.has("grid");
+  if (!grid && args.options.has("columns")) throw new UsageError("--columns needs --grid (--n sets the images per class)");
+  const modelDir = folderOption(args, "model", defaultModelDir());
+  const info = readFixtureInfo(modelDir);
   let labels: number[];
   let columns: number;
+  let savedWidth: number, savedHeight: number;
   if (grid) {
-    columns = intOption(args, "columns") ?? 10;
-    if (columns < 1) throw new UsageError(`--columns expects a positive integer but received ${columns}`);
+    columns = intOption(args, "columns", { min: 1 }) ?? 10;
     labels = Array.from({ length: info.numClasses * columns }, (_, k) => Math.floor(k / columns));
+    savedWidth = columns * info.width + (columns + 1) * GRID_PADDING;
+    savedHeight = info.numClasses * info.height + (info.numClasses + 1) * GRID_PADDING;
+    if (Math.max(savedWidth, savedHeight) > MAX_SIDE || labels.length > MAX_IMAGES) {
+      throw new UsageError(`--grid with ${columns} columns makes ${labels.length} images in a ${savedWidth}×${savedHeight} grid ` +
+        `(${info.numClasses} classes × ${columns}); the most is ${MAX_IMAGES} images and ${MAX_SIDE} pixels a side`);
+    }
   } else {
-    const classes = (stringOption(args, "class") ?? "").split(",").filter((s) => s.trim() !== "");
-    if (classes.length === 0) throw new UsageError(`give --class C (0…${info.numClasses - 1}, ${info.numClasses} = unconditional) or --grid\n${GENERATE_USAGE}`);
-    const perClass = intOption(args, "n") ?? 1;
-    labels = classes.flatMap((c) => {
-      const v = Number(c);
-      if (!Number.isInteger(v) || v < 0 || v > info.numClasses) throw new UsageError(`--class expects integers between 0 and ${info.numClasses} but received ${c}`);
-      return Array.from({ length: perClass }, () => v);
+    const classText = stringOption(args, "class");
+    if (classText === undefined) throw new UsageError(`give --class C (0…${info.numClasses - 1}, ${info.numClasses} = unconditional) or --grid\n${GENERATE_USAGE}`);
+    const classes = classText.split(",").map((c) => {
+      const v = /^\s*\d+\s*$/.test(c) ? Number(c) : Number.NaN;
+      if (!(v <= info.numClasses)) throw new UsageError(`--class expects integers between 0 and ${info.numClasses} (${info.numClasses} = unconditional) but received ${c === "" ? '""' : c}`);
+      return v;
     });
+    const perClass = intOption(args, "n", { min: 1, max: Math.floor(MAX_IMAGES / classes.length), why: `at most ${MAX_IMAGES} images per run` }) ?? 1;
+    labels = classes.flatMap((v) => Array.from({ length: perClass }, () => v));
     columns = perClass;
+    savedWidth = info.width;
+    savedHeight = info.height;
   }
-  const noise = (stringOption(args, "noise") ?? "philox") as NoiseKind;
-  if (!NOISE_KINDS.includes(noise)) throw new UsageError(`--noise expects philox or reference but received ${noise}`);
-  const dtype = stringOption(args, "dtype");
-  if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype expects f32 or bf16 but received ${dtype}`);
-  const cfgText = stringOption(args, "cfg");
-  const cfg = cfgText === undefined ? undefined : Number(cfgText);
-  if (cfg !== undefined && !Number.isFinite(cfg)) throw new UsageError(`--cfg expects a number but received ${cfgText}`);
-  const upscale = intOption(args, "upscale") ?? (grid ? 4 : 8);
-  const out = stringOption(args, "out") ?? (grid ? "grid.png" : "sample.png");
-
+  const stepsOption = intOption(args, "steps", { min: 1, max: MAX_STEPS });
+  const cfg = numberOption(args, "cfg");
+  const seedRange = baseSeedRange(labels.length, "seed");
+  const seed = intOption(args, "seed", { min: 0, max: seedRange.max, why: labels.length > 1 ? `image i of ${labels.length} uses seed + i, which must stay a safe integer` : undefined }) ?? 0;
+  const noise = choiceOption(args, "noise", NOISE_KINDS) ?? "philox";
+  const dtype = choiceOption(args, "dtype", ["f32", "bf16"] as const);
   const device = stringOption(args, "device") ?? "auto";
   if (!isDeviceSpec(device)) throw new UsageError(`--device expects auto, cpu, cuda or cuda:N but received ${device}`);
-  await using pipe = await Pipeline.load({ model: modelDir, threads: intOption(args, "threads"), dtype, device });
+  const maxUpscale = Math.floor(MAX_SIDE / Math.max(savedWidth, savedHeight));
+  const upscale = intOption(args, "upscale", { min: 1, max: maxUpscale, why: `the ${savedWidth}×${savedHeight} ${grid ? "grid" : "image"} may grow to ${MAX_SIDE} pixels a side` })
+    ?? Math.min(grid ? 4 : 8, maxUpscale);
+  const out = outputFileOption(args, "out", grid ? "grid.png" : "sample.png", IMAGE_EXTENSIONS);
+  const threads = threadsOption(args);
+
+  await using pipe = await Pipeline.load({ model: modelDir, threads, dtype, device });
+  const steps = stepsOption ?? pipe.recommended.steps;
   const progress = createProgress();
-  const steps = intOption(args, "steps") ?? pipe.recommended.steps;
   progress.start(steps, `${labels.length} image${labels.length > 1 ? "s" : ""}`);
   let result;
   try {
     result = await pipe.generate({
-      classLabels: labels, steps, guidanceScale: cfg, seed: intOption(args, "seed") ?? 0, noise,
+      classLabels: labels, steps, guidanceScale: cfg, seed, noise,
       onStep: (e) => progress.update(e.step),
     });
   } finally {
@@ -78,7 +105,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   result.latents.dispose();
   const written: string[] = [];
   if (grid || result.images.length === 1) {
-    const image = grid ? makeGrid(result.images, { columns }) : result.images[0]!;
+    const image = grid ? makeGrid(result.images, { columns, padding: GRID_PADDING }) : result.images[0]!;
     await image.upscale(upscale).save(out);
     written.push(out);
   } else {
@@ -91,7 +118,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     }
   }
   const s = result.stats;
-  const summary = { files: written, images: result.images.length, steps, cfg: cfg ?? pipe.recommended.guidanceScale, wallMs: s.wallMs, forwards: s.forwards, macs: s.macs };
+  const summary = { files: written, images: result.images.length, steps: steps, cfg: cfg ?? pipe.recommended.guidanceScale, wallMs: s.wallMs, forwards: s.forwards, macs: s.macs };
   if (args.options.has("json")) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stderr.write(`${summary.images} image(s), ${steps} steps, CFG ${summary.cfg}, ${(s.wallMs / 1000).toFixed(2)} s\n`);

@@ -2,7 +2,9 @@
 // engine can see (`--json` for one JSON line).
 import { info } from "../info.js";
 import { native } from "../native.js";
-import { parseArgs, rejectUnknownOptions } from "./args.js";
+import { parseArgs, rejectPositionals, rejectUnknownOptions } from "./args.js";
+
+const INFO_USAGE = "Usage: ditto info [--json]";
 
 function devices(): string {
   try {
@@ -13,8 +15,13 @@ function devices(): string {
 }
 
 export async function runInfo(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, ["json"]);
-  rejectUnknownOptions(args, ["json"], "Usage: ditto info [--json]");
+  const args = parseArgs(argv, ["json", "help"]);
+  if (args.options.has("help")) {
+    console.log(INFO_USAGE);
+    return 0;
+  }
+  rejectUnknownOptions(args, ["json"], INFO_USAGE);
+  rejectPositionals(args, INFO_USAGE);
   const i = info();
   const deviceText = devices();
   const addon = process.env.DITTO_ADDON_PATH ? `${process.env.DITTO_ADDON_PATH} (DITTO_ADDON_PATH)` : "prebuilds/ or build/Release (node-gyp-build)";

@@ -8,7 +8,7 @@
 //   and at least one passed (unsupported cases are listed, not counted as failures), 1 when any case failed,
 //   2 when no case was supported.
 import { isUnsupported, verifyAll, verifyCase, type VerifyCaseResult } from "../verify/index.js";
-import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
+import { choiceOption, parseArgs, rejectUnknownOptions, threadsOption, UsageError } from "./args.js";
 
 export const VERIFY_USAGE = `Usage: ditto verify <case-dir> [--threads N] [--dtype f32|bf16]
        ditto verify --all <dir> [--threads N] [--dtype f32|bf16]`;
@@ -28,20 +28,24 @@ function describe(result: VerifyCaseResult): string {
 }
 
 export async function runVerify(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv, ["all", "help"]);
+  // "all" is not a boolean flag: both `--all DIR` and `--all=DIR` name the folder.
+  const args = parseArgs(argv, ["help"]);
   if (args.options.has("help")) {
     console.log(VERIFY_USAGE);
     return 0;
   }
+  // Every option is checked here, before any case runs.
   rejectUnknownOptions(args, ["all", "help", "threads", "dtype"], VERIFY_USAGE);
-  const threads = intOption(args, "threads");
-  const dtype = stringOption(args, "dtype");
-  if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw new UsageError(`--dtype expects f32 or bf16 but received ${dtype}`);
-  const options = { threads, dtype: dtype as "f32" | "bf16" | undefined, log: (line: string) => process.stderr.write(`${line}\n`) };
   const all = args.options.get("all");
+  const folders = [...(typeof all === "string" ? [all] : []), ...args.positionals];
+  if (folders.length !== 1) {
+    throw new UsageError(`${folders.length === 0 ? "give a case folder" : `expected one folder but received ${folders.join(", ")}`}\n${VERIFY_USAGE}`);
+  }
+  const dtype = choiceOption(args, "dtype", ["f32", "bf16"] as const);
+  const threads = threadsOption(args);
+  const options = { threads, dtype, log: (line: string) => process.stderr.write(`${line}\n`) };
   if (all !== undefined) {
-    const dir = typeof all === "string" ? all : args.positionals[0];
-    if (!dir) throw new UsageError(VERIFY_USAGE);
+    const dir = folders[0]!;
     const { summary } = await verifyAll(dir, options, (result) => {
       process.stderr.write(`${describe(result)}\n`);
       console.log(JSON.stringify(publicResult(result)));
@@ -50,8 +54,7 @@ export async function runVerify(argv: readonly string[]): Promise<number> {
     if (summary.failed.length > 0) return 1;
     return summary.passed.length > 0 ? 0 : 2;
   }
-  const dir = args.positionals[0];
-  if (!dir || args.positionals.length > 1) throw new UsageError(VERIFY_USAGE);
+  const dir = folders[0]!;
   const result = await verifyCase(dir, options);
   process.stderr.write(`${describe(result)}\n`);
   console.log(JSON.stringify(publicResult(result)));

@@ -53,6 +53,9 @@ export interface CheckedGenerate {
   strength: number;
 }
 
+/** The most sampling steps one generate() runs. */
+export const MAX_STEPS = 10_000;
+
 export function checkGenerateOptions(
   options: GenerateOptions,
   defaults: { steps: number; guidanceScale: number; numClasses: number },
@@ -68,7 +71,7 @@ export function checkGenerateOptions(
     }
   });
   const steps = options.steps ?? defaults.steps;
-  if (!Number.isInteger(steps) || steps < 1 || steps > 10_000) throw rangeError("integer between 1 and 10000", "steps", steps);
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw rangeError(`integer between 1 and ${MAX_STEPS}`, "steps", steps);
   const guidanceScale = options.guidanceScale ?? defaults.guidanceScale;
   if (typeof guidanceScale !== "number" || !Number.isFinite(guidanceScale)) throw typeError("finite number", "guidanceScale", guidanceScale);
   const noise = options.noise ?? "philox";
@@ -80,7 +83,15 @@ export function checkGenerateOptions(
   if (options.mask !== undefined && options.initImage === undefined) throw rangeError("initImage together with mask", "initImage", undefined);
   if (options.onStep !== undefined && typeof options.onStep !== "function") throw typeError("function", "onStep", options.onStep);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw typeError("AbortSignal", "signal", options.signal);
-  // Policies parse (src/eval/specs.ts) but the engine cannot run them yet: fail rather than silently ignore them.
+  checkPolicies(options);
+  return { labels, steps, seeds, guidanceScale, noise, strength };
+}
+
+/**
+ * Policies parse (src/eval/specs.ts) but the engine cannot run them yet: fail rather than silently ignore them.
+ * Also called by `ditto eval` before it loads anything.
+ */
+export function checkPolicies(options: Pick<GenerateOptions, "cache" | "guidance">): void {
   const policyName = (p: unknown) => (p !== null && typeof p === "object" && typeof (p as { kind?: unknown }).kind === "string" ? `"${(p as { kind: string }).kind}" ` : "");
   if (options.cache !== undefined) {
     throw new RangeError(`Cache policy ${policyName(options.cache)}is not implemented yet: generate without a cache policy`);
@@ -88,7 +99,6 @@ export function checkGenerateOptions(
   if (options.guidance !== undefined) {
     throw new RangeError(`Guidance method ${policyName(options.guidance)}is not implemented yet: use guidanceScale (plain CFG)`);
   }
-  return { labels, steps, seeds, guidanceScale, noise, strength };
 }
 
 /**

@@ -31,6 +31,9 @@ export interface LoadModelOptions {
   /** 'auto' (default), 'cpu', 'cuda' or 'cuda:N'. An explicit CUDA request that cannot be honoured rejects with
    * DittoError ERR_CUDA saying why; 'auto' records its reason in model.deviceReason. */
   device?: DeviceSpec;
+  /** Reject a checkpoint with NaN/Inf in any floating-point tensor (ERR_MODEL_LOAD naming it). Default true; the
+   * check is one vectorised pass over the weights. */
+  checkFinite?: boolean;
 }
 
 /** The checkpoint's constructor kwargs (as written in its JSON) plus the engine's normalised fields. */
@@ -57,12 +60,13 @@ export interface ForwardDetailedResult {
 function checkLoadOptions(options: unknown): LoadModelOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object") throw typeError("object", "options", options);
-  const { threads, dtype, device } = options as LoadModelOptions;
+  const { threads, dtype, device, checkFinite } = options as LoadModelOptions;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024)) {
     throw rangeError("integer between 1 and 1024", "options.threads", threads);
   }
   if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw typeError("'f32' or 'bf16'", "options.dtype", dtype);
-  return { threads, dtype, device };
+  if (checkFinite !== undefined && typeof checkFinite !== "boolean") throw typeError("boolean", "options.checkFinite", checkFinite);
+  return { threads, dtype, device, checkFinite };
 }
 
 /**
@@ -75,7 +79,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const checked = checkLoadOptions(options);
   try {
     const choice = chooseDevice(checked.device ?? "auto", "options.device");
-    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype });
+    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, checkFinite: checked.checkFinite });
     const model = new Model(handle, path, checked.dtype ?? "f32");
     model.deviceReason = choice.reason;
     return model;

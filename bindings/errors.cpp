@@ -14,6 +14,7 @@ const char* ErrorCodeFor(ditto::StatusCode code) {
     case ditto::StatusCode::kOutOfMemory: return "ERR_OUT_OF_MEMORY";
     case ditto::StatusCode::kCuda: return "ERR_CUDA";
     case ditto::StatusCode::kAborted: return "ERR_ABORTED";
+    case ditto::StatusCode::kNumerics: return "ERR_NUMERICS";
     case ditto::StatusCode::kInternal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";
@@ -36,7 +37,7 @@ void RegisterErrors(Napi::Env env, Napi::Object exports) {
   Napi::Object codes = Napi::Object::New(env);
   for (auto code : {ditto::StatusCode::kInvalidArgument, ditto::StatusCode::kModelLoad,
                     ditto::StatusCode::kUnsupportedModel, ditto::StatusCode::kOutOfMemory, ditto::StatusCode::kCuda,
-                    ditto::StatusCode::kAborted, ditto::StatusCode::kInternal}) {
+                    ditto::StatusCode::kAborted, ditto::StatusCode::kNumerics, ditto::StatusCode::kInternal}) {
     codes.Set(ErrorCodeFor(code), Napi::Number::New(env, static_cast<int>(code)));
   }
   exports.Set("errorCodes", codes);

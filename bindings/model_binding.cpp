@@ -259,7 +259,7 @@ class LoadJob : public QueuedJob {
   std::shared_ptr<ditto::DitModel> model_;
 };
 
-// loadModel(path: string, {threads: number, dtype: 'f32'|'bf16'}) → Promise<NativeModel>
+// loadModel(path: string, {threads: number, dtype: 'f32'|'bf16', checkFinite: boolean}) → Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowTypeError(env, "Expected string for path");
@@ -272,6 +272,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
       if (dtype == "bf16") options.dtype = ditto::DType::BF16;
       else if (dtype != "f32") ThrowTypeError(env, "Expected 'f32' or 'bf16' for options.dtype but received " + dtype);
     }
+    if (o.Get("checkFinite").IsBoolean()) options.check_finite = o.Get("checkFinite").As<Napi::Boolean>().Value();
   }
   std::shared_ptr<JobQueue> queue = JobQueue::Create();
   JobQueue& queue_ref = *queue;

@@ -10,6 +10,7 @@ export type DittoErrorCode =
   | "ERR_CUDA"
   | "ERR_ABORTED"
   | "ERR_DISPOSED"
+  | "ERR_NUMERICS"
   | "ERR_INTERNAL";
 
 export const DITTO_ERROR_CODES: readonly DittoErrorCode[] = [
@@ -20,6 +21,7 @@ export const DITTO_ERROR_CODES: readonly DittoErrorCode[] = [
   "ERR_CUDA",
   "ERR_ABORTED",
   "ERR_DISPOSED",
+  "ERR_NUMERICS",
   "ERR_INTERNAL",
 ];
 

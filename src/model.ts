@@ -33,6 +33,9 @@ export interface LoadModelOptions {
   /** 'auto' (default), 'cpu', 'cuda' or 'cuda:N'. An explicit CUDA request that cannot be honoured rejects with
    * DittoError ERR_CUDA saying why; 'auto' records its reason in model.deviceReason. */
   device?: DeviceSpec;
+  /** Reject a checkpoint with NaN/Inf in any floating-point tensor (ERR_MODEL_LOAD naming it). Default true; the
+   * check is one vectorised pass over the weights. */
+  checkFinite?: boolean;
 }
 
 /** The checkpoint's constructor kwargs (as written in its JSON) plus the engine's normalised fields. */
@@ -59,12 +62,13 @@ export interface ForwardDetailedResult {
 function checkLoadOptions(options: unknown): LoadModelOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object") throw typeError("object", "options", options);
-  const { threads, dtype, device } = options as LoadModelOptions;
+  const { threads, dtype, device, checkFinite } = options as LoadModelOptions;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1 || threads > MAX_THREADS)) {
     throw rangeError(`integer between 1 and ${MAX_THREADS}`, "options.threads", threads);
   }
   if (dtype !== undefined && dtype !== "f32" && dtype !== "bf16") throw typeError("'f32' or 'bf16'", "options.dtype", dtype);
-  return { threads: capThreads(threads, "options.threads"), dtype, device };
+  if (checkFinite !== undefined && typeof checkFinite !== "boolean") throw typeError("boolean", "options.checkFinite", checkFinite);
+  return { threads: capThreads(threads, "options.threads"), dtype, device, checkFinite };
 }
 
 /**
@@ -77,7 +81,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const checked = checkLoadOptions(options);
   try {
     const choice = chooseDevice(checked.device ?? "auto", "options.device");
-    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype });
+    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, checkFinite: checked.checkFinite });
     const model = new Model(handle, path, checked.dtype ?? "f32");
     model.deviceReason = choice.reason;
     return model;

@@ -18,6 +18,7 @@ export interface NativeTensor {
   lerp(other: NativeTensor, w: number): NativeTensor;
   binary(other: NativeTensor, op: "add" | "sub" | "mul"): NativeTensor;
   scale(s: number): NativeTensor;
+  countNonFinite(): number;
   dispose(): void;
   disposed(): boolean;
 }
@@ -103,7 +104,7 @@ export interface NativeDeviceProbe {
 export interface NativeAddon {
   NativeTensor: NativeTensorStatic;
   AbortFlag: new () => NativeAbortFlag;
-  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16" }): Promise<NativeModel>;
+  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; checkFinite?: boolean }): Promise<NativeModel>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
   probeDevice(spec: string): NativeDeviceProbe;

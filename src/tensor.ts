@@ -155,6 +155,11 @@ export class Tensor {
     return this.#binary(other, "mul");
   }
 
+  /** How many elements are NaN or ±Infinity (one native vectorised pass; the pipeline checks latents with it). */
+  countNonFinite(): number {
+    return callNative(() => this._handle().countNonFinite());
+  }
+
   scale(s: number): Tensor {
     const factor = checkFinite(s, "s");
     return new Tensor(callNative(() => this._handle().scale(factor)), this.#shape);

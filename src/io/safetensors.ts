@@ -1,12 +1,16 @@
 // safetensors reader and writer in TypeScript (format: huggingface/safetensors docs — 8-byte little-endian header
 // length N, N bytes of JSON {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then raw little-endian
 // data). Used by `ditto verify`, tests, the eval harness (--save) and tools; the engine has its own mmap reader.
-// The whole header is validated before any tensor is returned (same rules as native/src/io): header length within a
-// cap and within the file, a JSON object, known dtypes, non-negative integer shapes, in-bounds, ordered,
-// non-overlapping offsets and byte length == numel × dtype size. Every error is a DittoError ERR_MODEL_LOAD naming
-// the file and the tensor. The writer sorts tensors by name, packs them contiguously and pads the header with
-// spaces to a multiple of 8 (what the reference writer and shared/golden do).
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
+// Reading: the file type and size first (only regular files; a FIFO or /dev/zero would never end), then the
+// length field and the header with bounded reads, and the whole header is validated before any tensor is read,
+// with the engine's rules and messages (native/src/io/safetensors.cpp; test/fixtures/safetensors-cases.json
+// runs against both): header length within the 100 MiB cap and the file, a JSON object without duplicate keys,
+// known dtypes, non-negative integer shapes and offsets, byte length == numel × dtype size, and offsets that tile
+// the data section exactly (no overlap, gap or tail). Every error is a DittoError ERR_MODEL_LOAD naming the file.
+// The TS reader knows every format dtype (BOOL, I8, U16…); the engine reads only those it computes with.
+// The writer sorts tensors by name, packs them contiguously and pads the header with spaces to a multiple of 8
+// (what the reference writer and shared/golden do).
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
 
 import { DittoError, describeValue } from "../errors.js";
 
@@ -62,7 +66,7 @@ function typedArrayFor(dtype: SafetensorsDType, buffer: ArrayBuffer): Safetensor
 }
 
 function loadError(source: string, message: string): DittoError {
-  return new DittoError("ERR_MODEL_LOAD", `Invalid safetensors file ${source}: ${message}`);
+  return new DittoError("ERR_MODEL_LOAD", `Invalid safetensors file "${source}": ${message}`);
 }
 
 function isNonNegativeInteger(value: unknown): value is number {
@@ -73,70 +77,202 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Parses and validates a whole safetensors image held in memory. `source` names it in errors. */
-export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): SafetensorsContent {
-  if (bytes.byteLength < 8) throw loadError(source, `file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw loadError(source, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
+/** JSON kind names as the engine's parser spells them (JsonValue::kind_name). */
+function jsonKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value === "object" ? "object" : typeof value;
+}
+
+/** The 8-byte header length, checked against the cap and the file size (both readers' first two rules). */
+function checkedHeaderLength(lengthField: bigint, fileSize: number, source: string): number {
+  if (lengthField > BigInt(MAX_HEADER_BYTES)) {
+    throw loadError(source, `header length ${lengthField} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
   }
-  const n = Number(headerLength);
-  if (8 + n > bytes.byteLength) {
-    throw loadError(source, `header length ${n} runs past the end of the file (${bytes.byteLength} bytes)`);
+  const n = Number(lengthField);
+  if (n > fileSize - 8) throw loadError(source, `header length ${n} runs past the end of the file (${fileSize} bytes)`);
+  return n;
+}
+
+const MAX_JSON_DEPTH = 64; // the engine's JsonParseOptions::max_depth
+
+/**
+ * What JSON.parse hides but the engine's parser (native/src/io/json.cpp) rejects: duplicate keys at any depth,
+ * nesting deeper than 64, and numbers written with a fraction or exponent where an integer is required (recorded
+ * as "tensor\0field\0index" for the arrays inside a tensor entry: shape and data_offsets). Runs on text JSON.parse
+ * has already accepted, so it only tracks structure.
+ */
+function scanHeader(text: string): { problem?: string; fractional: Set<string> } {
+  type Frame = { object: boolean; keys: Set<string>; key: string; index: number; expectKey: boolean };
+  const stack: Frame[] = [];
+  const fractional = new Set<string>();
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    const top = stack[stack.length - 1];
+    if (c === "{" || c === "[") {
+      stack.push({ object: c === "{", keys: new Set(), key: "", index: 0, expectKey: c === "{" });
+      if (stack.length > MAX_JSON_DEPTH) return { problem: `nesting deeper than ${MAX_JSON_DEPTH}`, fractional };
+      i++;
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+      i++;
+    } else if (c === ",") {
+      if (top!.object) top!.expectKey = true;
+      else top!.index++;
+      i++;
+    } else if (c === ":") {
+      top!.expectKey = false;
+      i++;
+    } else if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (top?.object && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) return { problem: `duplicate key ${JSON.stringify(key)}`, fractional };
+        top.keys.add(key);
+        top.key = key;
+      }
+      i = j + 1;
+    } else if (c === " " || c === "\t" || c === "\n" || c === "\r") {
+      i++;
+    } else {
+      let j = i;
+      while (j < text.length && !",]} \t\n\r".includes(text[j]!)) j++;
+      if (/[.eE]/.test(text.slice(i, j)) && stack.length === 3 && !top!.object) {
+        fractional.add(`${stack[0]!.key}\0${stack[1]!.key}\0${top!.index}`);
+      }
+      i = j;
+    }
   }
+  return { fractional };
+}
+
+/** The header text parsed into an object, with the engine's JSON rules (see scanHeader). */
+function parseHeaderJson(text: string, source: string): { header: Record<string, unknown>; fractional: Set<string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(text);
   } catch (e) {
-    throw loadError(source, `header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw loadError(source, `the header is not valid JSON (${(e as Error).message})`);
   }
+  const { problem, fractional } = scanHeader(text);
+  if (problem) throw loadError(source, `the header is not valid JSON (${problem})`);
   if (header === null || typeof header !== "object" || Array.isArray(header)) {
-    throw loadError(source, "header is not a JSON object");
+    throw loadError(source, `the header is a JSON ${jsonKind(header)}, expected an object`);
   }
-  const dataStart = 8 + n;
-  const dataBytes = bytes.byteLength - dataStart;
+  return { header: header as Record<string, unknown>, fractional };
+}
+
+interface HeaderEntry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** One tensor entry, checked in the engine's order (native/src/io/safetensors.cpp parse_entry) with its messages. */
+function parseEntry(name: string, entry: unknown, dataBytes: number, fractional: Set<string>, source: string): HeaderEntry {
+  const where = `tensor "${name}"`;
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw loadError(source, `${where} is described by a JSON ${jsonKind(entry)}, expected an object`);
+  }
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (dtype === undefined) throw loadError(source, `${where} has no dtype`);
+  if (typeof dtype !== "string") throw loadError(source, `${where} has a non-string dtype`);
+  if (!isDType(dtype)) throw loadError(source, `${where} has unknown dtype ${JSON.stringify(dtype)}`);
+  if (shape === undefined) throw loadError(source, `${where} has no shape`);
+  if (!Array.isArray(shape)) throw loadError(source, `${where} has a shape that is not an array`);
+  shape.forEach((d, i) => {
+    if (!isNonNegativeInteger(d) || fractional.has(`${name}\0shape\0${i}`)) {
+      throw loadError(source, `${where} has an invalid shape: dimension ${i} is ${JSON.stringify(d)} (must be a non-negative integer)`);
+    }
+  });
+  if (offsets === undefined) throw loadError(source, `${where} has no data_offsets`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) ||
+      fractional.has(`${name}\0data_offsets\0${0}`) || fractional.has(`${name}\0data_offsets\0${1}`)) {
+    throw loadError(source, `${where} has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] as two non-negative integers`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) throw loadError(source, `${where} has data_offsets [${begin}, ${end}] with begin > end`);
+  if (end > dataBytes) {
+    throw loadError(source, `${where} has data_offsets [${begin}, ${end}] past the end of the data section (${dataBytes} bytes)`);
+  }
+  const needed = numel(shape) * DTYPE_BYTES[dtype];
+  if (end - begin !== needed) {
+    const need = Number.isSafeInteger(needed) ? String(needed) : "more than 2^53";
+    throw loadError(source, `${where} has ${end - begin} bytes but shape [${shape.join(", ")}] of ${dtype} needs ${need}`);
+  }
+  return { name, dtype, shape: shape as number[], begin, end };
+}
+
+/**
+ * The safetensors layout rule (as the reference implementation enforces it): sorted by offset, the tensors tile
+ * the data section exactly, with no overlap, no gap and no trailing bytes. A header length off by a few bytes
+ * (which still parses when the header ends in padding) shifts every tensor; this is what catches it.
+ */
+function checkCoverage(entries: readonly HeaderEntry[], dataBytes: number, source: string): void {
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let previous: HeaderEntry | undefined;
+  for (const e of byOffset) {
+    if (e.begin < cursor) {
+      throw loadError(source, `tensors "${previous!.name}" and "${e.name}" overlap (bytes [${previous!.begin}, ${previous!.end}) and [${e.begin}, ${e.end}))`);
+    }
+    if (e.begin > cursor) throw loadError(source, `the data offsets leave bytes [${cursor}, ${e.begin}) unused before tensor "${e.name}"`);
+    cursor = e.end;
+    previous = e;
+  }
+  if (cursor !== dataBytes) {
+    throw loadError(source, `the data offsets end at byte ${cursor} but the data section has ${dataBytes} bytes (a wrong header length or missing tensors)`);
+  }
+}
+
+/**
+ * Validates a header against the data section size; the rules and messages are the engine's
+ * (test/fixtures/safetensors-cases.json runs against both readers).
+ */
+function parseHeader(text: string, dataBytes: number, source: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+  const { header, fractional } = parseHeaderJson(text, source);
   const metadata: Record<string, string> = {};
-  const parsed: { name: string; dtype: SafetensorsDType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+  const entries: HeaderEntry[] = [];
+  for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") {
-      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw loadError(source, "__metadata__ is not an object");
+      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw loadError(source, "__metadata__ is not an object of strings");
       for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof value !== "string") throw loadError(source, `__metadata__ value for "${key}" is not a string`);
+        if (typeof value !== "string") {
+          throw loadError(source, `__metadata__ must map strings to strings, but "${key}" is a ${jsonKind(value)}`);
+        }
         metadata[key] = value;
       }
       continue;
     }
-    const where = `tensor "${name}"`;
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw loadError(source, `${where} is not an object`);
-    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (!isDType(dtype)) throw loadError(source, `${where} has unknown dtype ${describeValue(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-      throw loadError(source, `${where} has an invalid shape ${JSON.stringify(shape)} (expected non-negative integers)`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger)) {
-      throw loadError(source, `${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
-    }
-    const [begin, end] = offsets as [number, number];
-    if (begin > end) throw loadError(source, `${where} has data_offsets begin ${begin} > end ${end}`);
-    if (end > dataBytes) throw loadError(source, `${where} data_offsets end ${end} is past the data section (${dataBytes} bytes)`);
-    const expected = numel(shape) * DTYPE_BYTES[dtype];
-    if (end - begin !== expected) {
-      throw loadError(source, `${where} holds ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${expected}`);
-    }
-    parsed.push({ name, dtype, shape: shape as number[], begin, end });
+    entries.push(parseEntry(name, entry, dataBytes, fractional, source));
   }
-  const byOffset = [...parsed].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let furthest: (typeof parsed)[number] | undefined; // the tensor reaching furthest so far
-  for (const cur of byOffset) {
-    if (cur.end === cur.begin) continue; // empty tensors occupy no bytes
-    if (furthest && cur.begin < furthest.end) {
-      throw loadError(source, `tensor "${cur.name}" overlaps tensor "${furthest.name}" in the data section`);
-    }
-    if (!furthest || cur.end > furthest.end) furthest = cur;
+  checkCoverage(entries, dataBytes, source);
+  return { entries, metadata };
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeHeader(bytes: Uint8Array, source: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (e) {
+    throw loadError(source, `the header is not valid JSON (${(e as Error).message})`);
   }
+}
+
+/** Parses and validates a whole safetensors image held in memory. `source` names it in errors. */
+export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): SafetensorsContent {
+  if (bytes.byteLength < 8) throw loadError(source, `the file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = checkedHeaderLength(view.getBigUint64(0, true), bytes.byteLength, source);
+  const dataStart = 8 + n;
+  const { entries, metadata } = parseHeader(decodeHeader(bytes.subarray(8, dataStart), source), bytes.byteLength - dataStart, source);
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const t of parsed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const t of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     // Copy into a fresh buffer: keeps the result aligned for its element type and independent of `bytes`.
     const copy = Uint8Array.prototype.slice.call(bytes, dataStart + t.begin, dataStart + t.end); // Buffer#slice would be a view
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: typedArrayFor(t.dtype, copy.buffer) });
@@ -144,15 +280,65 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Safete
   return { tensors, metadata };
 }
 
-/** Reads and validates a .safetensors file. Missing/unreadable files are ERR_MODEL_LOAD naming the path. */
-export function readSafetensors(path: string): SafetensorsContent {
-  let bytes: Buffer;
+/**
+ * Opens `path` for reading without ever blocking (O_NONBLOCK: opening a FIFO would otherwise wait for a writer)
+ * and insists on a regular file (a FIFO, a device such as /dev/zero, a directory would never end or has no
+ * size), then runs `body` with the descriptor and the size. Every failure is ERR_MODEL_LOAD naming the path.
+ */
+function withRegularFile<T>(path: string, body: (fd: number, size: number) => T): T {
+  let fd: number | undefined;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw loadError(path, "not a regular file");
+    return body(fd, stat.size);
   } catch (e) {
+    if (e instanceof DittoError) throw e;
     throw new DittoError("ERR_MODEL_LOAD", `Cannot read safetensors file ${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return parseSafetensors(bytes, path);
+}
+
+/** Reads exactly `length` bytes at `position` (readSync may return fewer); a short file is ERR_MODEL_LOAD. */
+function readExactly(fd: number, length: number, position: number, path: string): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const got = readSync(fd, out, done, length - done, position + done);
+    if (got === 0) throw loadError(path, `the file ended after ${position + done} bytes while reading (it changed while being read?)`);
+    done += got;
+  }
+  return out;
+}
+
+/** The validated header of an open regular file: reads only the 8-byte length and the header (bounded reads). */
+function readHeaderOf(fd: number, size: number, path: string): { headerLength: number; text: string } {
+  if (size < 8) throw loadError(path, `the file is ${size} bytes, shorter than the 8-byte header length`);
+  const headerLength = checkedHeaderLength(readExactly(fd, 8, 0, path).readBigUInt64LE(0), size, path);
+  return { headerLength, text: decodeHeader(readExactly(fd, headerLength, 8, path), path) };
+}
+
+/**
+ * Reads and validates a .safetensors file: the file type and size first, then the length field and the header
+ * (bounded reads), and only then the data section the header describes. Missing/unreadable files, non-regular
+ * files and every malformed header are ERR_MODEL_LOAD naming the path.
+ */
+export function readSafetensors(path: string): SafetensorsContent {
+  return withRegularFile(path, (fd, size) => {
+    const { headerLength, text } = readHeaderOf(fd, size, path);
+    const dataStart = 8 + headerLength;
+    const { entries, metadata } = parseHeader(text, size - dataStart, path);
+    const tensors = new Map<string, SafetensorsTensor>();
+    for (const t of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      // Each tensor gets its own buffer: aligned for its element type.
+      const data = readExactly(fd, t.end - t.begin, dataStart + t.begin, path);
+      const copy = new Uint8Array(t.end - t.begin);
+      copy.set(data);
+      tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: typedArrayFor(t.dtype, copy.buffer) });
+    }
+    return { tensors, metadata };
+  });
 }
 
 function inferDType(data: SafetensorsTensorInput["data"], name: string): SafetensorsDType {
@@ -288,36 +474,11 @@ export function requireTensor(content: SafetensorsContent, name: string, source 
   return t;
 }
 
-/** Tensor names, dtypes and shapes of a file without reading its data (for family detection). */
+/** Tensor names, dtypes and shapes of a file without reading its data (for family detection); same checks as readSafetensors. */
 export function readSafetensorsHeader(path: string): Map<string, { dtype: SafetensorsDType; shape: number[] }> {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const lengthBytes = Buffer.alloc(8);
-    if (readSync(fd, lengthBytes, 0, 8, 0) !== 8) throw loadError(path, "file is shorter than the 8-byte header length");
-    const headerLength = lengthBytes.readBigUInt64LE(0);
-    if (headerLength > BigInt(MAX_HEADER_BYTES)) throw loadError(path, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
-    const n = Number(headerLength);
-    const header = Buffer.alloc(n);
-    if (readSync(fd, header, 0, n, 8) !== n) throw loadError(path, `header length ${n} runs past the end of the file`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(header.toString("utf8"));
-    } catch (e) {
-      throw loadError(path, `header is not valid UTF-8 JSON (${(e as Error).message})`);
-    }
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw loadError(path, "header is not a JSON object");
-    const out = new Map<string, { dtype: SafetensorsDType; shape: number[] }>();
-    for (const [name, entry] of Object.entries(parsed as Record<string, { dtype: unknown; shape: unknown }>)) {
-      if (name === "__metadata__") continue;
-      if (!entry || !isDType(entry.dtype) || !Array.isArray(entry.shape)) throw loadError(path, `tensor "${name}" has an invalid header entry`);
-      out.set(name, { dtype: entry.dtype, shape: entry.shape as number[] });
-    }
-    return out;
-  } catch (e) {
-    if (e instanceof DittoError) throw e;
-    throw new DittoError("ERR_MODEL_LOAD", `Cannot read safetensors file ${path}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  return withRegularFile(path, (fd, size) => {
+    const { headerLength, text } = readHeaderOf(fd, size, path);
+    const { entries } = parseHeader(text, size - 8 - headerLength, path);
+    return new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }]));
+  });
 }

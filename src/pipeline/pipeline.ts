@@ -18,6 +18,7 @@ import { batchNoiseTensor } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
 import { resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
+import { assertFiniteLatents } from "./numerics.js";
 
 export type Device = DeviceSpec;
 
@@ -181,6 +182,7 @@ export class Pipeline implements AsyncDisposable {
           for (const tensor of [known, diff, masked, x]) tensor.dispose();
           x = blended;
         }
+        assertFiniteLatents(x, i - first + 1, runSteps);
         peakBytes = Math.max(peakBytes, process.memoryUsage.rss());
         onStep?.({
           step: i - first + 1,

@@ -1,13 +1,12 @@
 // The TS safetensors reader/writer: round trips of every dtype, the on-disk layout (sorted, contiguous, header
-// padded to 8 bytes), and one hand-made malformed file per validation rule, each an ERR_MODEL_LOAD naming the
-// problem; plus reading a golden io file when ../shared is present.
+// padded to 8 bytes), missing and truncated files, and reading a golden io file when ../shared is present. The
+// validation rules are the shared table test/fixtures/safetensors-cases.json (safetensors-cases.test.ts).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { DittoError } from "../../src/errors.js";
 import {
   encodeSafetensors,
   parseSafetensors,
@@ -21,29 +20,6 @@ import { GOLDEN, HAS_GOLDEN } from "../shared-paths.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "ditto-st-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A file from a raw header object and data bytes (the header is written as given, unpadded). */
-function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), headerText?: string): Uint8Array {
-  const json = new TextEncoder().encode(headerText ?? JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
-
-function expectLoadError(bytes: Uint8Array, fragment: string): void {
-  let caught: unknown;
-  try {
-    parseSafetensors(bytes, "bad.safetensors");
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(DittoError);
-  expect((caught as DittoError).code).toBe("ERR_MODEL_LOAD");
-  expect((caught as DittoError).message).toContain("bad.safetensors");
-  expect((caught as DittoError).message).toContain(fragment);
-}
 
 describe("safetensors round trip", () => {
   it("writes sorted, contiguous tensors with a space-padded header and reads them back", () => {
@@ -90,38 +66,8 @@ describe("safetensors round trip", () => {
   });
 });
 
-describe("safetensors validation (each malformed file is ERR_MODEL_LOAD)", () => {
-  const f32x2 = new Uint8Array(8);
-  it("file shorter than 8 bytes", () => expectLoadError(new Uint8Array(5), "shorter than the 8-byte header length"));
-  it("header length past the end of the file", () => {
-    const bytes = rawFile({});
-    new DataView(bytes.buffer).setBigUint64(0, 1000n, true);
-    expectLoadError(bytes, "runs past the end of the file");
-  });
-  it("header length over the cap", () => {
-    const bytes = new Uint8Array(16);
-    new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true);
-    expectLoadError(bytes, "exceeds the");
-  });
-  it("header that is not JSON", () => expectLoadError(rawFile(null, undefined, "{not json"), "not valid UTF-8 JSON"));
-  it("header that is a JSON array", () => expectLoadError(rawFile([1, 2]), "not a JSON object"));
-  it("unknown dtype", () => expectLoadError(rawFile({ w: { dtype: "F8", shape: [2], data_offsets: [0, 2] } }, new Uint8Array(2)), 'tensor "w" has unknown dtype "F8"'));
-  it("byte length that does not match the shape", () =>
-    expectLoadError(rawFile({ w: { dtype: "F32", shape: [2, 4], data_offsets: [0, 8] } }, f32x2), 'tensor "w" holds 8 bytes but F32 [2,4] needs 32'));
-  it("overlapping tensors", () =>
-    expectLoadError(
-      rawFile({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, f32x2),
-      'tensor "b" overlaps tensor "a"',
-    ));
-  it("offsets past the data section", () =>
-    expectLoadError(rawFile({ w: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, f32x2), "past the data section"));
-  it("begin after end", () => expectLoadError(rawFile({ w: { dtype: "F32", shape: [0], data_offsets: [8, 4] } }, f32x2), "begin 8 > end 4"));
-  it("negative or fractional shape", () => {
-    expectLoadError(rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 0] } }), "invalid shape [-1]");
-    expectLoadError(rawFile({ w: { dtype: "F32", shape: [1.5], data_offsets: [0, 4] } }, f32x2), "invalid shape [1.5]");
-  });
-  it("missing data_offsets", () => expectLoadError(rawFile({ w: { dtype: "F32", shape: [2] } }, f32x2), 'tensor "w" has invalid data_offsets'));
-  it("non-string metadata", () => expectLoadError(rawFile({ __metadata__: { n: 3 } }), '__metadata__ value for "n" is not a string'));
+// Every validation rule is a case of test/fixtures/safetensors-cases.json (safetensors-cases.test.ts).
+describe("safetensors files", () => {
   it("missing file names the path", () => {
     expect(() => readSafetensors(path.join(dir, "missing.safetensors"))).toThrow(/Cannot read safetensors file .*missing\.safetensors/);
   });
@@ -129,7 +75,8 @@ describe("safetensors validation (each malformed file is ERR_MODEL_LOAD)", () =>
     const good = encodeSafetensors({ w: { shape: [4], data: new Float32Array(4) } });
     const file = path.join(dir, "truncated.safetensors");
     writeFileSync(file, good.subarray(0, good.length - 3));
-    expect(() => readSafetensors(file)).toThrow("past the data section");
+    expect(() => readSafetensors(file)).toThrow("past the end of the data section (13 bytes)");
+    expect(() => parseSafetensors(good.subarray(0, good.length - 3), file)).toThrow("past the end of the data section (13 bytes)");
   });
 });
 

@@ -46,6 +46,7 @@ Result<DitConfig> parse_dit_config(const std::string& json_path, const Safetenso
 struct LoadOptions {
   int threads = 0;            // 0 = machine default
   DType dtype = DType::F32;   // compute dtype of the GEMMs: F32 (reference) or BF16
+  bool check_finite = true;   // reject a checkpoint with NaN/Inf in any floating-point tensor (cpu/finite.h)
 };
 
 class DitModel {

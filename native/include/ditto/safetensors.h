@@ -1,7 +1,8 @@
 // safetensors reader: mmap the file, validate the whole header before any tensor is touched, hand out
 // zero-copy Tensors over the mapping. Validation: 8-byte header length within a cap and within the file,
-// well-formed JSON object, known dtypes, integer non-negative shapes, data_offsets in bounds, ordered,
-// non-overlapping, and byte length == numel × dtype size. Every error names the file and the tensor.
+// well-formed JSON object, known dtypes, integer non-negative shapes, data_offsets in bounds, byte length ==
+// numel × dtype size, and offsets that tile the data section exactly (no overlap, gap or trailing bytes).
+// Only regular files are read. Every error names the file and the tensor.
 #pragma once
 #include <cstdint>
 #include <map>

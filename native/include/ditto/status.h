@@ -16,6 +16,7 @@ enum class StatusCode {
   kOutOfMemory,       // ERR_OUT_OF_MEMORY
   kCuda,              // ERR_CUDA
   kAborted,           // ERR_ABORTED: the caller's abort flag was raised
+  kNumerics,          // ERR_NUMERICS: a computation produced NaN/Inf (e.g. a sampling step's latents)
   kInternal,          // a bug in Ditto, never the user's fault
 };
 

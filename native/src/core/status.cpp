@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kOutOfMemory: return "ERR_OUT_OF_MEMORY";
     case StatusCode::kCuda: return "ERR_CUDA";
     case StatusCode::kAborted: return "ERR_ABORTED";
+    case StatusCode::kNumerics: return "ERR_NUMERICS";
     case StatusCode::kInternal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

@@ -2,8 +2,11 @@
 // 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}, __metadata__},
 // then the raw little-endian data. The file is mmap'd once (MAP_PRIVATE, so a stray write through a view
 // stays private to the process instead of crashing or touching the file) and the mapping lives as long as
-// the SafetensorsFile or any Tensor borrowed from it. The whole header is validated before open() returns;
-// gaps between tensors are allowed (harmless), overlaps are not.
+// the SafetensorsFile or any Tensor borrowed from it. The whole header is validated before open() returns,
+// including the format's layout rule: the tensors tile the data section exactly (no overlap, gap or trailing
+// bytes), which is what catches a header length that is off by a few bytes. The TypeScript reader
+// (src/io/safetensors.ts) applies the same rules with the same messages; test/fixtures/safetensors-cases.json
+// runs against both (native/tests/test_safetensors_cases.cpp).
 #include "ditto/safetensors.h"
 
 #include <fcntl.h>
@@ -106,10 +109,38 @@ Status parse_entry(const std::string& path, const std::string& name, const JsonV
   return Status::Ok();
 }
 
+// The reference implementation's layout rule: sorted by offset, the tensors tile [0, data_size) exactly.
+// Empty tensors occupy nothing but must still sit at the running offset.
+Status check_coverage(const std::string& path, const std::vector<SafetensorsEntry>& entries, uint64_t data_size) {
+  std::vector<const SafetensorsEntry*> by_offset;
+  for (const auto& e : entries) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t cursor = 0;
+  const SafetensorsEntry* previous = nullptr;
+  for (const SafetensorsEntry* e : by_offset) {
+    if (e->begin < cursor)
+      return invalid_file(path, "tensors " + quoted(previous->name) + " and " + quoted(e->name) + " overlap (bytes [" +
+                                    std::to_string(previous->begin) + ", " + std::to_string(previous->end) + ") and [" +
+                                    std::to_string(e->begin) + ", " + std::to_string(e->end) + "))");
+    if (e->begin > cursor)
+      return invalid_file(path, "the data offsets leave bytes [" + std::to_string(cursor) + ", " +
+                                    std::to_string(e->begin) + ") unused before tensor " + quoted(e->name));
+    cursor = e->end;
+    previous = e;
+  }
+  if (cursor != data_size)
+    return invalid_file(path, "the data offsets end at byte " + std::to_string(cursor) + " but the data section has " +
+                                  std::to_string(data_size) + " bytes (a wrong header length or missing tensors)");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is rejected as not a regular file just below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return model_load_error("Cannot open safetensors file " + quoted(path) + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -170,20 +201,7 @@ Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
     file->entries_.push_back(std::move(entry));
   }
 
-  // Non-overlap: sort byte ranges; empty tensors occupy nothing and may share an offset.
-  std::vector<const SafetensorsEntry*> by_offset;
-  for (const auto& e : file->entries_)
-    if (e.end > e.begin) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    const SafetensorsEntry* a = by_offset[i - 1];
-    const SafetensorsEntry* b = by_offset[i];
-    if (b->begin < a->end)
-      return invalid_file(path, "tensors " + quoted(a->name) + " and " + quoted(b->name) + " overlap (bytes [" +
-                                    std::to_string(a->begin) + ", " + std::to_string(a->end) + ") and [" +
-                                    std::to_string(b->begin) + ", " + std::to_string(b->end) + "))");
-  }
+  DITTO_RETURN_IF_ERROR(check_coverage(path, file->entries_, data_size));
   return file;
 }
 

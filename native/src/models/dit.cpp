@@ -17,6 +17,7 @@
 #include "ditto/cpu/attention.h"
 #include "ditto/cpu/elementwise.h"
 #include "ditto/cpu/embed.h"
+#include "ditto/cpu/finite.h"
 #include "ditto/cpu/norms.h"
 #include "models/dit_internal.h"
 
@@ -290,6 +291,7 @@ struct DitModel::Impl {
     auto impl = std::make_unique<Impl>();
     impl->config = config;
     impl->options = options;
+    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
     DITTO_ASSIGN_OR_RETURN(impl->w, dit::load_weights(file, config, options.dtype));
     impl->pool = std::make_unique<ThreadPool>(options.threads);
     impl->macs = impl->count_macs();

@@ -33,4 +33,5 @@ export {
   DitDdimScheduler,
   fluxMu,
 } from "./schedulers/index.js";
-export type { Scheduler, SchedulerName, StepOutput, TimestepsOptions } from "./schedulers/index.js";
+export { applyLinearTerms } from "./schedulers/index.js";
+export type { Scheduler, SchedulerName, StepOutput, TimestepsOptions, LinearStep, LinearTerms } from "./schedulers/index.js";

@@ -18,6 +18,13 @@ export { Image, makeGrid } from "./images/index.js";
 export type { GridOptions } from "./images/index.js";
 export { philoxGaussian, referenceGaussian } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
+export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
+export { ClassifierFreeGuidance, combineBranches, affineCombination, guiderFrom, GUIDANCE_SPECS, parseGuidanceSpec } from "./guidance/index.js";
+export type { Guider, GuidanceBranch, GuidanceCombination, GuidanceStep, BranchCondition } from "./guidance/index.js";
+export { COMPUTE_ALL, blockPlan } from "./plan.js";
+export type { BlockAction, BlockPlan } from "./plan.js";
+export { formatSpec } from "./policySpec.js";
+export type { PolicySpec } from "./policySpec.js";
 export { runEval } from "./eval/harness.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";
 export {

@@ -2,7 +2,7 @@
 // metric network, PSNR / SSIM against the plain run when a cache or guidance policy is given. `--json` prints ONE
 // JSON line, last on stdout; progress goes to stderr.
 import { runEval, type EvalOptions } from "../eval/harness.js";
-import { readFixtureInfo } from "../eval/fixture.js";
+import { readFixtureInfo } from "../io/ditJson.js";
 import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
 import { intOption, parseArgs, rejectUnknownOptions, stringOption, UsageError } from "./args.js";
 import { defaultModelDir } from "./generate.js";

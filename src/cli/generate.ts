@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 
 import { isDeviceSpec } from "../device.js";
-import { readFixtureInfo } from "../eval/fixture.js";
+import { readFixtureInfo } from "../io/ditJson.js";
 import { makeGrid } from "../images/grid.js";
 import { packageRoot } from "../native.js";
 import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";

@@ -3,7 +3,7 @@ export { loadModel, Model } from "./model.js";
 export type { LoadModelOptions, ModelConfig, ModelDType, ForwardDetailedOptions, ForwardDetailedResult } from "./model.js";
 export { Tensor } from "./tensor.js";
 export { chooseDevice } from "./device.js";
-export type { DeviceSpec, DeviceChoice } from "./device.js";
+export type { DeviceSpec, DeviceChoice, DeviceName } from "./device.js";
 export { DittoError, isDittoError } from "./errors.js";
 export type { DittoErrorCode } from "./errors.js";
 export { info } from "./info.js";

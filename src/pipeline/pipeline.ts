@@ -13,7 +13,7 @@ import { abortError, disposedError, rangeError, typeError } from "../errors.js";
 import { readFixtureInfo } from "../io/ditJson.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
-import { chooseDevice, type DeviceSpec } from "../device.js";
+import { chooseDevice, type DeviceName, type DeviceSpec } from "../device.js";
 import { combineBranches, type GuidanceBranch, type GuidanceStep } from "../guidance/guider.js";
 import { planForwardOptions, samePlan } from "../plan.js";
 import { batchNoise } from "../noise/index.js";
@@ -67,14 +67,15 @@ function configDir(model: Model, given: string | undefined): string | undefined 
 export class Pipeline implements AsyncDisposable {
   #model: Model | undefined;
   readonly #ownsModel: boolean;
-  readonly device: "cpu";
+  /** The device the model actually runs on (Model.device). */
+  readonly device: DeviceName;
   readonly recommended: RecommendedSettings;
   readonly nullLabel: number;
 
   private constructor(model: Model, ownsModel: boolean, recommended: RecommendedSettings) {
     this.#model = model;
     this.#ownsModel = ownsModel;
-    this.device = "cpu";
+    this.device = model.device;
     this.recommended = recommended;
     this.nullLabel = model.config.numClasses;
   }

@@ -8,9 +8,12 @@ import { callNative, native } from "./native.js";
 
 export type DeviceSpec = "auto" | "cpu" | "cuda" | `cuda:${number}`;
 
+/** A device a model actually runs on (what Model.device / Pipeline.device report): 'cpu' or 'cuda:N'. */
+export type DeviceName = "cpu" | `cuda:${number}`;
+
 export interface DeviceChoice {
-  /** Where the model runs: today always 'cpu'. */
-  device: "cpu";
+  /** Where the model runs (today the CPU engine runs every model, so 'cpu' until the CUDA runtime is wired). */
+  device: DeviceName;
   /** Why this device was chosen when the request was 'auto' (e.g. no CUDA driver); empty for an explicit 'cpu'. */
   reason: string;
 }

@@ -3,7 +3,7 @@ export { loadModel, Model } from "./model.js";
 export type { LoadModelOptions, ModelConfig, ModelDType, ForwardDetailedOptions, ForwardDetailedResult } from "./model.js";
 export { Tensor } from "./tensor.js";
 export { chooseDevice } from "./device.js";
-export type { DeviceSpec, DeviceChoice } from "./device.js";
+export type { DeviceSpec, DeviceChoice, DeviceName } from "./device.js";
 export { DittoError, isDittoError } from "./errors.js";
 export type { DittoErrorCode } from "./errors.js";
 export { info } from "./info.js";
@@ -18,6 +18,13 @@ export { Image, makeGrid } from "./images/index.js";
 export type { GridOptions } from "./images/index.js";
 export { philoxGaussian, referenceGaussian, batchNoiseTensor } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
+export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
+export { ClassifierFreeGuidance, combineBranches, affineCombination, guiderFrom, GUIDANCE_SPECS, parseGuidanceSpec } from "./guidance/index.js";
+export type { Guider, GuidanceBranch, GuidanceCombination, GuidanceStep, BranchCondition } from "./guidance/index.js";
+export { COMPUTE_ALL, blockPlan } from "./plan.js";
+export type { BlockAction, BlockPlan } from "./plan.js";
+export { formatSpec } from "./policySpec.js";
+export type { PolicySpec } from "./policySpec.js";
 export { runEval } from "./eval/harness.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";
 export {
@@ -33,4 +40,5 @@ export {
   DitDdimScheduler,
   fluxMu,
 } from "./schedulers/index.js";
-export type { Scheduler, SchedulerName, StepOutput, TimestepsOptions } from "./schedulers/index.js";
+export { applyLinearTerms } from "./schedulers/index.js";
+export type { Scheduler, SchedulerName, StepOutput, TimestepsOptions, LinearStep, LinearTerms } from "./schedulers/index.js";

@@ -7,7 +7,7 @@
 // (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
-import { chooseDevice, type DeviceSpec } from "./device.js";
+import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
   callNative,
@@ -82,7 +82,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   try {
     const choice = chooseDevice(checked.device ?? "auto", "options.device");
     const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, checkFinite: checked.checkFinite });
-    const model = new Model(handle, path, checked.dtype ?? "f32");
+    const model = new Model(handle, path, checked.dtype ?? "f32", choice.device);
     model.deviceReason = choice.reason;
     return model;
   } catch (e) {
@@ -120,16 +120,17 @@ export class Model implements AsyncDisposable, Disposable {
   readonly #config: ModelConfig;
   readonly path: string;
   readonly dtype: ModelDType;
-  /** Where the model runs. */
-  readonly device = "cpu" as const;
+  /** The device the model actually runs on (the loader's choice; 'cpu' or 'cuda:N'). */
+  readonly device: DeviceName;
   /** Why 'auto' chose this device (empty when the device was explicit). */
   deviceReason = "";
 
   /** @internal use loadModel() */
-  constructor(handle: NativeModel, path: string, dtype: ModelDType) {
+  constructor(handle: NativeModel, path: string, dtype: ModelDType, device: DeviceName = "cpu") {
     this.#native = handle;
     this.path = path;
     this.dtype = dtype;
+    this.device = device;
     const raw: NativeModelConfig = handle.config();
     let kwargs: Record<string, unknown> = {};
     try {

@@ -5,8 +5,10 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 
 import { runEval, type EvalOptions } from "../eval/harness.js";
-import { readFixtureInfo } from "../eval/fixture.js";
-import { parseCacheSpec, parseGuidanceSpec, type PolicySpec } from "../eval/specs.js";
+import { readFixtureInfo } from "../io/ditJson.js";
+import { parseCacheSpec } from "../cache/specs.js";
+import { parseGuidanceSpec } from "../guidance/specs.js";
+import type { PolicySpec } from "../policySpec.js";
 import { NOISE_KINDS } from "../noise/index.js";
 import { baseSeedRange, checkPolicies, MAX_STEPS } from "../pipeline/options.js";
 import {
@@ -25,7 +27,7 @@ function policyOption(args: ParsedArgs, name: "cache" | "guidance"): string | un
   if (spec === undefined) return undefined;
   try {
     const policy: PolicySpec = name === "cache" ? parseCacheSpec(spec) : parseGuidanceSpec(spec);
-    if (!(name === "cache" && policy.kind === "none")) checkPolicies({ [name]: policy });
+    checkPolicies({ [name]: policy });
   } catch (e) {
     throw new UsageError(`--${name} ${spec}: ${(e as Error).message}`);
   }

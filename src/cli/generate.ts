@@ -4,7 +4,7 @@
 import path from "node:path";
 
 import { isDeviceSpec } from "../device.js";
-import { readFixtureInfo } from "../eval/fixture.js";
+import { readFixtureInfo } from "../io/ditJson.js";
 import { makeGrid } from "../images/grid.js";
 import { packageRoot } from "../native.js";
 import { NOISE_KINDS } from "../noise/index.js";

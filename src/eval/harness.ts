@@ -11,8 +11,12 @@ import { featureStats, frechetDistance } from "../metrics/frechet.js";
 import type { NoiseKind } from "../noise/index.js";
 import { baseSeedRange } from "../pipeline/options.js";
 import { Pipeline, type GenerateStats } from "../pipeline/pipeline.js";
-import { classifierPath, loadRealStats, readFixtureInfo } from "./fixture.js";
-import { formatSpec, parseCacheSpec, parseGuidanceSpec, type PolicySpec } from "./specs.js";
+import { CachePolicy } from "../cache/policy.js";
+import { guiderFrom } from "../guidance/policy.js";
+import type { Guider } from "../guidance/guider.js";
+import { readFixtureInfo } from "../io/ditJson.js";
+import { formatSpec } from "../policySpec.js";
+import { classifierPath, loadRealStats } from "./fixture.js";
 
 export interface EvalOptions {
   fixture: string;
@@ -77,7 +81,7 @@ function checkOptions(o: EvalOptions, classes: number): void {
 }
 
 async function generateSet(
-  pipe: Pipeline, labels: Int32Array, o: EvalOptions, policies: { cache?: PolicySpec; guidance?: PolicySpec }, phase: "generate" | "plain",
+  pipe: Pipeline, labels: Int32Array, o: EvalOptions, policies: { cache?: CachePolicy; guidance?: Guider }, phase: "generate" | "plain",
 ): Promise<GeneratedSet> {
   const n = labels.length;
   const batchSize = o.batchSize ?? 100;
@@ -91,7 +95,7 @@ async function generateSet(
       steps: o.steps,
       guidanceScale: o.cfg,
       noise: o.noise ?? "philox",
-      ...(policies.cache && policies.cache.kind !== "none" ? { cache: policies.cache } : {}),
+      ...(policies.cache ? { cache: policies.cache } : {}),
       ...(policies.guidance ? { guidance: policies.guidance } : {}),
       onStep: (e) => o.onProgress?.({ phase, done: startK, total: n, step: e.step, steps: e.total }),
     });
@@ -115,9 +119,9 @@ async function generateSet(
 export async function runEval(o: EvalOptions): Promise<EvalResult> {
   const info = readFixtureInfo(o.fixture);
   checkOptions(o, info.numClasses);
-  // Parse (and so validate) the policies and find the metric files before any generation work.
-  const cache = o.cache !== undefined ? parseCacheSpec(o.cache) : undefined;
-  const guidance = o.guidance !== undefined ? parseGuidanceSpec(o.guidance) : undefined;
+  // Build the policies (refusing unknown or unimplemented ones) and find the metric files before any generation work.
+  const cache = o.cache !== undefined ? CachePolicy.from(o.cache) : undefined;
+  const guidance = o.guidance !== undefined ? guiderFrom(o.guidance) : undefined;
   const clfPath = classifierPath(o.fixture);
   const realStats = loadRealStats(o.fixture);
   const classifier = await Classifier.load(clfPath, { threads: o.threads });
@@ -152,8 +156,8 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
       wallMs: run.stats.wallMs,
       peakBytes: run.stats.peakBytes,
       n: o.n, steps: o.steps, cfg: o.cfg, seedBase: o.seedBase, noise,
-      ...(cache ? { cache: formatSpec(cache) } : {}),
-      ...(guidance ? { guidance: formatSpec(guidance) } : {}),
+      ...(cache ? { cache: formatSpec(cache.toJSON()) } : {}),
+      ...(guidance ? { guidance: formatSpec(guidance.toJSON()) } : {}),
     };
   } finally {
     await pipe.dispose();

@@ -1,8 +1,13 @@
 // Argument checking for Pipeline.generate (design.md §5: TypeError/RangeError "Expected <what> for <name> but received
 // <value>", thrown before any native work). Also turns seeds, init images and masks into per-sample arrays.
+import { CachePolicy } from "../cache/policy.js";
 import { rangeError, typeError } from "../errors.js";
+import { ClassifierFreeGuidance } from "../guidance/cfg.js";
+import type { Guider } from "../guidance/guider.js";
+import { guiderFrom } from "../guidance/policy.js";
 import { Image } from "../images/image.js";
 import { NOISE_KINDS, type NoiseKind } from "../noise/index.js";
+import type { PolicySpec } from "../policySpec.js";
 import { Tensor } from "../tensor.js";
 import type { PipelineScheduler } from "./scheduler.js";
 
@@ -25,7 +30,8 @@ export interface GenerateOptions {
   steps?: number;
   /** One seed for all (sample i uses seed + i) or one per sample. Default: random. */
   seed?: number | readonly number[];
-  /** CFG scale s: v = v_u + s·(v_c − v_u); 1 runs the conditional pass only. Default: the model's recommendation. */
+  /** CFG scale s: v = v_u + s·(v_c − v_u); 1 runs the conditional pass only. Default: the model's recommendation.
+   * A `guidance` method, when given, takes over. */
   guidanceScale?: number;
   /** 'flow-euler' (the model's reference sampler) or a scheduler object (timesteps / sigmas / step). */
   scheduler?: "flow-euler" | PipelineScheduler;
@@ -39,9 +45,11 @@ export interface GenerateOptions {
   strength?: number;
   /** Inpainting: 1 = regenerate, 0 = keep initImage. A Tensor [H, W], [N or 1, 1 or C, H, W], or H·W values. */
   mask?: Tensor | Float32Array;
-  /** Not available yet: caching and guidance methods (they fail clearly rather than silently do nothing). */
-  cache?: unknown;
-  guidance?: unknown;
+  /** Block cache policy (a CachePolicy, SPEC string or { kind, …params }). Only 'none' runs today; the others are
+   * refused with a clear error rather than silently ignored. */
+  cache?: CachePolicy | PolicySpec | string;
+  /** Guidance method (a Guider, SPEC string or { kind, …params }); replaces guidanceScale. Only 'cfg' runs today. */
+  guidance?: Guider | PolicySpec | string;
 }
 
 export interface CheckedGenerate {
@@ -49,6 +57,9 @@ export interface CheckedGenerate {
   steps: number;
   seeds: number[];
   guidanceScale: number;
+  /** The guidance method the loop runs: `guidance`, or CFG at guidanceScale. */
+  guider: Guider;
+  cache: CachePolicy;
   noise: NoiseKind;
   strength: number;
 }
@@ -83,24 +94,19 @@ export function checkGenerateOptions(
   if (options.mask !== undefined && options.initImage === undefined) throw rangeError("initImage together with mask", "initImage", undefined);
   if (options.onStep !== undefined && typeof options.onStep !== "function") throw typeError("function", "onStep", options.onStep);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw typeError("AbortSignal", "signal", options.signal);
-  checkPolicies(options);
-  return { labels, steps, seeds, guidanceScale, noise, strength };
+  // Policies the engine cannot run yet are refused here (src/cache/policy.ts, src/guidance/policy.ts), not ignored.
+  const cache = options.cache === undefined ? CachePolicy.none() : CachePolicy.from(options.cache);
+  const guider = options.guidance === undefined ? new ClassifierFreeGuidance({ scale: guidanceScale }) : guiderFrom(options.guidance);
+  return { labels, steps, seeds, guidanceScale, guider, cache, noise, strength };
 }
 
 /**
- * Policies parse (src/eval/specs.ts) but the engine cannot run them yet: fail rather than silently ignore them.
- * Also called by `ditto eval` before it loads anything.
+ * Refuses, before any work, a cache policy or guidance method the engine cannot run yet (the same check
+ * generate() makes). Also called by `ditto eval` before it loads anything.
  */
 export function checkPolicies(options: Pick<GenerateOptions, "cache" | "guidance">): void {
-  const policyName = (p: unknown) => (p !== null && typeof p === "object" && typeof (p as { kind?: unknown }).kind === "string" ? `"${(p as { kind: string }).kind}" ` : "");
-  if (options.cache !== undefined) {
-    throw new RangeError(`Cache policy ${policyName(options.cache)}is not implemented yet: generate without a cache policy`);
-  }
-  if (options.guidance !== undefined) {
-    throw new RangeError(`Guidance method ${policyName(options.guidance)}is not implemented yet: use guidanceScale (plain CFG)`);
-  }
-}
-
+  if (options.cache !== undefined) CachePolicy.from(options.cache);
+  if (options.guidance !== undefined) guiderFrom(options.guidance);
 /**
  * What a base seed for `count` samples must be: sample i uses `name` + i, which must stay a safe integer, so the
  * base is at most MAX_SAFE_INTEGER − (count − 1). One rule for generate({ seed }), eval's seedBase and the CLI.

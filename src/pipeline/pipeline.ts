@@ -1,6 +1,7 @@
 // Pipeline: class-conditional image generation with a DiT (design.md §1). Loads a model, then runs the sampling loop
-// in TypeScript over native tensor ops: per step one batched forward (conditional and unconditional halves in one
-// 2B batch when CFG is on), CFG v = v_u + s·(v_c − v_u), the scheduler's update (default: the model's reference sampler, scheduler.ts), and for inpainting the re-noised
+// in TypeScript over native tensor ops: per step the Guider's branches (src/guidance/; CFG by default: conditional
+// and unconditional halves in one 2B batch, since branches with the same block plan share a forward), their
+// combination (CFG v = v_u + s·(v_c − v_u)), the scheduler's update (default: the model's reference sampler, scheduler.ts), and for inpainting the re-noised
 // original pasted back outside the mask (RePaint-style replacement, Lugmayr et al. CVPR'22, as diffusers'
 // inpaint pipelines do for flow models: keep = (1 − σ)·x0 + σ·ε at the next σ). img2img starts at σ = strength from
 // (1 − σ)·x0 + σ·ε (SDEdit, Meng et al. ICLR'22). Noise: one Philox stream per sample seed, so a sample is identical
@@ -10,10 +11,12 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
 import { abortError, disposedError, rangeError, typeError } from "../errors.js";
-import { readFixtureInfo } from "../eval/fixture.js";
+import { readFixtureInfo } from "../io/ditJson.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
-import { chooseDevice, type DeviceSpec } from "../device.js";
+import { chooseDevice, type DeviceName, type DeviceSpec } from "../device.js";
+import { combineBranches, type GuidanceBranch, type GuidanceStep } from "../guidance/guider.js";
+import { planForwardOptions, samePlan } from "../plan.js";
 import { batchNoiseTensor } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
 import { resolveScheduler } from "./scheduler.js";
@@ -66,14 +69,15 @@ function configDir(model: Model, given: string | undefined): string | undefined 
 export class Pipeline implements AsyncDisposable {
   #model: Model | undefined;
   readonly #ownsModel: boolean;
-  readonly device: "cpu";
+  /** The device the model actually runs on (Model.device). */
+  readonly device: DeviceName;
   readonly recommended: RecommendedSettings;
   readonly nullLabel: number;
 
   private constructor(model: Model, ownsModel: boolean, recommended: RecommendedSettings) {
     this.#model = model;
     this.#ownsModel = ownsModel;
-    this.device = "cpu";
+    this.device = model.device;
     this.recommended = recommended;
     this.nullLabel = model.config.numClasses;
   }
@@ -108,14 +112,14 @@ export class Pipeline implements AsyncDisposable {
     const model = this.model;
     const config = model.config;
     const checked = checkGenerateOptions(options, { ...this.recommended, numClasses: config.numClasses });
-    const { labels, steps, seeds, guidanceScale, noise, strength } = checked;
+    const { labels, steps, seeds, noise, strength } = checked;
     const { signal, onStep } = options;
     const batch = labels.length;
     const channels = config.inChannels, size = config.inputSize;
     const sampleShape = [batch, channels, size, size];
-    const macsPerSample = model.macsPerSample().total;
+    const macsPerSample = model.macsPerSample();
     const depth = config.depth;
-    const useCfg = guidanceScale !== 1;
+    const { guider } = checked;
 
     const scheduler = resolveScheduler(options.scheduler);
     const allTimesteps = Array.from(scheduler.timesteps(steps));
@@ -131,7 +135,7 @@ export class Pipeline implements AsyncDisposable {
     let peakBytes = process.memoryUsage.rss();
     const owned: Tensor[] = []; // tensors to release when the generation ends, successful or not
     const keep = <T extends Tensor>(t: T): T => { owned.push(t); return t; };
-    let forwards = 0;
+    let forwards = 0, blocksComputed = 0, macs = 0;
     let x: Tensor | undefined;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
@@ -146,29 +150,28 @@ export class Pipeline implements AsyncDisposable {
       const sigmaStart = allSigmas[first]!;
       x = x0 && first > 0 ? Tensor.combine([[Math.fround(1 - sigmaStart), x0], [sigmaStart, eps]]) : eps.clone();
 
-      const condLabels = Array.from(labels);
-      const forwardLabels = Int32Array.from(useCfg ? [...condLabels, ...condLabels.map(() => this.nullLabel)] : condLabels);
-      const forwardBatch = forwardLabels.length;
+      const nullLabels = new Int32Array(batch).fill(this.nullLabel);
 
       for (let i = first; i < steps; i++) {
         if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
         const stepStart = performance.now();
         const t = allTimesteps[i]!;
-        const input = useCfg ? Tensor.concat([x, x]) : x;
-        let modelOut: Tensor;
-        try {
-          ({ out: modelOut } = await model.forwardDetailed(input, new Float32Array(forwardBatch).fill(t), forwardLabels, { signal }));
-        } finally {
-          if (input !== x) input.dispose();
+        const step: GuidanceStep = { index: i - first, total: runSteps, sigma: allSigmas[i]!, t };
+        const branches = guider.branches(step);
+        const outputs = await runBranches(model, branches, x, t, labels, nullLabels, signal);
+        let stepBlocks = 0;
+        for (const branch of branches) {
+          const skipped = Object.values(branch.plan.blocks).filter((a) => a.kind === "skip").length;
+          stepBlocks += batch * (depth - skipped);
+          macs += batch * (macsPerSample.total - (skipped * macsPerSample.blocks) / depth);
         }
-        forwards += forwardBatch;
-        let velocity = modelOut;
-        if (useCfg) {
-          const cond = modelOut.slice(0, batch), uncond = modelOut.slice(batch, 2 * batch);
-          const diff = cond.sub(uncond);
-          const guided = diff.scale(guidanceScale);
-          velocity = uncond.add(guided);
-          for (const tensor of [cond, uncond, diff, guided, modelOut]) tensor.dispose();
+        forwards += batch * branches.length;
+        blocksComputed += stepBlocks;
+        let velocity: Tensor;
+        try {
+          velocity = combineBranches(guider.combination(step), outputs);
+        } finally {
+          for (const output of outputs) if (output !== velocity!) output.dispose();
         }
         const next = scheduler.step(velocity, t, x);
         velocity.dispose();
@@ -188,7 +191,7 @@ export class Pipeline implements AsyncDisposable {
           step: i - first + 1,
           total: runSteps,
           sigma: allSigmas[i]!,
-          computedBlocks: forwardBatch * depth,
+          computedBlocks: stepBlocks,
           reusedBlocks: 0,
           ms: performance.now() - stepStart,
         });
@@ -202,16 +205,15 @@ export class Pipeline implements AsyncDisposable {
         latents.dispose();
         throw e;
       }
-      const macs = forwards * macsPerSample;
       return {
         images,
         latents,
         stats: {
           forwards,
-          blocksComputed: forwards * depth,
+          blocksComputed,
           blocksReused: 0,
           macs,
-          macsUncached: macs,
+          macsUncached: forwards * macsPerSample.total,
           wallMs: performance.now() - start,
           peakBytes,
         },
@@ -230,6 +232,48 @@ export class Pipeline implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
+  }
+}
+
+/**
+ * One forward per run of consecutive branches with the same block plan (CFG: one 2B forward, conditional half
+ * first), each branch's input x with its condition's labels; returns one output per branch (a batch of one
+ * branch is the forward's output itself, otherwise copied slices). The caller disposes the outputs.
+ */
+async function runBranches(
+  model: Model, branches: readonly GuidanceBranch[], x: Tensor, t: number, labels: Int32Array, nullLabels: Int32Array,
+  signal: AbortSignal | undefined,
+): Promise<Tensor[]> {
+  const batch = labels.length;
+  const outputs: Tensor[] = [];
+  try {
+    for (let start = 0; start < branches.length;) {
+      let end = start + 1;
+      while (end < branches.length && samePlan(branches[end]!.plan, branches[start]!.plan)) end++;
+      const group = branches.slice(start, end);
+      const input = group.length === 1 ? x : Tensor.concat(group.map(() => x));
+      const groupLabels = new Int32Array(batch * group.length);
+      group.forEach((b, k) => groupLabels.set(b.condition === "null" ? nullLabels : labels, k * batch));
+      let out: Tensor;
+      try {
+        ({ out } = await model.forwardDetailed(input, new Float32Array(groupLabels.length).fill(t), groupLabels, { ...planForwardOptions(group[0]!.plan), signal }));
+      } finally {
+        if (input !== x) input.dispose();
+      }
+      if (group.length === 1) outputs.push(out);
+      else {
+        try {
+          for (let k = 0; k < group.length; k++) outputs.push(out.slice(k * batch, (k + 1) * batch));
+        } finally {
+          out.dispose();
+        }
+      }
+      start = end;
+    }
+    return outputs;
+  } catch (e) {
+    for (const output of outputs) output.dispose();
+    throw e;
   }
 }
 

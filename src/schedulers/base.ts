@@ -2,6 +2,7 @@
 // first step() looks its timestep up in the grid — the second match when a timestep repeats, as diffusers'
 // index_for_timestep — and later steps advance by one), and argument checks.
 import { Tensor } from "../tensor.js";
+import type { LinearStep } from "./linear.js";
 import { checkSteps } from "./numerics.js";
 import type { Scheduler, SchedulerName, StepOutput, TimestepsOptions } from "./types.js";
 
@@ -57,13 +58,31 @@ export abstract class BaseScheduler implements Scheduler {
   stepDetailed(modelOutput: Tensor, t: number, sample: Tensor): StepOutput {
     if (this.grid.length === 0) throw new Error(`Call timesteps(n) on the ${this.name} scheduler before step()`);
     checkTensors(modelOutput, sample);
+    const index = this.#nextIndex(t, "step()");
+    const out = this.stepAt(index, modelOutput, sample);
+    this.#stepIndex = index + 1;
+    return out;
+  }
+
+  /** No state by default (one-step schedulers). */
+  get state(): readonly Tensor[] {
+    return [];
+  }
+
+  stepTerms(t: number): LinearStep | null {
+    return this.termsAt(this.#nextIndex(t, "stepTerms()"));
+  }
+
+  /** The step at grid index `index` as linear forms over (sample, modelOutput, this.state); must not change state. */
+  protected abstract termsAt(index: number): LinearStep | null;
+
+  #nextIndex(t: number, what: string): number {
+    if (this.grid.length === 0) throw new Error(`Call timesteps(n) on the ${this.name} scheduler before ${what}`);
     const index = this.resolveIndex(t);
     if (index >= this.grid.length) {
       throw new RangeError(`Expected at most ${this.grid.length} steps for the ${this.name} scheduler but received step ${index + 1}; call timesteps(n) or reset() to start again`);
     }
-    const out = this.stepAt(index, modelOutput, sample);
-    this.#stepIndex = index + 1;
-    return out;
+    return index;
   }
 
   /** The grid index a call at timestep t refers to: the running counter, or t's position before the first step. */

@@ -5,6 +5,7 @@
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, booleanOption, camelCaseKeys, stringOption } from "./base.js";
 import { spacedTimesteps, betaGridOptions, type BetaGridConfig } from "./betaGrid.js";
+import { LinearForm, linearStep, type LinearStep } from "./linear.js";
 import { f32, roundHalfEven, trainingAlphasCumprod } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
@@ -57,10 +58,26 @@ export class DdimScheduler extends BaseScheduler {
     return t >= 0 ? this.alphasCumprod[t]! : this.finalAlphaCumprod;
   }
 
-  protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
+  /** ᾱ_t and ᾱ_prev of grid step `index`. */
+  private alphasAt(index: number): { alphaProd: number; alphaProdPrev: number } {
     const t = this.grid[index]!;
-    const alphaProd = this.alphaAt(t);
-    const alphaProdPrev = this.alphaAt(t - this.#stepRatio);
+    return { alphaProd: this.alphaAt(t), alphaProdPrev: this.alphaAt(t - this.#stepRatio) };
+  }
+
+  /** stepAt's operations on linear forms. */
+  protected termsAt(index: number): LinearStep {
+    const { alphaProd, alphaProdPrev } = this.alphasAt(index);
+    const betaProd = f32(1 - alphaProd);
+    const { sample, modelOutput } = LinearForm.inputs(0);
+    const predOriginalSample = LinearForm.combine([[1, sample], [-f32(Math.sqrt(betaProd)), modelOutput]]).scale(1 / f32(Math.sqrt(alphaProd)));
+    return linearStep(LinearForm.combine([
+      [f32(Math.sqrt(alphaProdPrev)), predOriginalSample],
+      [f32(Math.sqrt(f32(1 - alphaProdPrev))), modelOutput],
+    ]), []);
+  }
+
+  protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
+    const { alphaProd, alphaProdPrev } = this.alphasAt(index);
     const betaProd = f32(1 - alphaProd);
     // x₀ = (x − √β·ε) / √ᾱ : the division as a multiply by the float32 reciprocal (≤ 1 ulp from the reference).
     const numerator = Tensor.combine([

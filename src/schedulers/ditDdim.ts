@@ -8,6 +8,7 @@
 //   x₀ = √(1/ᾱ)·x − √(1/ᾱ − 1)·ε;  ε' = (√(1/ᾱ)·x − x₀)/√(1/ᾱ − 1);  x' = x₀·√ᾱ_prev + √(1 − ᾱ_prev)·ε'.
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, camelCaseKeys, numberOption } from "./base.js";
+import { LinearForm, linearStep, type LinearStep } from "./linear.js";
 import { f32, numpyLinspace, roundHalfEven } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
@@ -173,12 +174,31 @@ export class DitDdimScheduler extends BaseScheduler {
     return super.stepDetailed(modelOutput, t, sample);
   }
 
-  protected stepAt(index: number, eps: Tensor, sample: Tensor): StepOutput {
+  /** The float32 table scalars of grid step `index`. */
+  private scalarsAt(index: number): { recip: number; recipm1: number; alphaBarPrev: number } {
     const tab = this.tables;
     const i = this.respacedIndex(index);
-    const recip = f32(tab.sqrtRecipAlphasCumprod[i]!);
-    const recipm1 = f32(tab.sqrtRecipm1AlphasCumprod[i]!);
-    const alphaBarPrev = f32(tab.alphasCumprodPrev[i]!);
+    return {
+      recip: f32(tab.sqrtRecipAlphasCumprod[i]!),
+      recipm1: f32(tab.sqrtRecipm1AlphasCumprod[i]!),
+      alphaBarPrev: f32(tab.alphasCumprodPrev[i]!),
+    };
+  }
+
+  /** stepAt's operations on linear forms; ε = the first C channels of the model output. */
+  protected termsAt(index: number): LinearStep {
+    const { recip, recipm1, alphaBarPrev } = this.scalarsAt(index);
+    const { sample, modelOutput: eps } = LinearForm.inputs(0);
+    const predOriginalSample = LinearForm.combine([[recip, sample], [-recipm1, eps]]);
+    const epsRecomputed = LinearForm.combine([[recip, sample], [-1, predOriginalSample]]).scale(1 / recipm1);
+    return linearStep(LinearForm.combine([
+      [f32(Math.sqrt(alphaBarPrev)), predOriginalSample],
+      [f32(Math.sqrt(f32(1 - alphaBarPrev))), epsRecomputed],
+    ]), [], "sample");
+  }
+
+  protected stepAt(index: number, eps: Tensor, sample: Tensor): StepOutput {
+    const { recip, recipm1, alphaBarPrev } = this.scalarsAt(index);
     const predOriginalSample = Tensor.combine([
       [recip, sample],
       [-recipm1, eps],

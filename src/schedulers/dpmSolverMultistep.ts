@@ -8,6 +8,7 @@
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
 import { multistepTimesteps, betaGridOptions, type BetaGridConfig } from "./betaGrid.js";
+import { LinearForm, linearStep, type LinearStep } from "./linear.js";
 import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
@@ -83,11 +84,28 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
     this.#lowerOrderNums = 0;
   }
 
-  protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
+  /** The float32 scalars of grid step `index` and its order (read-only: the same decisions step() takes). */
+  private scalarsAt(index: number): { cur: { alpha: number; sigmaT: number }; ratio: number; coefficient: number; r0: number | null } {
     const sigmas = this.sigmaGrid!;
     const n = this.grid.length;
     const lowerOrderFinal = index === n - 1 && ((this.config.lowerOrderFinal && n < 15) || this.config.finalSigmasType === "zero");
     const cur = vpAlphaSigmaLambda(sigmas[index]!);
+    const next = vpAlphaSigmaLambda(sigmas[index + 1]!);
+    const h = f32(next.lambda - cur.lambda);
+    const ratio = f32(next.sigmaT / cur.sigmaT);
+    const coefficient = f32(next.alpha * f32(f32(Math.exp(-h)) - 1));
+    if (this.config.solverOrder === 1 || this.#lowerOrderNums < 1 || lowerOrderFinal) return { cur, ratio, coefficient, r0: null };
+    const prev = vpAlphaSigmaLambda(sigmas[index - 1]!);
+    const hPrev = f32(cur.lambda - prev.lambda);
+    return { cur, ratio, coefficient, r0: f32(hPrev / h) };
+  }
+
+  override get state(): readonly Tensor[] {
+    return this.#history;
+  }
+
+  protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
+    const { cur, ratio, coefficient, r0 } = this.scalarsAt(index);
     // Data prediction x₀ = (x − σ_t·ε)/α.
     const numerator = Tensor.combine([
       [1, sample],
@@ -98,21 +116,14 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
     this.#history.push(x0);
     while (this.#history.length > this.config.solverOrder) this.#history.shift()!.dispose();
 
-    const next = vpAlphaSigmaLambda(sigmas[index + 1]!);
-    const h = f32(next.lambda - cur.lambda);
-    const ratio = f32(next.sigmaT / cur.sigmaT);
-    const coefficient = f32(next.alpha * f32(f32(Math.exp(-h)) - 1));
     let prevSample: Tensor;
-    if (this.config.solverOrder === 1 || this.#lowerOrderNums < 1 || lowerOrderFinal) {
+    if (r0 === null) {
       prevSample = Tensor.combine([
         [ratio, sample],
         [-coefficient, x0],
       ]);
     } else {
       const m1 = this.#history[this.#history.length - 2]!;
-      const prev = vpAlphaSigmaLambda(sigmas[index - 1]!);
-      const hPrev = f32(cur.lambda - prev.lambda);
-      const r0 = f32(hPrev / h);
       const difference = x0.sub(m1);
       const d1 = difference.scale(f32(1 / r0));
       difference.dispose();
@@ -125,6 +136,21 @@ export class DpmSolverMultistepScheduler extends BaseScheduler {
     }
     if (this.#lowerOrderNums < this.config.solverOrder) this.#lowerOrderNums++;
     return { prevSample, predOriginalSample: x0.clone() };
+  }
+
+  /** stepAt's operations on linear forms over (x, ε, history); the new history gains this step's x₀. */
+  protected termsAt(index: number): LinearStep {
+    const { cur, ratio, coefficient, r0 } = this.scalarsAt(index);
+    const { sample, modelOutput, state } = LinearForm.inputs(this.#history.length);
+    const x0 = LinearForm.combine([[1, sample], [-cur.sigmaT, modelOutput]]).scale(1 / cur.alpha);
+    const history = [...state, x0].slice(-this.config.solverOrder);
+    let next: LinearForm;
+    if (r0 === null) next = LinearForm.combine([[ratio, sample], [-coefficient, x0]]);
+    else {
+      const d1 = x0.sub(history[history.length - 2]!).scale(f32(1 / r0));
+      next = LinearForm.combine([[ratio, sample], [-coefficient, x0], [-f32(0.5 * coefficient), d1]]);
+    }
+    return linearStep(next, history);
   }
 
   addNoise(original: Tensor, noise: Tensor, t: number): Tensor {

@@ -5,6 +5,7 @@
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, camelCaseKeys, stringOption } from "./base.js";
 import { spacedTimesteps, betaGridOptions, type BetaGridConfig } from "./betaGrid.js";
+import { LinearForm, linearStep, type LinearStep } from "./linear.js";
 import { f32, interpOnIndexGrid, sigmaFromAlphaCumprod, trainingAlphasCumprod } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
@@ -80,6 +81,16 @@ export class EulerDiscreteScheduler extends BaseScheduler {
     ]);
     derivative.dispose();
     return { prevSample, predOriginalSample };
+  }
+
+  /** stepAt's operations on linear forms (x₀ = x − σ·ε, d = (x − x₀)/σ, x' = x + dt·d). */
+  protected termsAt(index: number): LinearStep {
+    const sigma = this.sigmaGrid![index]!;
+    const dt = f32(this.sigmaGrid![index + 1]! - sigma);
+    const { sample, modelOutput } = LinearForm.inputs(0);
+    const predOriginalSample = LinearForm.combine([[1, sample], [-sigma, modelOutput]]);
+    const derivative = sample.sub(predOriginalSample).scale(1 / sigma);
+    return linearStep(LinearForm.combine([[1, sample], [dt, derivative]]), []);
   }
 
   /** x₀ + σ·noise at the grid's σ for t. */

@@ -10,6 +10,7 @@
 // Timesteps = float32(σ)·1000 multiplied in float32; a final σ = 0 is appended.
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, booleanOption, camelCaseKeys, numberOption } from "./base.js";
+import { LinearForm, linearStep, type LinearStep } from "./linear.js";
 import { f32, numpyLinspace } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
@@ -119,10 +120,18 @@ export class FlowMatchEulerScheduler extends BaseScheduler {
   }
 
   protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
-    const sigma = this.sigmaGrid![index]!;
-    const sigmaNext = this.sigmaGrid![index + 1]!;
-    const dt = f32(sigmaNext - sigma);
-    return { prevSample: combine2(1, sample, dt, modelOutput) };
+    return { prevSample: combine2(1, sample, this.stepDt(index), modelOutput) };
+  }
+
+  /** x + dt·v: the same single combine as step(), so bit-identical. */
+  protected termsAt(index: number): LinearStep {
+    const { sample, modelOutput } = LinearForm.inputs(0);
+    return linearStep(LinearForm.combine([[1, sample], [this.stepDt(index), modelOutput]]), []);
+  }
+
+  /** σ_next − σ in float32. */
+  private stepDt(index: number): number {
+    return f32(this.sigmaGrid![index + 1]! - this.sigmaGrid![index]!);
   }
 
   /** diffusers scale_noise: σ·noise + (1 − σ)·original at the grid's σ for t. */

@@ -8,3 +8,4 @@ export { DdimScheduler, type DdimConfig } from "./ddim.js";
 export { DpmSolverMultistepScheduler, type DpmSolverMultistepConfig } from "./dpmSolverMultistep.js";
 export { UniPcScheduler, type UniPcConfig } from "./unipc.js";
 export { DitDdimScheduler, spaceTimesteps, leadingChannels, type DitDdimConfig } from "./ditDdim.js";
+export { applyLinearTerms, type LinearStep, type LinearTerms } from "./linear.js";

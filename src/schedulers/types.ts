@@ -4,6 +4,7 @@
 // lives in the scheduler object: `timesteps(n)` and `reset()` start a new generation; use one instance per
 // concurrent generation. Arithmetic on samples runs through native Tensor ops; only scalar coefficients are JS.
 import type { Tensor } from "../tensor.js";
+import type { LinearStep } from "./linear.js";
 
 export type SchedulerName = "flow-euler" | "euler" | "ddim" | "dpm++2m" | "unipc";
 
@@ -41,6 +42,12 @@ export interface Scheduler {
   stepDetailed(modelOutput: Tensor, t: number, sample: Tensor): StepOutput;
   /** Forward process at timestep t (img2img / inpainting): the noised version of `original`. */
   addNoise(original: Tensor, noise: Tensor, t: number): Tensor;
+  /** The tensors the next step reads besides sample and modelOutput (its multistep history), oldest first; owned
+   * by the scheduler (valid until its next step / reset). */
+  readonly state: readonly Tensor[];
+  /** The step step(·, t, ·) would take, as linear forms over (sample, modelOutput, state), without taking it; null
+   * where the update is not linear. Equal to step() up to float32 rounding (src/schedulers/linear.ts). */
+  stepTerms(t: number): LinearStep | null;
   /** Forgets the multistep history and the step counter (the grid stays). */
   reset(): void;
 }

@@ -8,6 +8,7 @@
 // previous step), then predicts (UniP, order min(2, n − i, steps done + 1)). Scalars in float32 like torch.
 import { Tensor } from "../tensor.js";
 import { BaseScheduler, booleanOption, camelCaseKeys, numberOption, stringOption } from "./base.js";
+import { LinearForm, linearStep, type LinearStep } from "./linear.js";
 import { f32, numpyLinspace, trainingAlphasCumprod, type BetaSchedule } from "./numerics.js";
 import type { StepOutput, TimestepsOptions } from "./types.js";
 
@@ -116,6 +117,21 @@ export class UniPcScheduler extends BaseScheduler {
     return { ratio: f32(t.sigma / s0.sigma), c1: f32(t.alpha * hPhi1), bh: hPhi1, hh, hPhi1 };
   }
 
+  override get state(): readonly Tensor[] {
+    return this.#lastSample ? [...this.#history, this.#lastSample] : this.#history;
+  }
+
+  /** Whether step `index` first corrects the previous predictor's sample (UniC). */
+  private usesCorrector(index: number): boolean {
+    return index > 0 && !this.config.disableCorrector.includes(index - 1) && this.#lastSample !== null;
+  }
+
+  /** The order of step `index`'s predictor (UniP), given the steps already taken. */
+  private predictorOrder(index: number): number {
+    const order = this.config.lowerOrderFinal ? Math.min(this.config.solverOrder, this.grid.length - index) : this.config.solverOrder;
+    return Math.min(order, this.#lowerOrderNums + 1);
+  }
+
   protected stepAt(index: number, modelOutput: Tensor, sample: Tensor): StepOutput {
     const sigmas = this.sigmaGrid!;
     const level = flowLevel(sigmas[index]!);
@@ -124,14 +140,11 @@ export class UniPcScheduler extends BaseScheduler {
       [-level.sigma, modelOutput],
     ]);
     let current = sample;
-    const useCorrector = index > 0 && !this.config.disableCorrector.includes(index - 1) && this.#lastSample !== null;
-    if (useCorrector) current = this.correct(index, x0, this.#lastSample!, sample);
+    if (this.usesCorrector(index)) current = this.correct(index, x0, this.#lastSample!, sample);
 
     this.#history.push(x0);
     while (this.#history.length > this.config.solverOrder) this.#history.shift()!.dispose();
-    const n = this.grid.length;
-    const order = this.config.lowerOrderFinal ? Math.min(this.config.solverOrder, n - index) : this.config.solverOrder;
-    this.#thisOrder = Math.min(order, this.#lowerOrderNums + 1);
+    this.#thisOrder = this.predictorOrder(index);
 
     this.#lastSample?.dispose();
     this.#lastSample = current === sample ? sample.clone() : current;
@@ -140,29 +153,74 @@ export class UniPcScheduler extends BaseScheduler {
     return { prevSample, predOriginalSample: x0.clone() };
   }
 
-  /** UniP-bh2: x_t = (σ_t/σ_s0)·x − α_t·hφ₁·m0 − α_t·B(h)·Σρ_k·D1_k (ρ = [½] at order 2). */
-  private predict(index: number, x: Tensor, order: number): Tensor {
+  /** stepAt's operations on linear forms over (x, v, history…, last sample); the new state is the new history and
+   * the (corrected) sample the predictor started from. */
+  protected termsAt(index: number): LinearStep {
+    const held = this.#history.length;
+    const { sample, modelOutput, state } = LinearForm.inputs(this.state.length);
+    const history = state.slice(0, held);
+    const level = flowLevel(this.sigmaGrid![index]!);
+    const x0 = LinearForm.combine([[1, sample], [-level.sigma, modelOutput]]);
+    let current = sample;
+    if (this.usesCorrector(index)) {
+      const k = this.correctorScalars(index);
+      const m0 = history[held - 1]!;
+      const d1t = x0.sub(m0);
+      const residual = k.rk === null ? d1t.scale(0.5)
+        : LinearForm.combine([[k.rho[0], history[held - 2]!.sub(m0).scale(1 / k.rk)], [k.rho[1], d1t]]);
+      current = LinearForm.combine([[k.ratio, state[held]!], [-k.c1, m0], [-k.weight, residual]]);
+    }
+    const newHistory = [...history, x0].slice(-this.config.solverOrder);
+    const k = this.predictorScalars(index, this.predictorOrder(index));
+    const m0 = newHistory[newHistory.length - 1]!;
+    const next = k.rk === null ? LinearForm.combine([[k.ratio, current], [-k.c1, m0]])
+      : LinearForm.combine([[k.ratio, current], [-k.c1, m0], [-k.weight, newHistory[newHistory.length - 2]!.sub(m0).scale(1 / k.rk).scale(0.5)]]);
+    return linearStep(next, [...newHistory, current]);
+  }
+
+  /** Scalars of the UniP step from level `index` to `index + 1` (rk only at order 2). */
+  private predictorScalars(index: number, order: number): { ratio: number; c1: number; weight: number; rk: number | null } {
     const sigmas = this.sigmaGrid!;
     const t = flowLevel(sigmas[index + 1]!);
     const s0 = flowLevel(sigmas[index]!);
-    const m0 = this.#history[this.#history.length - 1]!;
     const k = this.coefficients(t, s0);
-    if (order === 1) {
+    const weight = f32(t.alpha * k.bh);
+    if (order === 1) return { ratio: k.ratio, c1: k.c1, weight, rk: null };
+    const s1 = flowLevel(sigmas[index - 1]!);
+    return { ratio: k.ratio, c1: k.c1, weight, rk: f32(f32(s1.lambda - s0.lambda) / f32(t.lambda - s0.lambda)) };
+  }
+
+  /** Scalars of the UniC correction at step `index` (order = the previous predictor's; rk, ρ only at order 2). */
+  private correctorScalars(index: number): { ratio: number; c1: number; weight: number; rk: number | null; rho: [number, number] } {
+    const sigmas = this.sigmaGrid!;
+    const t = flowLevel(sigmas[index]!);
+    const s0 = flowLevel(sigmas[index - 1]!);
+    const k = this.coefficients(t, s0);
+    const weight = f32(t.alpha * k.bh);
+    if (this.#thisOrder === 1) return { ratio: k.ratio, c1: k.c1, weight, rk: null, rho: [0, 0] };
+    const s1 = flowLevel(sigmas[index - 2]!);
+    const rk = f32(f32(s1.lambda - s0.lambda) / f32(t.lambda - s0.lambda));
+    return { ratio: k.ratio, c1: k.c1, weight, rk, rho: solveCorrectorRhos(rk, k.hh, k.hPhi1, k.bh) };
+  }
+
+  /** UniP-bh2: x_t = (σ_t/σ_s0)·x − α_t·hφ₁·m0 − α_t·B(h)·Σρ_k·D1_k (ρ = [½] at order 2). */
+  private predict(index: number, x: Tensor, order: number): Tensor {
+    const m0 = this.#history[this.#history.length - 1]!;
+    const k = this.predictorScalars(index, order);
+    if (k.rk === null) {
       return Tensor.combine([
         [k.ratio, x],
         [-k.c1, m0],
       ]);
     }
-    const s1 = flowLevel(sigmas[index - 1]!);
-    const rk = f32(f32(s1.lambda - s0.lambda) / f32(t.lambda - s0.lambda));
     const m1 = this.#history[this.#history.length - 2]!;
-    const d1 = scaledDifference(m1, m0, rk);
+    const d1 = scaledDifference(m1, m0, k.rk);
     const predRes = d1.scale(0.5);
     d1.dispose();
     const out = Tensor.combine([
       [k.ratio, x],
       [-k.c1, m0],
-      [-f32(t.alpha * k.bh), predRes],
+      [-k.weight, predRes],
     ]);
     predRes.dispose();
     return out;
@@ -171,25 +229,18 @@ export class UniPcScheduler extends BaseScheduler {
   /** UniC-bh2 at step `index`: corrects the predictor's sample `thisSample` (from `lastSample`) with the new x₀. */
   private correct(index: number, modelT: Tensor, lastSample: Tensor, thisSample: Tensor): Tensor {
     void thisSample; // the corrected sample is rebuilt from lastSample, as the reference does
-    const sigmas = this.sigmaGrid!;
-    const t = flowLevel(sigmas[index]!);
-    const s0 = flowLevel(sigmas[index - 1]!);
     const m0 = this.#history[this.#history.length - 1]!;
-    const k = this.coefficients(t, s0);
-    const order = this.#thisOrder;
+    const k = this.correctorScalars(index);
     const d1t = modelT.sub(m0);
     let residual: Tensor;
-    if (order === 1) {
+    if (k.rk === null) {
       residual = d1t.scale(0.5);
     } else {
-      const s1 = flowLevel(sigmas[index - 2]!);
-      const rk = f32(f32(s1.lambda - s0.lambda) / f32(t.lambda - s0.lambda));
-      const rho = solveCorrectorRhos(rk, k.hh, k.hPhi1, k.bh);
       const m1 = this.#history[this.#history.length - 2]!;
-      const d1 = scaledDifference(m1, m0, rk);
+      const d1 = scaledDifference(m1, m0, k.rk);
       residual = Tensor.combine([
-        [rho[0], d1],
-        [rho[1], d1t],
+        [k.rho[0], d1],
+        [k.rho[1], d1t],
       ]);
       d1.dispose();
     }
@@ -197,7 +248,7 @@ export class UniPcScheduler extends BaseScheduler {
     const out = Tensor.combine([
       [k.ratio, lastSample],
       [-k.c1, m0],
-      [-f32(t.alpha * k.bh), residual],
+      [-k.weight, residual],
     ]);
     residual.dispose();
     return out;

@@ -1,8 +1,10 @@
 // The `device` option of loadModel and Pipeline.load: malformed specs are TypeErrors, an explicit CUDA request that
-// cannot be honoured rejects with ERR_CUDA saying why, 'auto' and 'cpu' load on the CPU (with 'auto' saying why).
+// cannot be honoured rejects with ERR_CUDA saying why, 'auto' and 'cpu' load on the CPU (with 'auto' saying why);
+// Pipeline.device reports the device its model runs on (data, not a literal).
 import { describe, expect, it } from "vitest";
 
-import { DittoError, Pipeline, loadModel } from "../../src/index.js";
+import { DittoError, Model, Pipeline, loadModel } from "../../src/index.js";
+import { native } from "../../src/native.js";
 
 const MODEL = new URL("../../examples/models/glyphs", import.meta.url).pathname;
 const expectCuda = process.env.DITTO_TEST_EXPECT_CUDA === "1";
@@ -36,5 +38,17 @@ describe("device option", () => {
     expect(cpu.device).toBe("cpu");
     expect(cpu.deviceReason).toBe("");
     await cpu.dispose();
+  });
+
+  it("Pipeline.device is the device its model reports", async () => {
+    await using viaPath = await Pipeline.load({ model: MODEL, device: "cpu", threads: 1 });
+    expect(viaPath.device).toBe("cpu");
+    expect(viaPath.device).toBe(viaPath.model.device);
+    // A Model the loader placed elsewhere (as the native side will once CUDA is wired): the pipeline follows it.
+    const elsewhere = new Model(await native().loadModel(MODEL, { threads: 1 }), MODEL, "f32", "cuda:0");
+    await using given = await Pipeline.load({ model: elsewhere });
+    expect(elsewhere.device).toBe("cuda:0");
+    expect(given.device).toBe("cuda:0");
+    elsewhere.dispose();
   });
 });

@@ -1,0 +1,130 @@
+// The guidance seam on native tensors and the glyph DiT: combineBranches evaluates CFG exactly as the pipeline always
+// did (uncond + s·(cond − uncond), bit for bit), and Pipeline.generate driven by a Guider gives bit-identical latents
+// to the previous inline loop (one 2B forward, slices, sub/scale/add, scheduler step), for CFG given as a scale, as
+// a SPEC and at scale 1; a Guider whose branches have different block plans runs one forward per plan.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { ClassifierFreeGuidance } from "../../src/guidance/cfg.js";
+import { affineCombination, combineBranches, type Guider } from "../../src/guidance/guider.js";
+import { loadModel, type Model } from "../../src/model.js";
+import { referenceGaussian } from "../../src/noise/index.js";
+import { Pipeline } from "../../src/pipeline/index.js";
+import { blockPlan, COMPUTE_ALL } from "../../src/plan.js";
+import { createGlyphReferenceScheduler } from "../../src/schedulers/index.js";
+import { Tensor } from "../../src/tensor.js";
+
+const MODEL = new URL("../../examples/models/glyphs", import.meta.url).pathname;
+const LABELS = [3, 7];
+const SEEDS = [12345, 12346];
+const STEPS = 3;
+
+let model: Model;
+let pipe: Pipeline;
+beforeAll(async () => {
+  model = await loadModel(MODEL, { threads: 2 });
+  pipe = await Pipeline.load({ model });
+});
+afterAll(async () => {
+  await pipe?.dispose();
+  model?.dispose();
+});
+
+function random(seed: number, n: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 6 - 3);
+}
+
+/** The pipeline's sampling loop as it was before the Guider (the f32 reference for bit identity). */
+async function inlineLoop(scale: number, skipInUncond?: number): Promise<Float32Array> {
+  const { inChannels: c, inputSize: size, numClasses } = model.config;
+  const perSample = c * size * size;
+  const noise = new Float32Array(LABELS.length * perSample);
+  SEEDS.forEach((seed, k) => noise.set(referenceGaussian(seed, perSample), k * perSample));
+  const scheduler = createGlyphReferenceScheduler();
+  const timesteps = scheduler.timesteps(STEPS);
+  let x = Tensor.from(noise, [LABELS.length, c, size, size]);
+  const batch = LABELS.length;
+  for (const t of timesteps) {
+    let velocity: Tensor;
+    if (scale === 1) velocity = (await model.forwardDetailed(x, new Float32Array(batch).fill(t), LABELS)).out;
+    else if (skipInUncond === undefined) {
+      const input = Tensor.concat([x, x]);
+      const { out } = await model.forwardDetailed(input, new Float32Array(2 * batch).fill(t), [...LABELS, ...LABELS.map(() => numClasses)]);
+      const cond = out.slice(0, batch), uncond = out.slice(batch, 2 * batch);
+      const diff = cond.sub(uncond), guided = diff.scale(scale);
+      velocity = uncond.add(guided);
+      for (const tensor of [input, out, cond, uncond, diff, guided]) tensor.dispose();
+    } else {
+      const { out: cond } = await model.forwardDetailed(x, new Float32Array(batch).fill(t), LABELS);
+      const { out: weak } = await model.forwardDetailed(x, new Float32Array(batch).fill(t), LABELS.map(() => numClasses), { skipBlocks: [skipInUncond] });
+      const diff = cond.sub(weak), guided = diff.scale(scale);
+      velocity = weak.add(guided);
+      for (const tensor of [cond, weak, diff, guided]) tensor.dispose();
+    }
+    const next = scheduler.step(velocity, t, x);
+    velocity.dispose();
+    x.dispose();
+    x = next;
+  }
+  const values = x.toFloat32Array();
+  x.dispose();
+  return values;
+}
+
+async function generate(options: { guidanceScale?: number; guidance?: Guider | string }): Promise<{ latents: Float32Array; stats: Awaited<ReturnType<Pipeline["generate"]>>["stats"] }> {
+  const out = await pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: STEPS, noise: "reference", ...options });
+  const latents = out.latents.toFloat32Array();
+  out.latents.dispose();
+  return { latents, stats: out.stats };
+}
+
+describe("combineBranches", () => {
+  it("is uncond + s·(cond − uncond) in float32, bit for bit, and passes a single branch through", () => {
+    const shape = [3, 5, 7, 9];
+    const n = 3 * 5 * 7 * 9;
+    const cond = Tensor.from(random(1, n), shape), uncond = Tensor.from(random(2, n), shape);
+    for (const scale of [4, 2, 0.3, -1.7]) {
+      const cfg = new ClassifierFreeGuidance({ scale });
+      const got = combineBranches(cfg.combination(), [cond, uncond]);
+      const diff = cond.sub(uncond), guided = diff.scale(scale), want = uncond.add(guided);
+      expect(got.toFloat32Array()).toEqual(want.toFloat32Array());
+      for (const t of [got, diff, guided, want]) t.dispose();
+    }
+    expect(combineBranches(new ClassifierFreeGuidance({ scale: 1 }).combination(), [cond])).toBe(cond);
+    expect(() => combineBranches(affineCombination(2, 1, { 0: 2 }), [cond])).toThrow(new TypeError("Expected array of 2 Tensors (one per branch) for outputs but received object[]"));
+    cond.dispose();
+    uncond.dispose();
+  });
+});
+
+describe("Pipeline driven by a Guider", () => {
+  it("gives the same latents as the inline CFG loop, bit for bit (scale, SPEC and scale 1)", async () => {
+    const reference = await inlineLoop(4);
+    expect((await generate({ guidanceScale: 4 })).latents).toEqual(reference);
+    expect((await generate({ guidanceScale: 2, guidance: "cfg:scale=4" })).latents).toEqual(reference);
+    const plain = await generate({ guidanceScale: 1 });
+    expect(plain.latents).toEqual(await inlineLoop(1));
+    expect(plain.stats.forwards).toBe(LABELS.length * STEPS);
+  });
+
+  it("runs branches with different block plans as separate forwards and counts the skipped blocks", async () => {
+    const depth = model.config.depth;
+    const weakPlan = blockPlan({ 2: { kind: "skip" } });
+    const guider: Guider = {
+      kind: "test-weak-uncond",
+      branches: () => [
+        { name: "cond", condition: "class", plan: COMPUTE_ALL },
+        { name: "weak", condition: "null", plan: weakPlan },
+      ],
+      combination: () => affineCombination(2, 1, { 0: 3 }),
+      toJSON: () => ({ kind: "test-weak-uncond" }),
+    };
+    const { latents, stats } = await generate({ guidance: guider });
+    expect(latents).toEqual(await inlineLoop(3, 2));
+    const macs = model.macsPerSample();
+    expect(stats.forwards).toBe(2 * LABELS.length * STEPS);
+    expect(stats.blocksComputed).toBe(LABELS.length * STEPS * (2 * depth - 1));
+    expect(stats.macs).toBe(LABELS.length * STEPS * (2 * macs.total - macs.blocks / depth));
+    expect(stats.macsUncached).toBe(2 * LABELS.length * STEPS * macs.total);
+  });
+});

@@ -4,6 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
+import { brandClass } from "../brand.js";
 import { rangeError, typeError } from "../errors.js";
 import { toUint8NHWC } from "./quantize.js";
 
@@ -79,3 +80,5 @@ export class Image {
     return new Image(out, w, h, c);
   }
 }
+
+brandClass(Image, "Image");

@@ -106,6 +106,8 @@ export interface NativeAddon {
   loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16" }): Promise<NativeModel>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
+  /** V8's external-memory counter for this isolate (bytes), which tensors and models move (bindings/external_memory.h). */
+  externalMemory(): number;
   probeDevice(spec: string): NativeDeviceProbe;
   describeDevices(): string;
   errorCodes: Record<string, number>;

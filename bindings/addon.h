@@ -3,12 +3,19 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
+
+#include "ditto/thread_pool.h"
+
 namespace ditto_node {
 
+// Everything the addon keeps per environment (main thread and each worker_thread load the addon into their own
+// environment, so nothing here may be a static); deleted with the environment.
 struct AddonData {
   Napi::FunctionReference tensor_constructor;
   Napi::FunctionReference model_constructor;
   Napi::FunctionReference abort_flag_constructor;
+  std::unique_ptr<ditto::ThreadPool> tensor_op_pool;  // created by the first tensor op (tensor_binding.cpp)
 };
 
 AddonData& GetAddonData(Napi::Env env);

@@ -1,5 +1,6 @@
-// Engine facts for `ditto info` and tests: ISA in use, CPU features, default thread count, and the DITTO_ISA-like
-// run-time override (setIsa) so tests can exercise every kernel path this machine has.
+// Engine facts for `ditto info` and tests: ISA in use, CPU features, default thread count, the DITTO_ISA-like
+// run-time override (setIsa) so tests can exercise every kernel path this machine has, and V8's external-memory
+// counter (externalMemory), which is what the native memory reported by tensors and models moves.
 #include <string>
 
 #include "addon.h"
@@ -57,10 +58,19 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, ditto::isa_name(ditto::best_isa()));
 }
 
+// externalMemory(): the isolate's external memory as V8's garbage collector counts it (napi_adjust_external_memory
+// by 0 returns the total). Node's process.memoryUsage().external shows only ArrayBuffer backing stores.
+Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  int64_t total = 0;
+  napi_adjust_external_memory(info.Env(), 0, &total);
+  return Napi::Number::New(info.Env(), static_cast<double>(total));
+}
+
 }  // namespace
 
 void RegisterInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
 }
 

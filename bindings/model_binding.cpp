@@ -12,6 +12,7 @@
 #include "ditto/dit.h"
 #include "ditto/model.h"
 #include "errors.h"
+#include "external_memory.h"
 #include "job_queue.h"
 #include "tensor_binding.h"
 
@@ -55,9 +56,14 @@ struct ForwardRequest {
 class ForwardJob : public QueuedJob {
  public:
   ForwardJob(std::shared_ptr<ditto::DitModel> model, ForwardRequest request)
-      : model_(std::move(model)), request_(std::move(request)) {}
+      : model_(std::move(model)), request_(std::move(request)) {
+    // Environment teardown aborts a running forward through this flag (JobQueue), with or without a signal.
+    if (!request_.abort) request_.abort = std::make_shared<std::atomic<bool>>(false);
+  }
 
  protected:
+  void Abort() override { request_.abort->store(true); }
+
   ditto::Status Execute() override {
     ditto::ForwardOptions options;
     options.blocks = request_.blocks;
@@ -94,6 +100,16 @@ class ForwardJob : public QueuedJob {
   std::map<std::string, ditto::Tensor> intermediates_;
 };
 
+// A loaded model together with the account of its native memory (weights + workspace). Every holder (the JS
+// object, each queued job) shares it through an aliasing shared_ptr<DitModel>, so the bytes stay reported until
+// the last holder lets go; all of them are dropped on the JS thread (jobs are deleted there by the JobQueue).
+struct AccountedModel {
+  AccountedModel(napi_env env, std::unique_ptr<ditto::DitModel> loaded) : model(std::move(loaded)), memory(env) {}
+  std::unique_ptr<ditto::DitModel> model;
+  ExternalMemory memory;
+  void Report() { memory.Set(static_cast<int64_t>(model->memory_bytes())); }
+};
+
 const char* LayoutName(ditto::DitLayout layout) {
   return layout == ditto::DitLayout::Official ? "official" : "diffusers";
 }
@@ -110,8 +126,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   explicit ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {}
   ~ModelWrap() override { Close(); }
 
-  void Attach(std::shared_ptr<ditto::DitModel> model, std::shared_ptr<JobQueue> queue) {
-    model_ = std::move(model);
+  void Attach(Napi::Env env, std::unique_ptr<ditto::DitModel> loaded, std::shared_ptr<JobQueue> queue) {
+    auto accounted = std::make_shared<AccountedModel>(env, std::move(loaded));
+    accounted->Report();
+    // The workspace grows with the largest batch: report again after every job.
+    queue->SetOnSettled([weak = std::weak_ptr<AccountedModel>(accounted)](Napi::Env) {
+      if (auto held = weak.lock()) held->Report();
+    });
+    model_ = std::shared_ptr<ditto::DitModel>(accounted, accounted->model.get());
     queue_ = std::move(queue);
   }
 
@@ -244,19 +266,19 @@ class LoadJob : public QueuedJob {
   ditto::Status Execute() override {
     auto loaded = ditto::DitModel::load(path_, options_);
     if (!loaded.ok()) return loaded.status();
-    model_ = std::shared_ptr<ditto::DitModel>(std::move(loaded).value().release());
+    model_ = std::move(loaded).value();
     return ditto::Status::Ok();
   }
   Napi::Value OnSuccess(Napi::Env env) override {
     Napi::Object object = GetAddonData(env).model_constructor.New({});
-    ModelWrap::Unwrap(object)->Attach(std::move(model_), std::move(queue_));
+    ModelWrap::Unwrap(object)->Attach(env, std::move(model_), std::move(queue_));
     return object;
   }
  private:
   std::string path_;
   ditto::LoadOptions options_;
   std::shared_ptr<JobQueue> queue_;
-  std::shared_ptr<ditto::DitModel> model_;
+  std::unique_ptr<ditto::DitModel> model_;
 };
 
 // loadModel(path: string, {threads: number, dtype: 'f32'|'bf16', checkFinite: boolean}) → Promise<NativeModel>
@@ -274,7 +296,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
     }
     if (o.Get("checkFinite").IsBoolean()) options.check_finite = o.Get("checkFinite").As<Napi::Boolean>().Value();
   }
-  std::shared_ptr<JobQueue> queue = JobQueue::Create();
+  std::shared_ptr<JobQueue> queue = JobQueue::Create(env);
   JobQueue& queue_ref = *queue;
   return QueuedJob::Start(env, queue_ref,
                           std::make_unique<LoadJob>(info[0].As<Napi::String>().Utf8Value(), options, queue));

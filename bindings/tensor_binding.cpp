@@ -17,10 +17,12 @@
 namespace ditto_node {
 namespace {
 
-// Elementwise ops run on the JS thread; a small shared pool spreads large ones over the cores.
-ditto::ThreadPool& TensorOpPool() {
-  static ditto::ThreadPool pool(0);
-  return pool;
+// Elementwise ops run on the JS thread; a pool per environment (a ThreadPool is not reentrant, and every worker
+// thread is a JS thread of its own) spreads large ones over the cores.
+ditto::ThreadPool& TensorOpPool(Napi::Env env) {
+  AddonData& data = GetAddonData(env);
+  if (!data.tensor_op_pool) data.tensor_op_pool = std::make_unique<ditto::ThreadPool>(0);
+  return *data.tensor_op_pool;
 }
 
 ditto::Tensor NewF32(Napi::Env env, const ditto::Shape& shape) {
@@ -93,22 +95,28 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : ObjectWrap<TensorWrap>(
 
 TensorWrap::~TensorWrap() { Release(); }
 
-void TensorWrap::Reset(ditto::Tensor tensor) {
+void TensorWrap::Reset(ditto::Tensor tensor, std::shared_ptr<ExternalMemory> memory) {
   Release();
   tensor_ = std::move(tensor);
-  accounted_bytes_ = static_cast<int64_t>(tensor_.nbytes());
-  if (accounted_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), accounted_bytes_);
+  memory_ = std::move(memory);
 }
 
 void TensorWrap::Release() {
-  if (accounted_bytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -accounted_bytes_);
-  accounted_bytes_ = 0;
+  memory_.reset();  // the last handle on the storage reports its bytes back
   tensor_ = ditto::Tensor();
 }
 
 Napi::Object TensorWrap::NewInstance(Napi::Env env, ditto::Tensor tensor) {
   Napi::Object object = GetAddonData(env).tensor_constructor.New({});
-  TensorWrap::Unwrap(object)->Reset(std::move(tensor));
+  auto memory = std::make_shared<ExternalMemory>(env);
+  memory->Set(static_cast<int64_t>(tensor.nbytes()));
+  TensorWrap::Unwrap(object)->Reset(std::move(tensor), std::move(memory));
+  return object;
+}
+
+Napi::Object TensorWrap::NewView(Napi::Env env, ditto::Tensor view, const TensorWrap& source) {
+  Napi::Object object = GetAddonData(env).tensor_constructor.New({});
+  TensorWrap::Unwrap(object)->Reset(std::move(view), source.memory_);
   return object;
 }
 
@@ -156,7 +164,7 @@ Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
   const ditto::Tensor& t = Get(env, info.This(), "this");
   auto view = t.reshape(ShapeFromValue(env, info[0], "shape"));
   ThrowIfError(env, view.status());
-  return NewInstance(env, std::move(view).value());
+  return NewView(env, std::move(view).value(), *TensorWrap::Unwrap(info.This().As<Napi::Object>()));
 }
 
 Napi::Value TensorWrap::Slice(const Napi::CallbackInfo& info) {
@@ -176,7 +184,7 @@ Napi::Value TensorWrap::Lerp(const Napi::CallbackInfo& info) {
   RequireSameShape(env, a, b, "other");
   float w = info[1].As<Napi::Number>().FloatValue();
   ditto::Tensor out = NewF32(env, a.shape());
-  ditto::cpu::lerp(TensorOpPool(), a.data<float>(), b.data<float>(), w, out.data<float>(), a.numel());
+  ditto::cpu::lerp(TensorOpPool(env), a.data<float>(), b.data<float>(), w, out.data<float>(), a.numel());
   return NewInstance(env, std::move(out));
 }
 
@@ -187,7 +195,7 @@ Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
   RequireSameShape(env, a, b, "other");
   std::string op = info[1].As<Napi::String>().Utf8Value();
   ditto::Tensor out = NewF32(env, a.shape());
-  ditto::ThreadPool& pool = TensorOpPool();
+  ditto::ThreadPool& pool = TensorOpPool(env);
   if (op == "add") {
     ditto::cpu::add(pool, a.data<float>(), b.data<float>(), out.data<float>(), a.numel());
   } else if (op == "sub") {
@@ -205,7 +213,7 @@ Napi::Value TensorWrap::Scale(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ditto::Tensor& a = RequireF32(env, Get(env, info.This(), "this"), "this");
   ditto::Tensor out = NewF32(env, a.shape());
-  ditto::cpu::scale(TensorOpPool(), a.data<float>(), info[0].As<Napi::Number>().FloatValue(), out.data<float>(),
+  ditto::cpu::scale(TensorOpPool(env), a.data<float>(), info[0].As<Napi::Number>().FloatValue(), out.data<float>(),
                     a.numel());
   return NewInstance(env, std::move(out));
 }
@@ -317,7 +325,7 @@ Napi::Value TensorWrap::Combine(const Napi::CallbackInfo& info) {
       weights.push_back(c[next]);
       ++next;
     }
-    ditto::cpu::linear_combination(TensorOpPool(), inputs.data(), weights.data(), static_cast<int>(inputs.size()),
+    ditto::cpu::linear_combination(TensorOpPool(env), inputs.data(), weights.data(), static_cast<int>(inputs.size()),
                                    out.data<float>(), n);
     have_partial = true;
   }

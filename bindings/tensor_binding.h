@@ -4,7 +4,10 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
+
 #include "ditto/tensor.h"
+#include "external_memory.h"
 
 namespace ditto_node {
 
@@ -14,15 +17,18 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;
 
-  // Wraps a tensor in a new JS NativeTensor.
+  // Wraps a tensor that owns its storage in a new JS NativeTensor, reporting its bytes as external memory.
   static Napi::Object NewInstance(Napi::Env env, ditto::Tensor tensor);
+  // Wraps a view on `source`'s storage (reshape): it shares source's account, so the bytes count once and stay
+  // reported while either handle lives.
+  static Napi::Object NewView(Napi::Env env, ditto::Tensor view, const TensorWrap& source);
   // The tensor behind a JS value; throws TypeError (not a NativeTensor) or ERR_DISPOSED-style Error (disposed).
   static const ditto::Tensor& Get(Napi::Env env, const Napi::Value& value, const char* what);
 
   const ditto::Tensor& tensor() const { return tensor_; }
 
  private:
-  void Reset(ditto::Tensor tensor);
+  void Reset(ditto::Tensor tensor, std::shared_ptr<ExternalMemory> memory);
   void Release();
 
   Napi::Value Shape(const Napi::CallbackInfo& info);
@@ -43,7 +49,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   static Napi::Value Combine(const Napi::CallbackInfo& info);
 
   ditto::Tensor tensor_;
-  int64_t accounted_bytes_ = 0;  // reported to V8 as external memory so GC sees native tensors
+  std::shared_ptr<ExternalMemory> memory_;  // the storage's account, shared with views of it
   bool disposed_ = false;
 };
 

@@ -1,6 +1,7 @@
 // Ditto's error types (design.md §5). Engine failures surface as DittoError with a stable `code`; bad JS arguments
 // are plain TypeError / RangeError with messages of the form "Expected <what> for <name> but received <value>",
 // thrown before any native call so the stack points at the caller.
+import { brandClass } from "./brand.js";
 
 export type DittoErrorCode =
   | "ERR_INVALID_ARGUMENT"
@@ -35,6 +36,8 @@ export class DittoError extends Error {
     this.name = code === "ERR_ABORTED" ? "AbortError" : "DittoError";
   }
 }
+
+brandClass(DittoError, "DittoError");
 
 export function isDittoError(value: unknown, code?: DittoErrorCode): value is DittoError {
   return value instanceof DittoError && (code === undefined || value.code === code);

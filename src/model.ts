@@ -7,6 +7,7 @@
 // (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
+import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
@@ -310,3 +311,5 @@ export class Model implements AsyncDisposable, Disposable {
     return request;
   }
 }
+
+brandClass(Model, "Model");

@@ -107,6 +107,8 @@ export interface NativeAddon {
   loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; checkFinite?: boolean }): Promise<NativeModel>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
+  /** V8's external-memory counter for this isolate (bytes), which tensors and models move (bindings/external_memory.h). */
+  externalMemory(): number;
   probeDevice(spec: string): NativeDeviceProbe;
   describeDevices(): string;
   errorCodes: Record<string, number>;
@@ -142,16 +144,19 @@ export function packageRoot(): string {
 
 let addon: NativeAddon | undefined;
 
+/** The ditto.node file native() loads: DITTO_ADDON_PATH, else node-gyp-build's pick from the package root. Worker
+ * threads that load the addon themselves use it too (the addon is context-aware: one instance per environment). */
+export function addonPath(): string {
+  const override = process.env.DITTO_ADDON_PATH;
+  if (override) return path.resolve(override);
+  const require = createRequire(path.join(moduleDir(), "noop.js"));
+  const build = require("node-gyp-build") as { resolve(dir: string): string };
+  return build.resolve(packageRoot());
+}
+
 export function native(): NativeAddon {
   if (addon) return addon;
-  const require = createRequire(path.join(moduleDir(), "noop.js"));
-  const override = process.env.DITTO_ADDON_PATH;
-  if (override) {
-    addon = require(path.resolve(override)) as NativeAddon;
-  } else {
-    const load = require("node-gyp-build") as (dir: string) => unknown;
-    addon = load(packageRoot()) as NativeAddon;
-  }
+  addon = createRequire(path.join(moduleDir(), "noop.js"))(addonPath()) as NativeAddon;
   return addon;
 }
 

@@ -3,6 +3,7 @@
 // natively (no per-element JS loops). Arguments are checked here, before the native call, with messages of the
 // form "Expected <what> for <name> but received <value>" (design.md §5). Using a disposed tensor throws
 // DittoError ERR_DISPOSED synchronously.
+import { brandClass } from "./brand.js";
 import { disposedError, rangeError, shapeError, typeError } from "./errors.js";
 import { callNative, native, type NativeTensor } from "./native.js";
 
@@ -181,7 +182,8 @@ export class Tensor {
 
   #checkOther(other: unknown): asserts other is Tensor {
     if (!(other instanceof Tensor)) throw typeError("Tensor", "other", other);
-    if (!sameShape(this.#shape, other.#shape)) throw shapeError(`shape [${this.#shape.join(", ")}]`, "other", other.shape);
+    // `other` may come from the other copy of the package (brand.ts): public members only.
+    if (!sameShape(this.#shape, other.shape)) throw shapeError(`shape [${this.#shape.join(", ")}]`, "other", other.shape);
   }
 
   #binary(other: Tensor, op: "add" | "sub" | "mul"): Tensor {
@@ -189,6 +191,8 @@ export class Tensor {
     return new Tensor(callNative(() => this._handle().binary(other._handle("other"), op)), this.#shape);
   }
 }
+
+brandClass(Tensor, "Tensor");
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);

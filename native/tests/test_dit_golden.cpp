@@ -143,6 +143,15 @@ void run_glyph_fixture() {
   std::printf("  glyphs macs_per_sample total %llu (dit.json %lld)\n",
               (unsigned long long)m.macs_per_sample().total, (long long)macs.find("total")->as_int());
 
+  // memory_bytes: the f32 weights hold at least the checkpoint's (f32) tensor bytes before any forward; a forward
+  // adds its workspace (at least h, h_saved, xn, attn: 4 x [B*T, D] floats).
+  auto weights_file = SafetensorsFile::open(std::string(kGlyphs) + "/dit.safetensors");
+  CHECK_OK(weights_file);
+  uint64_t checkpoint_bytes = 0;
+  for (const auto& entry : weights_file.value()->entries()) checkpoint_bytes += entry.end - entry.begin;
+  const uint64_t loaded_bytes = m.memory_bytes();
+  CHECK(loaded_bytes >= checkpoint_bytes);
+
   Tensor x = f.get("dit.x").value();
   std::vector<float> t = floats(f.get("dit.t").value());
   std::vector<int64_t> y = ints(f.get("dit.y").value());
@@ -150,6 +159,11 @@ void run_glyph_fixture() {
   auto v = m.forward(x, t, y);
   CHECK_OK(v);
   if (!v.ok()) return;
+  const uint64_t side = m.config().input_size / m.config().patch_size;
+  CHECK(m.memory_bytes() - loaded_bytes >= 4 * x.dim(0) * side * side * m.config().hidden_size * sizeof(float));
+  std::printf("  glyphs memory_bytes %llu loaded (checkpoint %llu), %llu after a batch-%lld forward\n",
+              (unsigned long long)loaded_bytes, (unsigned long long)checkpoint_bytes,
+              (unsigned long long)m.memory_bytes(), (long long)x.dim(0));
   double err = max_abs_diff(v.value().data<float>(), v_ref.data(), v_ref.size());
   std::printf("  glyphs dit.v max_abs %.3g\n", err);
   CHECK(err <= 1e-4);

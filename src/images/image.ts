@@ -4,6 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
+import { brandClass } from "../brand.js";
 import { rangeError, shapeError, typeError } from "../errors.js";
 import { native, toDittoError } from "../native.js";
 import { Tensor } from "../tensor.js";
@@ -102,3 +103,5 @@ export class Image {
     return new Image(out, w, h, c);
   }
 }
+
+brandClass(Image, "Image");

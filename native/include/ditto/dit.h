@@ -60,6 +60,9 @@ class DitModel {
   const DitConfig& config() const;
   ThreadPool& pool();
   MacCount macs_per_sample() const;
+  // Native bytes this model holds: packed weights and tables, plus the activation workspace of the largest batch
+  // run so far. Safe to call from any thread, also while a forward runs (the binding reports it to V8).
+  uint64_t memory_bytes() const;
 
   // x [B, in_channels, H, W] f32; t [B] (the network's own timestep input, float); y [B] in [0, num_classes].
   // Returns [B, out_channels, H, W]. Intermediates (when options.capture) use the layout's module names.

@@ -10,6 +10,7 @@
 // All activations live in a per-batch-size workspace allocated once and reused; the block loop allocates
 // nothing (captures of strided slices copy, but only when a capture sink is set).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -35,6 +36,25 @@ struct Workspace {
 
 Result<Tensor> f32_buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
 
+uint64_t workspace_bytes(const Workspace& ws) {
+  uint64_t bytes = 0;
+  for (const Tensor* t : {&ws.h, &ws.h_saved, &ws.xn, &ws.attn, &ws.scratch, &ws.t_freq, &ws.t_hidden}) bytes += t->nbytes();
+  for (const auto* list : {&ws.t_emb, &ws.y_emb, &ws.c, &ws.silu_c, &ws.adaln}) {
+    for (const Tensor& t : *list) bytes += t.nbytes();
+  }
+  return bytes;
+}
+
+uint64_t weight_bytes(const dit::Weights& w) {
+  auto linear = [](const dit::PackedLinear& l) { return l.weight.bytes() + l.bias.size() * sizeof(float); };
+  uint64_t bytes = linear(w.patch_embed) + linear(w.final_linear) + w.pos_table.size() * sizeof(float);
+  for (const auto& g : w.groups) {
+    bytes += linear(g.t_fc1) + linear(g.t_fc2) + linear(g.adaln) + g.label_table.size() * sizeof(float);
+  }
+  for (const auto& b : w.blocks) bytes += linear(b.qkv) + linear(b.proj) + linear(b.fc1) + linear(b.fc2);
+  return bytes;
+}
+
 }  // namespace
 
 struct DitModel::Impl {
@@ -45,6 +65,8 @@ struct DitModel::Impl {
   MacCount macs;
   std::mutex mutex;  // one forward at a time per model: the workspace is shared
   Workspace ws;
+  uint64_t weights_bytes = 0;
+  std::atomic<uint64_t> ws_bytes{0};  // read by memory_bytes() from any thread
 
   int64_t D() const { return config.hidden_size; }
   // Spatial size of the current forward: the config's input_size, or for diffusers checkpoints any multiple of
@@ -102,6 +124,7 @@ struct DitModel::Impl {
     n.batch = B;
     n.rows = rows;
     ws = std::move(n);
+    ws_bytes.store(workspace_bytes(ws), std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -293,6 +316,7 @@ struct DitModel::Impl {
     impl->options = options;
     if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
     DITTO_ASSIGN_OR_RETURN(impl->w, dit::load_weights(file, config, options.dtype));
+    impl->weights_bytes = weight_bytes(impl->w);
     impl->pool = std::make_unique<ThreadPool>(options.threads);
     impl->macs = impl->count_macs();
     return impl;
@@ -335,6 +359,9 @@ DitModel::~DitModel() = default;
 const DitConfig& DitModel::config() const { return impl_->config; }
 ThreadPool& DitModel::pool() { return *impl_->pool; }
 MacCount DitModel::macs_per_sample() const { return impl_->macs; }
+uint64_t DitModel::memory_bytes() const {
+  return impl_->weights_bytes + impl_->ws_bytes.load(std::memory_order_relaxed);
+}
 
 
 Result<std::unique_ptr<DitModel>> DitModel::load(const std::string& path, const LoadOptions& options) {

@@ -107,6 +107,8 @@ export function checkGenerateOptions(
 export function checkPolicies(options: Pick<GenerateOptions, "cache" | "guidance">): void {
   if (options.cache !== undefined) CachePolicy.from(options.cache);
   if (options.guidance !== undefined) guiderFrom(options.guidance);
+}
+
 /**
  * What a base seed for `count` samples must be: sample i uses `name` + i, which must stay a safe integer, so the
  * base is at most MAX_SAFE_INTEGER − (count − 1). One rule for generate({ seed }), eval's seedBase and the CLI.

@@ -1,4 +1,5 @@
-// NativeModel binding: loadModel() and the DiT forward family as promise-returning jobs on a per-model JobQueue.
+// NativeModel binding: loadModel() and the forward family of any Denoiser (ditto/model.h) as promise-returning
+// jobs on a per-model JobQueue; the family is found by the engine's registry, the device choice passed down.
 // Arguments are validated in TypeScript (src/model.ts) with user-facing messages; the checks here only keep the
 // addon safe when called directly. The engine re-validates shapes/labels and reports kInvalidArgument.
 #include <atomic>
@@ -6,10 +7,10 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "addon.h"
-#include "ditto/dit.h"
 #include "ditto/model.h"
 #include "errors.h"
 #include "job_queue.h"
@@ -54,7 +55,7 @@ struct ForwardRequest {
 
 class ForwardJob : public QueuedJob {
  public:
-  ForwardJob(std::shared_ptr<ditto::DitModel> model, ForwardRequest request)
+  ForwardJob(std::shared_ptr<ditto::Denoiser> model, ForwardRequest request)
       : model_(std::move(model)), request_(std::move(request)) {}
 
  protected:
@@ -69,10 +70,11 @@ class ForwardJob : public QueuedJob {
         if (copy.ok()) intermediates_[std::string(name)] = std::move(copy).value();
       };
     }
+    const ditto::Conditions conditions{request_.y, {}};
     auto result = request_.with_cfg
-                      ? model_->forward_with_cfg(request_.x, request_.t, request_.y, request_.cfg_scale,
+                      ? model_->forward_with_cfg(request_.x, request_.t, conditions, request_.cfg_scale,
                                                  request_.guided_channels, options)
-                      : model_->forward(request_.x, request_.t, request_.y, options);
+                      : model_->forward(request_.x, request_.t, conditions, options);
     if (!result.ok()) return result.status();
     out_ = std::move(result).value();
     return ditto::Status::Ok();
@@ -88,15 +90,11 @@ class ForwardJob : public QueuedJob {
   }
 
  private:
-  std::shared_ptr<ditto::DitModel> model_;
+  std::shared_ptr<ditto::Denoiser> model_;
   ForwardRequest request_;
   ditto::Tensor out_;
   std::map<std::string, ditto::Tensor> intermediates_;
 };
-
-const char* LayoutName(ditto::DitLayout layout) {
-  return layout == ditto::DitLayout::Official ? "official" : "diffusers";
-}
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
@@ -105,12 +103,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         env, "NativeModel",
         {InstanceMethod<&ModelWrap::Config>("config"), InstanceMethod<&ModelWrap::Forward>("forward"),
          InstanceMethod<&ModelWrap::Macs>("macsPerSample"), InstanceMethod<&ModelWrap::Threads>("threads"),
+         InstanceMethod<&ModelWrap::Device>("device"),
          InstanceMethod<&ModelWrap::Dispose>("dispose")});
   }
   explicit ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {}
   ~ModelWrap() override { Close(); }
 
-  void Attach(std::shared_ptr<ditto::DitModel> model, std::shared_ptr<JobQueue> queue) {
+  void Attach(std::shared_ptr<ditto::Denoiser> model, std::shared_ptr<JobQueue> queue) {
     model_ = std::move(model);
     queue_ = std::move(queue);
   }
@@ -122,7 +121,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     model_.reset();
   }
 
-  ditto::DitModel& Live(Napi::Env env) {
+  ditto::Denoiser& Live(Napi::Env env) {
     if (!model_) {
       Napi::Error error = Napi::Error::New(env, "Model has been disposed");
       error.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
@@ -131,41 +130,43 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return *model_;
   }
 
+  // The architecture as data: family, layout, the family's named fields, where the config came from.
   Napi::Value Config(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const ditto::DitConfig& c = Live(env).config();
+    const ditto::ModelInfo& m = Live(env).info();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("family", "dit");
-    o.Set("layout", LayoutName(c.layout));
-    o.Set("inputSize", double(c.input_size));
-    o.Set("patchSize", double(c.patch_size));
-    o.Set("inChannels", double(c.in_channels));
-    o.Set("outChannels", double(c.out_channels));
-    o.Set("hiddenSize", double(c.hidden_size));
-    o.Set("depth", double(c.depth));
-    o.Set("numHeads", double(c.num_heads));
-    o.Set("mlpRatio", c.mlp_ratio);
-    o.Set("numClasses", double(c.num_classes));
-    o.Set("learnSigma", c.learn_sigma);
-    o.Set("freqShift", double(c.freq_shift));
-    o.Set("normEps", double(c.norm_eps));
-    o.Set("ffNormEps", double(c.ff_norm_eps));
-    o.Set("configPath", c.config_path);
-    o.Set("kwargsJson", c.config_json);
+    o.Set("family", m.family);
+    o.Set("layout", m.layout);
+    for (const ditto::ConfigField& f : m.fields) {
+      if (const double* d = std::get_if<double>(&f.value)) o.Set(f.name, *d);
+      else if (const bool* b = std::get_if<bool>(&f.value)) o.Set(f.name, *b);
+      else o.Set(f.name, std::get<std::string>(f.value));
+    }
+    o.Set("configPath", m.config_path);
+    o.Set("kwargsJson", m.config_json);
     return o;
   }
 
+  // MACs of one sample's forward at the config's input size, per part of the backbone.
   Napi::Value Macs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    ditto::MacCount macs = Live(env).macs_per_sample();
+    const ditto::PartMacs& macs = Live(env).backbone().macs;
+    uint64_t blocks = 0;
+    for (uint64_t b : macs.block) blocks += b;
     Napi::Object o = Napi::Object::New(env);
-    o.Set("total", double(macs.total));
-    o.Set("blocks", double(macs.blocks));
+    o.Set("total", double(macs.total()));
+    o.Set("prelude", double(macs.prelude));
+    o.Set("blocks", double(blocks));
+    o.Set("final", double(macs.final));
     return o;
   }
 
   Napi::Value Threads(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), Live(info.Env()).pool().size());
+    return Napi::Number::New(info.Env(), Live(info.Env()).threads());
+  }
+
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), Live(info.Env()).device());
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -228,7 +229,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return QueuedJob::Start(env, *queue_, std::make_unique<ForwardJob>(model_, std::move(request)));
   }
 
-  std::shared_ptr<ditto::DitModel> model_;
+  std::shared_ptr<ditto::Denoiser> model_;
   std::shared_ptr<JobQueue> queue_;
 };
 
@@ -242,9 +243,9 @@ class LoadJob : public QueuedJob {
 
  protected:
   ditto::Status Execute() override {
-    auto loaded = ditto::DitModel::load(path_, options_);
+    auto loaded = ditto::load_model(path_, options_);
     if (!loaded.ok()) return loaded.status();
-    model_ = std::shared_ptr<ditto::DitModel>(std::move(loaded).value().release());
+    model_ = std::shared_ptr<ditto::Denoiser>(std::move(loaded).value().release());
     return ditto::Status::Ok();
   }
   Napi::Value OnSuccess(Napi::Env env) override {
@@ -256,10 +257,10 @@ class LoadJob : public QueuedJob {
   std::string path_;
   ditto::LoadOptions options_;
   std::shared_ptr<JobQueue> queue_;
-  std::shared_ptr<ditto::DitModel> model_;
+  std::shared_ptr<ditto::Denoiser> model_;
 };
 
-// loadModel(path: string, {threads: number, dtype: 'f32'|'bf16'}) → Promise<NativeModel>
+// loadModel(path: string, {threads: number, dtype: 'f32'|'bf16', device: 'cpu'|'cuda:N'}) → Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowTypeError(env, "Expected string for path");
@@ -272,6 +273,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
       if (dtype == "bf16") options.dtype = ditto::DType::BF16;
       else if (dtype != "f32") ThrowTypeError(env, "Expected 'f32' or 'bf16' for options.dtype but received " + dtype);
     }
+    if (o.Get("device").IsString()) options.device = o.Get("device").As<Napi::String>().Utf8Value();
   }
   std::shared_ptr<JobQueue> queue = JobQueue::Create();
   JobQueue& queue_ref = *queue;

@@ -75,7 +75,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const checked = checkLoadOptions(options);
   try {
     const choice = chooseDevice(checked.device ?? "auto", "options.device");
-    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype });
+    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, device: choice.device });
     const model = new Model(handle, path, checked.dtype ?? "f32");
     model.deviceReason = choice.reason;
     return model;
@@ -114,14 +114,15 @@ export class Model implements AsyncDisposable, Disposable {
   readonly #config: ModelConfig;
   readonly path: string;
   readonly dtype: ModelDType;
-  /** Where the model runs. */
-  readonly device = "cpu" as const;
+  /** Where the model runs: the device the engine actually loaded it on (e.g. 'cpu'). */
+  readonly device: string;
   /** Why 'auto' chose this device (empty when the device was explicit). */
   deviceReason = "";
 
   /** @internal use loadModel() */
   constructor(handle: NativeModel, path: string, dtype: ModelDType) {
     this.#native = handle;
+    this.device = handle.device();
     this.path = path;
     this.dtype = dtype;
     const raw: NativeModelConfig = handle.config();

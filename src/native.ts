@@ -72,7 +72,11 @@ export interface NativeForwardResult {
 export interface NativeModel {
   config(): NativeModelConfig;
   forward(x: NativeTensor, t: Float32Array, y: Int32Array, options?: NativeForwardOptions): Promise<NativeForwardResult>;
-  macsPerSample(): { total: number; blocks: number };
+  /** MACs of one sample's forward per backbone part (blocks: the transformer blocks without their adaLN
+   * projections, which run in the prelude). */
+  macsPerSample(): { total: number; prelude: number; blocks: number; final: number };
+  /** The device the engine loaded the model on. */
+  device(): string;
   threads(): number;
   dispose(): void;
 }
@@ -103,7 +107,7 @@ export interface NativeDeviceProbe {
 export interface NativeAddon {
   NativeTensor: NativeTensorStatic;
   AbortFlag: new () => NativeAbortFlag;
-  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16" }): Promise<NativeModel>;
+  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; device?: string }): Promise<NativeModel>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
   probeDevice(spec: string): NativeDeviceProbe;

@@ -9,6 +9,7 @@ struct AddonData {
   Napi::FunctionReference tensor_constructor;
   Napi::FunctionReference model_constructor;
   Napi::FunctionReference abort_flag_constructor;
+  Napi::FunctionReference session_constructor;
 };
 
 AddonData& GetAddonData(Napi::Env env);
@@ -17,6 +18,7 @@ AddonData& GetAddonData(Napi::Env env);
 void RegisterErrors(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
+void RegisterSession(Napi::Env env, Napi::Object exports);
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterDevice(Napi::Env env, Napi::Object exports);
 

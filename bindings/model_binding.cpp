@@ -14,6 +14,7 @@
 #include "ditto/model.h"
 #include "errors.h"
 #include "job_queue.h"
+#include "session_binding.h"
 #include "tensor_binding.h"
 
 namespace ditto_node {
@@ -103,7 +104,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         env, "NativeModel",
         {InstanceMethod<&ModelWrap::Config>("config"), InstanceMethod<&ModelWrap::Forward>("forward"),
          InstanceMethod<&ModelWrap::Macs>("macsPerSample"), InstanceMethod<&ModelWrap::Threads>("threads"),
-         InstanceMethod<&ModelWrap::Device>("device"),
+         InstanceMethod<&ModelWrap::Device>("device"), InstanceMethod<&ModelWrap::Session>("session"),
          InstanceMethod<&ModelWrap::Dispose>("dispose")});
   }
   explicit ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {}
@@ -165,6 +166,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return Napi::Number::New(info.Env(), Live(info.Env()).threads());
   }
 
+  // session() → NativeSession: generation state whose steps run on this model's queue.
+  Napi::Value Session(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Live(env);
+    return NewSession(env, model_, queue_);
+  }
+
   Napi::Value Device(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), Live(info.Env()).device());
   }
@@ -206,8 +214,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           } else if (kind == "scale") {
             a.kind = ditto::BlockActionKind::Scale;
             a.alpha = action.Get("alpha").As<Napi::Number>().FloatValue();
+          } else if (kind == "perturbAttention") {
+            a.kind = ditto::BlockActionKind::PerturbAttention;
           } else if (kind != "compute") {
-            ThrowTypeError(env, "Expected compute, skip or scale for block action but received " + kind);
+            ThrowTypeError(env, "Expected compute, skip, scale or perturbAttention for block action but received " + kind);
           }
           request.blocks.push_back(a);
         }
@@ -217,7 +227,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         if (!abort.As<Napi::Object>().InstanceOf(GetAddonData(env).abort_flag_constructor.Value())) {
           ThrowTypeError(env, "Expected AbortFlag for options.abort");
         }
-        request.abort = AbortFlagWrap::Unwrap(abort.As<Napi::Object>())->flag();
+        request.abort = AbortFlagOf(env, abort, "options.abort");
       }
       Napi::Value scale = options.Get("cfgScale");
       if (scale.IsNumber()) {
@@ -282,6 +292,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<std::atomic<bool>> AbortFlagOf(Napi::Env env, const Napi::Value& value, const char* what) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env).abort_flag_constructor.Value()))
+    ThrowTypeError(env, std::string("Expected AbortFlag for ") + what);
+  return AbortFlagWrap::Unwrap(value.As<Napi::Object>())->flag();
+}
 
 void RegisterModel(Napi::Env env, Napi::Object exports) {
   AddonData& data = GetAddonData(env);

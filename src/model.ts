@@ -19,6 +19,7 @@ import {
   type NativeModel,
   type NativeModelConfig,
 } from "./native.js";
+import { Session } from "./session.js";
 import { Tensor } from "./tensor.js";
 
 export type ModelDType = "f32" | "bf16";
@@ -153,8 +154,18 @@ export class Model implements AsyncDisposable, Disposable {
     return callNative(() => this.#live().threads());
   }
 
-  /** Multiply-accumulates of one forward of one sample ({ total, blocks }). */
-  macsPerSample(): { total: number; blocks: number } {
+  /**
+   * A generation's state (stored residuals across steps); each session.step() runs branches with per-sample block
+   * plans, the native signal reductions and an optional guidance epilogue as one native job.
+   */
+  session(): Session {
+    const handle = callNative(() => this.#live().session());
+    const c = this.#config;
+    return new Session(handle, { depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses });
+  }
+
+  /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */
+  macsPerSample(): { total: number; prelude: number; blocks: number; final: number } {
     return callNative(() => this.#live().macsPerSample());
   }
 

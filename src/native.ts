@@ -52,8 +52,43 @@ export interface NativeModelConfig {
 }
 
 export interface NativeBlockAction {
-  kind: "compute" | "skip" | "scale";
+  kind: "compute" | "skip" | "scale" | "perturbAttention" | "reuse" | "forecast";
   alpha?: number;
+  spanEnd?: number;
+  storeEnd?: number;
+}
+
+export interface NativeStepBranch {
+  key?: string;
+  labels: Int32Array;
+  actions?: NativeBlockAction[][];
+  signals?: { block: number; kind: "input" | "residual" }[];
+  firstBlockCache?: { probeEnd: number; threshold: number };
+}
+
+export interface NativeStepRequest {
+  branches: NativeStepBranch[];
+  epilogue?: { branchWeights: number[]; a: number; c: number; extras?: NativeTensor[]; extraWeights?: number[] };
+  returnBranchOutputs?: boolean;
+  sharePrefixes?: boolean;
+  abort?: NativeAbortFlag;
+}
+
+export interface NativeStepResult {
+  branchOutputs: NativeTensor[];
+  guided?: NativeTensor;
+  next?: NativeTensor;
+  signals: Float32Array[];
+  cacheHits: Uint8Array[];
+  macs: number;
+  macsUncached: number;
+  slotBytes: number;
+}
+
+export interface NativeSession {
+  step(x: NativeTensor, t: Float32Array, request: NativeStepRequest): Promise<NativeStepResult>;
+  end(): Promise<void>;
+  slotBytes(): number;
 }
 
 export interface NativeForwardOptions {
@@ -77,6 +112,7 @@ export interface NativeModel {
   macsPerSample(): { total: number; prelude: number; blocks: number; final: number };
   /** The device the engine loaded the model on. */
   device(): string;
+  session(): NativeSession;
   threads(): number;
   dispose(): void;
 }

@@ -9,6 +9,7 @@
 // (reuse a stored residual), TaylorSeer (forecast it by finite differences) and First-Block Cache
 // (ParaAttention's FBCache: decide after the first block from the relative L1 of its residual change).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -137,7 +138,7 @@ class Session {
   Result<StepResult> step(const StepRequest& request);
   // Frees every slot; later steps start from empty state.
   void end();
-  size_t slot_bytes() const { return bytes_; }
+  size_t slot_bytes() const { return bytes_.load(); }  // readable from any thread
   size_t slot_count() const { return slots_.size(); }
   int64_t steps() const { return step_index_; }
 
@@ -152,7 +153,7 @@ class Session {
   friend struct StepRunner;
   std::shared_ptr<Denoiser> model_;
   std::map<SlotKey, Slot> slots_;
-  size_t bytes_ = 0;
+  std::atomic<size_t> bytes_{0};
   int64_t step_index_ = 0;
 };
 

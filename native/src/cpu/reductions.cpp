@@ -6,8 +6,20 @@
 
 namespace ditto::cpu {
 
+namespace {
+// One sample needs no hand-off to the pool (the executor asks per sample, and a wake-up costs more than the sum).
+template <class Fn>
+void per_sample(ThreadPool& pool, int64_t batch, const Fn& fn) {
+  if (batch == 1) {
+    fn(int64_t{0}, 0);
+    return;
+  }
+  pool.parallel_for(batch, fn);
+}
+}  // namespace
+
 void relative_l1(ThreadPool& pool, const float* cur, const float* ref, int64_t batch, int64_t n, float* rel_l1) {
-  pool.parallel_for(batch, [&](int64_t s, int) {
+  per_sample(pool, batch, [&](int64_t s, int) {
     const float* c = cur + s * n;
     const float* r = ref + s * n;
     double diff = 0, base = 0;
@@ -21,7 +33,7 @@ void relative_l1(ThreadPool& pool, const float* cur, const float* ref, int64_t b
 
 void dot_norm(ThreadPool& pool, const float* x, const float* y, int64_t batch, int64_t n, float* dot, float* norm_x,
               float* norm_y) {
-  pool.parallel_for(batch, [&](int64_t s, int) {
+  per_sample(pool, batch, [&](int64_t s, int) {
     const float* a = x + s * n;
     const float* b = y + s * n;
     double d = 0, nx = 0, ny = 0;

@@ -161,7 +161,7 @@ export class Model implements AsyncDisposable, Disposable {
   session(): Session {
     const handle = callNative(() => this.#live().session());
     const c = this.#config;
-    return new Session(handle, { depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses });
+    return new Session(handle, { modelDisposed: () => this.disposed, depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses });
   }
 
   /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */

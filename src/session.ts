@@ -66,6 +66,8 @@ export interface SessionStepResult {
 
 /** What Session needs of its model (kept structural so session.ts does not import model.ts). */
 export interface SessionModelInfo {
+  /** True once the model is disposed (its job queue is closed: steps reject with ERR_DISPOSED). */
+  modelDisposed: () => boolean;
   depth: number;
   inChannels: number;
   inputSize: number;
@@ -308,6 +310,7 @@ export class Session implements AsyncDisposable, Disposable {
 
   #live(): NativeSession {
     if (!this.#native) throw disposedError("Session");
+    if (this.#info.modelDisposed()) throw disposedError("Model");
     return this.#native;
   }
 }

@@ -134,6 +134,17 @@ describe("model.session()", () => {
     });
     session.dispose();
   });
+
+  it("rejects steps after the model is disposed", async () => {
+    const model = await loadModel(MODEL, { threads: 2 });
+    const session = model.session();
+    model.dispose();
+    await expect(session.step(noise(1), [1], { branches: [{ labels: [1] }] })).rejects.toMatchObject({
+      code: "ERR_DISPOSED",
+      message: "Model has been disposed",
+    });
+    session.dispose();
+  });
 });
 
 function perBlockOf(blocks: number): number {

@@ -257,6 +257,14 @@ int main() {
     auto missing = session.step(r);
     CHECK(!missing.ok() && missing.status().code() == StatusCode::kInvalidArgument);
     CHECK(session.slot_bytes() == B * row_bytes);
+    // ... also when another branch of the same step would have stored something first.
+    auto store_first = all(BlockActionKind::Compute, L);
+    store_first[0].store_end = 1;  // would be stored before the reuse at block 1 is reached
+    r.branches = {branch(labels, {store_first}, "other"), branch(labels, {reuse}, "uncond")};
+    auto half = session.step(r);
+    CHECK(!half.ok() && half.status().message() == "Branch 1 sample 0 block 1: no residual stored for blocks [1, 4)");
+    CHECK(session.slot_bytes() == B * row_bytes);
+    CHECK(session.slot_count() == static_cast<size_t>(B));
 
     session.end();
     CHECK(session.slot_bytes() == 0);

@@ -186,6 +186,20 @@ struct StepRunner {
           }
       }
     }
+    // Every reused span must have been stored at an earlier step: checked before any work, so a rejected step
+    // changes nothing in the session.
+    for (size_t b = 0; b < req.branches.size(); ++b) {
+      const std::string key = req.branches[b].key.empty() ? std::to_string(b) : req.branches[b].key;
+      for (int64_t s = 0; s < B; ++s)
+        for (int64_t i = 0; i < L; ++i) {
+          const BlockAction& act = plan[b][static_cast<size_t>(s)][static_cast<size_t>(i)];
+          if (act.kind != BlockActionKind::Reuse && act.kind != BlockActionKind::Forecast) continue;
+          auto it = session->slots_.find(Session::SlotKey{key, s, static_cast<int32_t>(i), act.span_end, kStored});
+          if (it == session->slots_.end() || !it->second.current.data)
+            return invalid_argument(action_error(b, s, i, "no residual stored for blocks [" + std::to_string(i) + ", " +
+                                                              std::to_string(act.span_end) + ")"));
+        }
+    }
     const StepEpilogue& e = req.epilogue;
     if (e.enabled) {
       if (static_cast<int64_t>(e.branch_weights.size()) != nb)
@@ -295,10 +309,7 @@ struct StepRunner {
 
   Status add_stored(int64_t r, int64_t i, const BlockAction& a) {
     const Session::Slot* slot = find_slot(slot_key(r, static_cast<int32_t>(i), a.span_end, kStored));
-    if (!slot)
-      return invalid_argument(action_error(static_cast<size_t>(r / B), r % B, i,
-                                           "no residual stored for blocks [" + std::to_string(i) + ", " +
-                                               std::to_string(a.span_end) + ")"));
+    if (!slot) return internal_error("Reused slot vanished during a step");  // validate() checked it exists
     float* h = row_ptr(r);
     if (a.kind == BlockActionKind::Forecast && slot->previous.data && slot->current_step != slot->previous_step) {
       // R(s) ~ R1 + (R1 - R0) * (s - s1) / (s1 - s0)   (first-order finite difference in the step index)

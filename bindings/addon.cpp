@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ditto_node::RegisterInfo(env, exports);
   ditto_node::RegisterTensor(env, exports);
   ditto_node::RegisterModel(env, exports);
+  ditto_node::RegisterSession(env, exports);
   ditto_node::RegisterDevice(env, exports);
   ditto_node::RegisterNoise(env, exports);
   ditto_node::RegisterImage(env, exports);

@@ -16,6 +16,7 @@ struct AddonData {
   Napi::FunctionReference model_constructor;
   Napi::FunctionReference abort_flag_constructor;
   std::unique_ptr<ditto::ThreadPool> tensor_op_pool;  // created by the first tensor op (tensor_binding.cpp)
+  Napi::FunctionReference session_constructor;
 };
 
 AddonData& GetAddonData(Napi::Env env);
@@ -24,6 +25,7 @@ AddonData& GetAddonData(Napi::Env env);
 void RegisterErrors(Napi::Env env, Napi::Object exports);
 void RegisterTensor(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
+void RegisterSession(Napi::Env env, Napi::Object exports);
 void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterDevice(Napi::Env env, Napi::Object exports);
 void RegisterNoise(Napi::Env env, Napi::Object exports);

@@ -1,4 +1,4 @@
-// Status -> JS error mapping (design.md §5). The binding raises plain Error objects carrying `code` (ERR_*) and
+// Status -> JS error mapping (docs/architecture.md, "Errors, async work and devices"). The binding raises plain Error objects carrying `code` (ERR_*) and
 // `name`; src/native.ts re-creates them as DittoError so `instanceof DittoError` works in user code.
 #pragma once
 #include <napi.h>

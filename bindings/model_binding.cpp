@@ -1,4 +1,5 @@
-// NativeModel binding: loadModel() and the DiT forward family as promise-returning jobs on a per-model JobQueue.
+// NativeModel binding: loadModel() and the forward family of any Denoiser (ditto/model.h) as promise-returning
+// jobs on a per-model JobQueue; the family is found by the engine's registry, the device choice passed down.
 // Arguments are validated in TypeScript (src/model.ts) with user-facing messages; the checks here only keep the
 // addon safe when called directly. The engine re-validates shapes/labels and reports kInvalidArgument.
 #include <atomic>
@@ -6,14 +7,15 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "addon.h"
-#include "ditto/dit.h"
 #include "ditto/model.h"
 #include "errors.h"
 #include "external_memory.h"
 #include "job_queue.h"
+#include "session_binding.h"
 #include "tensor_binding.h"
 
 namespace ditto_node {
@@ -55,7 +57,7 @@ struct ForwardRequest {
 
 class ForwardJob : public QueuedJob {
  public:
-  ForwardJob(std::shared_ptr<ditto::DitModel> model, ForwardRequest request)
+  ForwardJob(std::shared_ptr<ditto::Denoiser> model, ForwardRequest request)
       : model_(std::move(model)), request_(std::move(request)) {
     // Environment teardown aborts a running forward through this flag (JobQueue), with or without a signal.
     if (!request_.abort) request_.abort = std::make_shared<std::atomic<bool>>(false);
@@ -75,10 +77,11 @@ class ForwardJob : public QueuedJob {
         if (copy.ok()) intermediates_[std::string(name)] = std::move(copy).value();
       };
     }
+    const ditto::Conditions conditions{request_.y, {}};
     auto result = request_.with_cfg
-                      ? model_->forward_with_cfg(request_.x, request_.t, request_.y, request_.cfg_scale,
+                      ? model_->forward_with_cfg(request_.x, request_.t, conditions, request_.cfg_scale,
                                                  request_.guided_channels, options)
-                      : model_->forward(request_.x, request_.t, request_.y, options);
+                      : model_->forward(request_.x, request_.t, conditions, options);
     if (!result.ok()) return result.status();
     out_ = std::move(result).value();
     return ditto::Status::Ok();
@@ -94,25 +97,21 @@ class ForwardJob : public QueuedJob {
   }
 
  private:
-  std::shared_ptr<ditto::DitModel> model_;
+  std::shared_ptr<ditto::Denoiser> model_;
   ForwardRequest request_;
   ditto::Tensor out_;
   std::map<std::string, ditto::Tensor> intermediates_;
 };
 
 // A loaded model together with the account of its native memory (weights + workspace). Every holder (the JS
-// object, each queued job) shares it through an aliasing shared_ptr<DitModel>, so the bytes stay reported until
+// object, each queued job) shares it through an aliasing shared_ptr<Denoiser>, so the bytes stay reported until
 // the last holder lets go; all of them are dropped on the JS thread (jobs are deleted there by the JobQueue).
 struct AccountedModel {
-  AccountedModel(napi_env env, std::unique_ptr<ditto::DitModel> loaded) : model(std::move(loaded)), memory(env) {}
-  std::unique_ptr<ditto::DitModel> model;
+  AccountedModel(napi_env env, std::unique_ptr<ditto::Denoiser> loaded) : model(std::move(loaded)), memory(env) {}
+  std::unique_ptr<ditto::Denoiser> model;
   ExternalMemory memory;
   void Report() { memory.Set(static_cast<int64_t>(model->memory_bytes())); }
 };
-
-const char* LayoutName(ditto::DitLayout layout) {
-  return layout == ditto::DitLayout::Official ? "official" : "diffusers";
-}
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
@@ -121,19 +120,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         env, "NativeModel",
         {InstanceMethod<&ModelWrap::Config>("config"), InstanceMethod<&ModelWrap::Forward>("forward"),
          InstanceMethod<&ModelWrap::Macs>("macsPerSample"), InstanceMethod<&ModelWrap::Threads>("threads"),
+         InstanceMethod<&ModelWrap::Device>("device"), InstanceMethod<&ModelWrap::Session>("session"),
          InstanceMethod<&ModelWrap::Dispose>("dispose")});
   }
   explicit ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {}
   ~ModelWrap() override { Close(); }
 
-  void Attach(Napi::Env env, std::unique_ptr<ditto::DitModel> loaded, std::shared_ptr<JobQueue> queue) {
+  void Attach(Napi::Env env, std::unique_ptr<ditto::Denoiser> loaded, std::shared_ptr<JobQueue> queue) {
     auto accounted = std::make_shared<AccountedModel>(env, std::move(loaded));
     accounted->Report();
     // The workspace grows with the largest batch: report again after every job.
     queue->SetOnSettled([weak = std::weak_ptr<AccountedModel>(accounted)](Napi::Env) {
       if (auto held = weak.lock()) held->Report();
     });
-    model_ = std::shared_ptr<ditto::DitModel>(accounted, accounted->model.get());
+    model_ = std::shared_ptr<ditto::Denoiser>(accounted, accounted->model.get());
     queue_ = std::move(queue);
   }
 
@@ -144,7 +144,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     model_.reset();
   }
 
-  ditto::DitModel& Live(Napi::Env env) {
+  ditto::Denoiser& Live(Napi::Env env) {
     if (!model_) {
       Napi::Error error = Napi::Error::New(env, "Model has been disposed");
       error.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
@@ -153,41 +153,50 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return *model_;
   }
 
+  // The architecture as data: family, layout, the family's named fields, where the config came from.
   Napi::Value Config(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const ditto::DitConfig& c = Live(env).config();
+    const ditto::ModelInfo& m = Live(env).info();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("family", "dit");
-    o.Set("layout", LayoutName(c.layout));
-    o.Set("inputSize", double(c.input_size));
-    o.Set("patchSize", double(c.patch_size));
-    o.Set("inChannels", double(c.in_channels));
-    o.Set("outChannels", double(c.out_channels));
-    o.Set("hiddenSize", double(c.hidden_size));
-    o.Set("depth", double(c.depth));
-    o.Set("numHeads", double(c.num_heads));
-    o.Set("mlpRatio", c.mlp_ratio);
-    o.Set("numClasses", double(c.num_classes));
-    o.Set("learnSigma", c.learn_sigma);
-    o.Set("freqShift", double(c.freq_shift));
-    o.Set("normEps", double(c.norm_eps));
-    o.Set("ffNormEps", double(c.ff_norm_eps));
-    o.Set("configPath", c.config_path);
-    o.Set("kwargsJson", c.config_json);
+    o.Set("family", m.family);
+    o.Set("layout", m.layout);
+    for (const ditto::ConfigField& f : m.fields) {
+      if (const double* d = std::get_if<double>(&f.value)) o.Set(f.name, *d);
+      else if (const bool* b = std::get_if<bool>(&f.value)) o.Set(f.name, *b);
+      else o.Set(f.name, std::get<std::string>(f.value));
+    }
+    o.Set("configPath", m.config_path);
+    o.Set("kwargsJson", m.config_json);
     return o;
   }
 
+  // MACs of one sample's forward at the config's input size, per part of the backbone.
   Napi::Value Macs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    ditto::MacCount macs = Live(env).macs_per_sample();
+    const ditto::PartMacs& macs = Live(env).backbone().macs;
+    uint64_t blocks = 0;
+    for (uint64_t b : macs.block) blocks += b;
     Napi::Object o = Napi::Object::New(env);
-    o.Set("total", double(macs.total));
-    o.Set("blocks", double(macs.blocks));
+    o.Set("total", double(macs.total()));
+    o.Set("prelude", double(macs.prelude));
+    o.Set("blocks", double(blocks));
+    o.Set("final", double(macs.final));
     return o;
   }
 
   Napi::Value Threads(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), Live(info.Env()).pool().size());
+    return Napi::Number::New(info.Env(), Live(info.Env()).threads());
+  }
+
+  // session() → NativeSession: generation state whose steps run on this model's queue.
+  Napi::Value Session(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Live(env);
+    return NewSession(env, model_, queue_);
+  }
+
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), Live(info.Env()).device());
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -227,8 +236,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
           } else if (kind == "scale") {
             a.kind = ditto::BlockActionKind::Scale;
             a.alpha = action.Get("alpha").As<Napi::Number>().FloatValue();
+          } else if (kind == "perturbAttention") {
+            a.kind = ditto::BlockActionKind::PerturbAttention;
           } else if (kind != "compute") {
-            ThrowTypeError(env, "Expected compute, skip or scale for block action but received " + kind);
+            ThrowTypeError(env, "Expected compute, skip, scale or perturbAttention for block action but received " + kind);
           }
           request.blocks.push_back(a);
         }
@@ -238,7 +249,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         if (!abort.As<Napi::Object>().InstanceOf(GetAddonData(env).abort_flag_constructor.Value())) {
           ThrowTypeError(env, "Expected AbortFlag for options.abort");
         }
-        request.abort = AbortFlagWrap::Unwrap(abort.As<Napi::Object>())->flag();
+        request.abort = AbortFlagOf(env, abort, "options.abort");
       }
       Napi::Value scale = options.Get("cfgScale");
       if (scale.IsNumber()) {
@@ -250,7 +261,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return QueuedJob::Start(env, *queue_, std::make_unique<ForwardJob>(model_, std::move(request)));
   }
 
-  std::shared_ptr<ditto::DitModel> model_;
+  std::shared_ptr<ditto::Denoiser> model_;
   std::shared_ptr<JobQueue> queue_;
 };
 
@@ -264,7 +275,7 @@ class LoadJob : public QueuedJob {
 
  protected:
   ditto::Status Execute() override {
-    auto loaded = ditto::DitModel::load(path_, options_);
+    auto loaded = ditto::load_model(path_, options_);
     if (!loaded.ok()) return loaded.status();
     model_ = std::move(loaded).value();
     return ditto::Status::Ok();
@@ -278,10 +289,11 @@ class LoadJob : public QueuedJob {
   std::string path_;
   ditto::LoadOptions options_;
   std::shared_ptr<JobQueue> queue_;
-  std::unique_ptr<ditto::DitModel> model_;
+  std::unique_ptr<ditto::Denoiser> model_;
 };
 
-// loadModel(path: string, {threads: number, dtype: 'f32'|'bf16', checkFinite: boolean}) → Promise<NativeModel>
+// loadModel(path: string, {threads: number, dtype: 'f32'|'bf16', checkFinite: boolean,
+//           device: 'cpu'|'cuda:N'}) → Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowTypeError(env, "Expected string for path");
@@ -295,6 +307,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
       else if (dtype != "f32") ThrowTypeError(env, "Expected 'f32' or 'bf16' for options.dtype but received " + dtype);
     }
     if (o.Get("checkFinite").IsBoolean()) options.check_finite = o.Get("checkFinite").As<Napi::Boolean>().Value();
+    if (o.Get("device").IsString()) options.device = o.Get("device").As<Napi::String>().Utf8Value();
   }
   std::shared_ptr<JobQueue> queue = JobQueue::Create(env);
   JobQueue& queue_ref = *queue;
@@ -303,6 +316,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::shared_ptr<std::atomic<bool>> AbortFlagOf(Napi::Env env, const Napi::Value& value, const char* what) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env).abort_flag_constructor.Value()))
+    ThrowTypeError(env, std::string("Expected AbortFlag for ") + what);
+  return AbortFlagWrap::Unwrap(value.As<Napi::Object>())->flag();
+}
 
 void RegisterModel(Napi::Env env, Napi::Object exports) {
   AddonData& data = GetAddonData(env);

@@ -1,4 +1,4 @@
-// Ditto's error types (design.md §5). Engine failures surface as DittoError with a stable `code`; bad JS arguments
+// Ditto's error types (docs/architecture.md, "Errors, async work and devices"). Engine failures surface as DittoError with a stable `code`; bad JS arguments
 // are plain TypeError / RangeError with messages of the form "Expected <what> for <name> but received <value>",
 // thrown before any native call so the stack points at the caller.
 import { brandClass } from "./brand.js";

@@ -1,6 +1,8 @@
 // ditto-dit: fast Diffusion Transformers from Node.js. Public entry point (ESM + CJS via tsup).
 export { loadModel, Model } from "./model.js";
 export type { LoadModelOptions, ModelConfig, ModelDType, ForwardDetailedOptions, ForwardDetailedResult } from "./model.js";
+export { Session } from "./session.js";
+export type { SessionBlockAction, SessionBranch, SessionStepRequest, SessionStepResult } from "./session.js";
 export { Tensor } from "./tensor.js";
 export { chooseDevice } from "./device.js";
 export type { DeviceSpec, DeviceChoice, DeviceName } from "./device.js";

@@ -20,6 +20,7 @@ import {
   type NativeModel,
   type NativeModelConfig,
 } from "./native.js";
+import { Session } from "./session.js";
 import { Tensor } from "./tensor.js";
 import { capThreads, MAX_THREADS } from "./threads.js";
 
@@ -82,8 +83,8 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const checked = checkLoadOptions(options);
   try {
     const choice = chooseDevice(checked.device ?? "auto", "options.device");
-    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, checkFinite: checked.checkFinite });
-    const model = new Model(handle, path, checked.dtype ?? "f32", choice.device);
+    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, device: choice.device, checkFinite: checked.checkFinite });
+    const model = new Model(handle, path, checked.dtype ?? "f32");
     model.deviceReason = choice.reason;
     return model;
   } catch (e) {
@@ -121,17 +122,17 @@ export class Model implements AsyncDisposable, Disposable {
   readonly #config: ModelConfig;
   readonly path: string;
   readonly dtype: ModelDType;
-  /** The device the model actually runs on (the loader's choice; 'cpu' or 'cuda:N'). */
+  /** The device the model actually runs on, as the engine loaded it ('cpu' or 'cuda:N'). */
   readonly device: DeviceName;
   /** Why 'auto' chose this device (empty when the device was explicit). */
   deviceReason = "";
 
   /** @internal use loadModel() */
-  constructor(handle: NativeModel, path: string, dtype: ModelDType, device: DeviceName = "cpu") {
+  constructor(handle: NativeModel, path: string, dtype: ModelDType) {
     this.#native = handle;
+    this.device = handle.device() as DeviceName;
     this.path = path;
     this.dtype = dtype;
-    this.device = device;
     const raw: NativeModelConfig = handle.config();
     let kwargs: Record<string, unknown> = {};
     try {
@@ -160,8 +161,18 @@ export class Model implements AsyncDisposable, Disposable {
     return callNative(() => this.#live().threads());
   }
 
-  /** Multiply-accumulates of one forward of one sample ({ total, blocks }). */
-  macsPerSample(): { total: number; blocks: number } {
+  /**
+   * A generation's state (stored residuals across steps); each session.step() runs branches with per-sample block
+   * plans, the native signal reductions and an optional guidance epilogue as one native job.
+   */
+  session(): Session {
+    const handle = callNative(() => this.#live().session());
+    const c = this.#config;
+    return new Session(handle, { modelDisposed: () => this.disposed, depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses });
+  }
+
+  /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */
+  macsPerSample(): { total: number; prelude: number; blocks: number; final: number } {
     return callNative(() => this.#live().macsPerSample());
   }
 

@@ -53,8 +53,43 @@ export interface NativeModelConfig {
 }
 
 export interface NativeBlockAction {
-  kind: "compute" | "skip" | "scale";
+  kind: "compute" | "skip" | "scale" | "perturbAttention" | "reuse" | "forecast";
   alpha?: number;
+  spanEnd?: number;
+  storeEnd?: number;
+}
+
+export interface NativeStepBranch {
+  key?: string;
+  labels: Int32Array;
+  actions?: NativeBlockAction[][];
+  signals?: { block: number; kind: "input" | "residual" }[];
+  firstBlockCache?: { probeEnd: number; threshold: number };
+}
+
+export interface NativeStepRequest {
+  branches: NativeStepBranch[];
+  epilogue?: { branchWeights: number[]; a: number; c: number; extras?: NativeTensor[]; extraWeights?: number[] };
+  returnBranchOutputs?: boolean;
+  sharePrefixes?: boolean;
+  abort?: NativeAbortFlag;
+}
+
+export interface NativeStepResult {
+  branchOutputs: NativeTensor[];
+  guided?: NativeTensor;
+  next?: NativeTensor;
+  signals: Float32Array[];
+  cacheHits: Uint8Array[];
+  macs: number;
+  macsUncached: number;
+  slotBytes: number;
+}
+
+export interface NativeSession {
+  step(x: NativeTensor, t: Float32Array, request: NativeStepRequest): Promise<NativeStepResult>;
+  end(): Promise<void>;
+  slotBytes(): number;
 }
 
 export interface NativeForwardOptions {
@@ -73,7 +108,12 @@ export interface NativeForwardResult {
 export interface NativeModel {
   config(): NativeModelConfig;
   forward(x: NativeTensor, t: Float32Array, y: Int32Array, options?: NativeForwardOptions): Promise<NativeForwardResult>;
-  macsPerSample(): { total: number; blocks: number };
+  /** MACs of one sample's forward per backbone part (blocks: the transformer blocks without their adaLN
+   * projections, which run in the prelude). */
+  macsPerSample(): { total: number; prelude: number; blocks: number; final: number };
+  /** The device the engine loaded the model on. */
+  device(): string;
+  session(): NativeSession;
   threads(): number;
   dispose(): void;
 }
@@ -104,7 +144,7 @@ export interface NativeDeviceProbe {
 export interface NativeAddon {
   NativeTensor: NativeTensorStatic;
   AbortFlag: new () => NativeAbortFlag;
-  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; checkFinite?: boolean }): Promise<NativeModel>;
+  loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; device?: string; checkFinite?: boolean }): Promise<NativeModel>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
   /** V8's external-memory counter for this isolate (bytes), which tensors and models move (bindings/external_memory.h). */

@@ -1,7 +1,7 @@
 // Counter-based Gaussian noise: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11;
 // the same round function and constants as Random123, cuRAND and PyTorch's CUDA generator) + Box–Muller.
 //
-// Ditto's noise contract (design.md §4): the noise of one sample depends only on (seed, count), never on the batch
+// Ditto's noise contract (docs/architecture.md, "Conventions"): the noise of one sample depends only on (seed, count), never on the batch
 // it is generated in, the device or the thread count. Layout, fixed forever because saved seeds must keep working:
 // - key = (seed mod 2^32, floor(seed / 2^32)) for a seed in [0, 2^53) (any JS safe integer; bigint up to 2^64);
 // - block j (j = 0, 1, …) encrypts the counter (j, stream, 0, 0) and yields four uint32 words x0..x3;

@@ -45,7 +45,12 @@ describe("device option", () => {
     expect(viaPath.device).toBe("cpu");
     expect(viaPath.device).toBe(viaPath.model.device);
     // A Model the loader placed elsewhere (as the native side will once CUDA is wired): the pipeline follows it.
-    const elsewhere = new Model(await native().loadModel(MODEL, { threads: 1 }), MODEL, "f32", "cuda:0");
+    const real = await native().loadModel(MODEL, { threads: 1 });
+    // A handle the engine loaded on another device: Model reports what the engine says, not what was asked.
+    const onCuda = new Proxy(real, {
+      get: (target, key) => (key === "device" ? () => "cuda:0" : typeof Reflect.get(target, key) === "function" ? Reflect.get(target, key).bind(target) : Reflect.get(target, key)),
+    });
+    const elsewhere = new Model(onCuda, MODEL, "f32");
     await using given = await Pipeline.load({ model: elsewhere });
     expect(elsewhere.device).toBe("cuda:0");
     expect(given.device).toBe("cuda:0");

@@ -4,7 +4,7 @@
 // ditto_cuda_backend_v1(), returning a versioned table of plain function pointers (no C++ types cross the
 // boundary, so the backend may be built by another compiler / toolkit than the core).
 //
-// Device specs (design.md §5): 'auto' tries CUDA then CPU and says which it chose and why; 'cpu' is always
+// Device specs (docs/architecture.md, "Errors, async work and devices"): 'auto' tries CUDA then CPU and says which it chose and why; 'cpu' is always
 // available; 'cuda' / 'cuda:N' either succeed or fail with StatusCode::kCuda (ERR_CUDA) and a message saying
 // why (backend not built / not found, no driver, no device, index out of range).
 #pragma once

@@ -43,26 +43,30 @@ struct DitConfig {
 // The layout is decided by the tensor names in `weights`; a config that contradicts them is kModelLoad.
 Result<DitConfig> parse_dit_config(const std::string& json_path, const SafetensorsFile& weights);
 
-struct LoadOptions {
-  int threads = 0;            // 0 = machine default
-  DType dtype = DType::F32;   // compute dtype of the GEMMs: F32 (reference) or BF16
-  bool check_finite = true;   // reject a checkpoint with NaN/Inf in any floating-point tensor (cpu/finite.h)
-};
-
-class DitModel {
+// The DiT family on the CPU: a Denoiser whose kernels are the fused CPU blocks of dit.cpp; the block loop is
+// the executor's. load_model() finds it through the registry; these entry points load it directly.
+class DitModel final : public Denoiser {
  public:
   // path: a model folder or a .safetensors file; the JSON config is found beside it.
   static Result<std::unique_ptr<DitModel>> load(const std::string& path, const LoadOptions& options);
   static Result<std::unique_ptr<DitModel>> load(const std::string& weights_path, const DitConfig& config,
                                                 const LoadOptions& options);
-  ~DitModel();
+  static Result<std::unique_ptr<DitModel>> load(const SafetensorsFile& weights, const DitConfig& config,
+                                                const LoadOptions& options);
+  ~DitModel() override;
 
   const DitConfig& config() const;
   ThreadPool& pool();
-  MacCount macs_per_sample() const;
+  MacCount macs_per_sample() const;  // the reference's split (blocks incl. their adaLN)
+
+  const ModelInfo& info() const override;
+  const Backbone& backbone() const override;
+  std::string device() const override { return "cpu"; }
+  int threads() const override;
+  BackboneKernels& kernels() override;
   // Native bytes this model holds: packed weights and tables, plus the activation workspace of the largest batch
   // run so far. Safe to call from any thread, also while a forward runs (the binding reports it to V8).
-  uint64_t memory_bytes() const;
+  uint64_t memory_bytes() const override;
 
   // x [B, in_channels, H, W] f32; t [B] (the network's own timestep input, float); y [B] in [0, num_classes].
   // Returns [B, out_channels, H, W]. Intermediates (when options.capture) use the layout's module names.

@@ -1,6 +1,6 @@
 // Status and Result<T>: how the engine reports failure. The engine never aborts or exits on user input;
 // every fallible call returns a Status (or a Result carrying one), and the N-API binding maps the code to
-// a typed JS error (design.md §5: DittoError with ERR_* codes).
+// a typed JS error (docs/architecture.md: DittoError with ERR_* codes).
 #pragma once
 #include <string>
 #include <utility>

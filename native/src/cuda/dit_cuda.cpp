@@ -1,8 +1,7 @@
-// CudaDit: the DiT forward on the GPU (see dit_cuda.h for the math and the dtype policy). Step for step the
-// twin of native/src/models/dit.cpp's DitModel::Impl (prelude, run_block, final_layer, block actions,
-// capture names), with ops.h kernels instead of ditto::cpu ones; the input checks and CFG are DitModel's own
-// (dit::validate_forward_inputs / dit::forward_with_cfg in native/src/models/dit_inputs.cpp). All device work is
-// enqueued on one stream per model; the host waits only to download captures and the output.
+// CudaDit: the DiT's BackboneKernels on the GPU (see dit_cuda.h for the math and the dtype policy): prelude,
+// one block over a run of rows, final layer, with ops.h kernels; the block loop is the executor's, the input
+// checks DitModel's own (dit::validate_forward_inputs), CFG the Denoiser's. All device work is enqueued on one
+// stream per model; the host waits only to download captures, reduction results and the output.
 #include "dit_cuda.h"
 
 #include <cuda_runtime.h>
@@ -10,10 +9,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 
+#include "cuda_backend_ops.h"
 #include "dit_cuda_weights.h"
 #include "ditto/cpu/embed.h"
+#include "ditto/executor.h"
+#include "models/dit_family.h"
 #include "models/dit_internal.h"
 #include "ops.h"
 
@@ -26,7 +27,7 @@ namespace {
 struct Workspace {
   int64_t batch = 0, rows = 0;
   DeviceMemory x_in, out, patches, patches_act, tokens;  // input image, output image, layout buffers
-  DeviceMemory h, h_saved;                                // [rows, D] f32 residual stream
+  DeviceMemory h;                                         // [rows, D] f32 residual stream
   DeviceMemory xn, qkv, attn, hidden;                     // act: [rows, D], [rows, 3D], [rows, D], [rows, mlp]
   DeviceMemory t_freq, t_freq_act, t_hidden;              // [B, 256] f32 + act, [B, D] act
   std::vector<DeviceMemory> t_emb, y_emb, c, silu_c, silu_c_act, adaln;  // per conditioning group
@@ -34,12 +35,14 @@ struct Workspace {
 
 }  // namespace
 
-struct CudaDit::Impl {
+struct CudaDit::Impl final : BackboneKernels {
   DitConfig config;
   CudaDitOptions options;
   DeviceDitWeights w;
   cudaStream_t stream = nullptr;
-  std::mutex mutex;
+  std::unique_ptr<CudaBackendOps> device_ops;
+  ModelInfo info;
+  Backbone backbone;
   Workspace ws;
   int64_t height = 0, width = 0;
   DeviceMemory pos_dynamic;  // diffusers pos table for a non-default grid
@@ -123,7 +126,6 @@ struct CudaDit::Impl {
     DITTO_RETURN_IF_ERROR(alloc(n.patches_act, rows * patch_features(), a));
     DITTO_RETURN_IF_ERROR(alloc(n.tokens, rows * out_features(), f));
     DITTO_RETURN_IF_ERROR(alloc(n.h, rows * D, f));
-    DITTO_RETURN_IF_ERROR(alloc(n.h_saved, rows * D, f));
     DITTO_RETURN_IF_ERROR(alloc(n.xn, rows * D, a));
     DITTO_RETURN_IF_ERROR(alloc(n.qkv, rows * 3 * D, a));
     DITTO_RETURN_IF_ERROR(alloc(n.attn, rows * D, a));
@@ -163,28 +165,28 @@ struct CudaDit::Impl {
   }
 
   // ---- capture (downloads only when a sink is set) -----------------------------------------------------
-  Status emit(const ForwardOptions& o, std::string_view name, const float* device, Shape shape) {
-    if (!o.capture) return Status::Ok();
+  Status emit(const IntermediateSink* o, std::string_view name, const float* device, Shape shape) {
+    if (!o) return Status::Ok();
     DITTO_ASSIGN_OR_RETURN(Tensor t, Tensor::empty(DType::F32, std::move(shape)));
     DITTO_CUDA_RETURN(cudaMemcpyAsync(t.raw(), device, t.nbytes(), cudaMemcpyDeviceToHost, stream), "capture download");
     DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "capture");
-    o.capture(name, t);
+    (*o)(name, t);
     return Status::Ok();
   }
   // Columns [col, col+width) of a device [rows, stride] buffer.
-  Status emit_columns(const ForwardOptions& o, std::string_view name, const float* device, int64_t rows,
+  Status emit_columns(const IntermediateSink* o, std::string_view name, const float* device, int64_t rows,
                       int64_t stride, int64_t col, int64_t width) {
-    if (!o.capture) return Status::Ok();
+    if (!o) return Status::Ok();
     DITTO_ASSIGN_OR_RETURN(Tensor t, Tensor::empty(DType::F32, {rows, width}));
     DITTO_CUDA_RETURN(cudaMemcpy2DAsync(t.raw(), width * sizeof(float), device + col, stride * sizeof(float),
                                         width * sizeof(float), rows, cudaMemcpyDeviceToHost, stream),
                       "capture download");
     DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "capture");
-    o.capture(name, t);
+    (*o)(name, t);
     return Status::Ok();
   }
   std::string block_name(int64_t i) const {
-    return (config.layout == DitLayout::Official ? "blocks." : "transformer_blocks.") + std::to_string(i);
+    return dit::block_prefix(config) + "." + std::to_string(i);
   }
 
   // ---- the forward -------------------------------------------------------------------------------------
@@ -202,8 +204,8 @@ struct CudaDit::Impl {
     return Status::Ok();
   }
 
-  Status prelude(int64_t B, const std::vector<int64_t>& y, const std::vector<float>& t_freq_host,
-                 const ForwardOptions& o) {
+  Status run_prelude(int64_t B, const std::vector<int64_t>& y, const std::vector<float>& t_freq_host,
+                     const IntermediateSink* o) {
     const int64_t D = this->D(), T = this->T(), rows = B * T;
     const bool official = config.layout == DitLayout::Official;
     float* h = ws.h.as<float>();
@@ -222,9 +224,9 @@ struct CudaDit::Impl {
       DITTO_RETURN_IF_ERROR(emit(o, "pos_embed.table", pos, {1, T, D}));
       DITTO_RETURN_IF_ERROR(emit(o, "pos_embed.out", h, {B, T, D}));
     }
-    if (o.capture) {
+    if (o) {
       auto tf = Tensor::borrow(nullptr, const_cast<float*>(t_freq_host.data()), DType::F32, {B, dit::kTimestepFeatures});
-      o.capture("t_freq", tf);
+      (*o)("t_freq", tf);
     }
 
     DITTO_RETURN_IF_ERROR(to_act(ws.t_freq.as<float>(), ws.t_freq_act.get(), B * dit::kTimestepFeatures));
@@ -257,7 +259,7 @@ struct CudaDit::Impl {
         DITTO_RETURN_IF_ERROR(emit(o, "y_emb", y_emb, {B, D}));
         DITTO_RETURN_IF_ERROR(emit(o, "c", c, {B, D}));
       }
-      if (o.capture) {
+      if (o) {
         for (int b : cg.blocks) {
           if (!official) DITTO_RETURN_IF_ERROR(emit(o, block_name(b) + ".norm1.emb.out", c, {B, D}));
           DITTO_RETURN_IF_ERROR(emit_columns(o, block_name(b) + (official ? ".adaLN" : ".norm1.linear.out"), ada, B,
@@ -270,20 +272,27 @@ struct CudaDit::Impl {
     return Status::Ok();
   }
 
-  // h <- block_i(h), in place through the gated-residual epilogues.
-  Status run_block(int64_t i, int64_t B) {
+  // h[b0, b0+B) <- block_i(h), in place through the gated-residual epilogues; perturb: attention output = V.
+  Status run_block(int64_t i, int64_t b0, int64_t B, bool perturb) {
     const int64_t D = this->D(), T = this->T(), rows = B * T;
     const DeviceBlock& bw = w.blocks[i];
-    const float* ada = ws.adaln[bw.group].as<float>() + bw.adaln_col;
     const int64_t stride = w.groups[bw.group].adaln.n;
-    float* h = ws.h.as<float>();
+    const float* ada = ws.adaln[bw.group].as<float>() + b0 * stride + bw.adaln_col;
+    float* h = ws.h.as<float>() + b0 * T * D;
 
     // (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp), each D wide.
     DITTO_RETURN_IF_ERROR(layer_norm_to_act(h, ws.xn.get(), rows, config.norm_eps, Modulation{ada, ada + D, T, stride}));
     Epilogue eq;
     eq.bias = bw.qkv.b();
     DITTO_RETURN_IF_ERROR(linear_to_act(ws.xn.get(), rows, bw.qkv, ws.qkv.get(), eq));
-    DITTO_RETURN_IF_ERROR(self_attention(B));
+    if (perturb) {  // attn[r, :] = v[r, :] = qkv[r, 2D:3D]
+      const size_t a = act_size();
+      DITTO_CUDA_RETURN(cudaMemcpy2DAsync(ws.attn.get(), D * a, static_cast<const char*>(ws.qkv.get()) + 2 * D * a, 3 * D * a,
+                                          D * a, rows, cudaMemcpyDeviceToDevice, stream),
+                        "perturbed attention");
+    } else {
+      DITTO_RETURN_IF_ERROR(self_attention(B));
+    }
     Epilogue ep;
     ep.bias = bw.proj.b();
     ep.gate = ada + 2 * D;
@@ -305,7 +314,7 @@ struct CudaDit::Impl {
     return linear(ws.hidden.get(), rows, bw.fc2, h, D, e2);
   }
 
-  Status final_layer(int64_t B, const ForwardOptions& o) {
+  Status final_layer(int64_t B, const IntermediateSink* o) {
     const int64_t D = this->D(), T = this->T(), rows = B * T;
     const float* ada = ws.adaln[w.final_group].as<float>() + w.final_adaln_col;
     const int64_t stride = w.groups[w.final_group].adaln.n;
@@ -320,87 +329,48 @@ struct CudaDit::Impl {
     return unpatchify(tokens, B, config.out_channels, height, width, config.patch_size, ws.out.as<float>(), stream);
   }
 
-  // Everything after the uploads; leaves the image in ws.out.
-  Status enqueue(int64_t B, const std::vector<int64_t>& y, const std::vector<float>& t_freq_host,
-                 const ForwardOptions& o) {
-    DITTO_RETURN_IF_ERROR(prelude(B, y, t_freq_host, o));
-    const int64_t n = B * T() * D();
-    for (int64_t i = 0; i < config.depth; ++i) {
-      if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
-      const BlockAction action = o.blocks.empty() ? BlockAction{} : o.blocks[i];
-      if (action.kind == BlockActionKind::Compute) {
-        DITTO_RETURN_IF_ERROR(run_block(i, B));
-      } else if (action.kind == BlockActionKind::Scale) {  // h_out = h_in + alpha * (block(h_in) - h_in)
-        DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.h_saved.get(), ws.h.get(), static_cast<size_t>(n) * sizeof(float),
-                                          cudaMemcpyDeviceToDevice, stream),
-                          "save h");
-        DITTO_RETURN_IF_ERROR(run_block(i, B));
-        DITTO_RETURN_IF_ERROR(lerp(ws.h_saved.as<float>(), ws.h.as<float>(), action.alpha, ws.h.as<float>(), n, stream));
-      }  // Skip: identity
-      DITTO_RETURN_IF_ERROR(emit(o, block_name(i) + ".out", ws.h.as<float>(), {B, T(), D()}));
-    }
-    if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
-    return final_layer(B, o);
+  // ---- BackboneKernels ----------------------------------------------------------------------------------
+  BackendOps& ops() override { return *device_ops; }
+  Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& c) override {
+    return dit::validate_forward_inputs(config, w.label_rows, x, t, c.labels, ForwardOptions{});
   }
-
-  Status begin(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y, const ForwardOptions& o,
-               std::vector<float>* t_freq_host) {
-    DITTO_RETURN_IF_ERROR(dit::validate_forward_inputs(config, w.label_rows, x, t, y, o));
+  Status prelude(const Tensor& x, const std::vector<float>& t, const Conditions& c,
+                 const IntermediateSink* capture) override {
+    DITTO_RETURN_IF_ERROR(validate(x, t, c));
     DITTO_CUDA_RETURN(cudaSetDevice(options.device), "cudaSetDevice");
     height = x.dim(2);
     width = x.dim(3);
     DITTO_RETURN_IF_ERROR(ensure_workspace(x.dim(0)));
-    return upload_inputs(x, t, t_freq_host);
-  }
-
-  Result<Tensor> forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
-                         const ForwardOptions& o) {
-    std::lock_guard<std::mutex> lock(mutex);
     std::vector<float> t_freq_host;
-    DITTO_RETURN_IF_ERROR(begin(x, t, y, o, &t_freq_host));
-    const int64_t B = x.dim(0);
-    Status s = enqueue(B, y, t_freq_host, o);
-    if (!s.ok()) {
-      (void)cudaStreamSynchronize(stream);  // nothing of this forward may still run when the caller retries
-      return s;
-    }
-    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, config.out_channels, height, width}));
+    DITTO_RETURN_IF_ERROR(upload_inputs(x, t, &t_freq_host));
+    return run_prelude(x.dim(0), c.labels, t_freq_host, capture);
+  }
+  Status block(int64_t index, int64_t first_row, int64_t rows, bool perturb_attention) override {
+    return run_block(index, first_row, rows, perturb_attention);
+  }
+  Result<Tensor> final(int64_t rows, const IntermediateSink* capture) override {
+    DITTO_RETURN_IF_ERROR(final_layer(rows, capture));
+    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {rows, config.out_channels, height, width}));
     DITTO_CUDA_RETURN(cudaMemcpyAsync(out.raw(), ws.out.get(), out.nbytes(), cudaMemcpyDeviceToHost, stream), "download out");
     DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "CUDA DiT forward");
-    DITTO_RETURN_IF_ERROR(emit(o, "out", ws.out.as<float>(), out.shape()));
     return out;
   }
-
-  Result<double> time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
-                                 int iters) {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::vector<float> t_freq_host;
-    const ForwardOptions none;
-    DITTO_RETURN_IF_ERROR(begin(x, t, y, none, &t_freq_host));
-    const int64_t B = x.dim(0);
-    DITTO_RETURN_IF_ERROR(enqueue(B, y, t_freq_host, none));  // warm-up
-    cudaEvent_t start = nullptr, stop = nullptr;
-    DITTO_CUDA_RETURN(cudaEventCreate(&start), "cudaEventCreate");
-    Status s = cuda_status(cudaEventCreate(&stop), "cudaEventCreate");
-    if (s.ok()) s = cuda_status(cudaEventRecord(start, stream), "cudaEventRecord");
-    for (int i = 0; s.ok() && i < std::max(iters, 1); ++i) s = enqueue(B, y, t_freq_host, none);
-    if (s.ok()) s = cuda_status(cudaEventRecord(stop, stream), "cudaEventRecord");
-    if (s.ok()) s = cuda_status(cudaEventSynchronize(stop), "CUDA DiT forward (timed)");
-    float ms = 0.f;
-    if (s.ok()) s = cuda_status(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    (void)cudaStreamSynchronize(stream);
-    cudaEventDestroy(start);
-    if (stop) cudaEventDestroy(stop);
-    DITTO_RETURN_IF_ERROR(s);
-    return static_cast<double>(ms) / std::max(iters, 1);
+  Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
+    return emit(&capture, block_name(index) + ".out", ws.h.as<float>(), {rows, T(), D()});
   }
+  float* hidden() override { return ws.h.as<float>(); }
+  int64_t hidden_row_size() const override { return T() * D(); }
+  PartMacs part_macs() const override {
+    return dit::part_macs(config, T(), static_cast<int64_t>(w.groups.size()), w.mlp_hidden);
+  }
+  uint64_t attention_macs(int64_t) const override { return dit::attention_macs(config, T()); }
 };
 
 CudaDit::CudaDit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaDit::~CudaDit() = default;
 
 Result<std::unique_ptr<CudaDit>> CudaDit::load(const std::string& path, const CudaDitOptions& options) {
-  DITTO_ASSIGN_OR_RETURN(dit::ModelFiles files, dit::resolve_model_files(path));
+  DITTO_ASSIGN_OR_RETURN(ModelFiles files, resolve_model_files(path));
   DITTO_ASSIGN_OR_RETURN(std::shared_ptr<SafetensorsFile> file, SafetensorsFile::open(files.weights));
   DITTO_ASSIGN_OR_RETURN(DitConfig config, parse_dit_config(files.config, *file));
   int count = 0;
@@ -414,6 +384,9 @@ Result<std::unique_ptr<CudaDit>> CudaDit::load(const std::string& path, const Cu
   impl->options = options;
   DITTO_CUDA_RETURN(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "cudaStreamCreate");
   DITTO_ASSIGN_OR_RETURN(impl->w, load_device_dit_weights(*file, config, options.dtype));
+  impl->device_ops = std::make_unique<CudaBackendOps>(impl->stream);
+  impl->info = dit::model_info(config);
+  impl->backbone = dit::backbone(config, static_cast<int64_t>(impl->w.groups.size()), impl->w.mlp_hidden);
   return std::unique_ptr<CudaDit>(new CudaDit(std::move(impl)));
 }
 
@@ -421,20 +394,37 @@ const DitConfig& CudaDit::config() const { return impl_->config; }
 DType CudaDit::dtype() const { return impl_->w.dtype; }
 size_t CudaDit::weight_bytes() const { return impl_->w.bytes; }
 
+const ModelInfo& CudaDit::info() const { return impl_->info; }
+const Backbone& CudaDit::backbone() const { return impl_->backbone; }
+std::string CudaDit::device() const { return "cuda:" + std::to_string(impl_->options.device); }
+BackboneKernels& CudaDit::kernels() { return *impl_; }
+
 Result<Tensor> CudaDit::forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                                 const ForwardOptions& options) {
-  return impl_->forward(x, t, y, options);
-}
-
-Result<double> CudaDit::time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
-                                        int iters) {
-  return impl_->time_forward_ms(x, t, y, iters);
+  return Denoiser::forward(x, t, Conditions{y, {}}, options);
 }
 
 Result<Tensor> CudaDit::forward_with_cfg(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                                          float cfg_scale, int64_t guided_channels, const ForwardOptions& options) {
-  return dit::forward_with_cfg(x, cfg_scale, guided_channels,
-                               [&](const Tensor& combined) { return forward(combined, t, y, options); });
+  return Denoiser::forward_with_cfg(x, t, Conditions{y, {}}, cfg_scale, guided_channels, options);
+}
+
+Result<double> CudaDit::time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                                        int iters) {
+  DITTO_RETURN_IF_ERROR(forward(x, t, y).status());  // warm-up (and input checks)
+  cudaEvent_t start = nullptr, stop = nullptr;
+  DITTO_CUDA_RETURN(cudaEventCreate(&start), "cudaEventCreate");
+  Status s = cuda_status(cudaEventCreate(&stop), "cudaEventCreate");
+  if (s.ok()) s = cuda_status(cudaEventRecord(start, impl_->stream), "cudaEventRecord");
+  for (int i = 0; s.ok() && i < std::max(iters, 1); ++i) s = forward(x, t, y).status();
+  if (s.ok()) s = cuda_status(cudaEventRecord(stop, impl_->stream), "cudaEventRecord");
+  if (s.ok()) s = cuda_status(cudaEventSynchronize(stop), "CUDA DiT forward (timed)");
+  float ms = 0.f;
+  if (s.ok()) s = cuda_status(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  cudaEventDestroy(start);
+  if (stop) cudaEventDestroy(stop);
+  DITTO_RETURN_IF_ERROR(s);
+  return static_cast<double>(ms) / std::max(iters, 1);
 }
 
 }  // namespace ditto::cuda

@@ -1,7 +1,8 @@
 // DiT forward on the GPU (Peebles & Xie 2023; facebookresearch/DiT models.py and diffusers
-// DiTTransformer2DModel), assembled from the CUDA kernels of ops.h. It mirrors the CPU engine's DitModel
-// (native/src/models/dit.cpp) step for step, so both checkpoint layouts, the capture names, the block actions
-// and the input validation are the same:
+// DiTTransformer2DModel), assembled from the CUDA kernels of ops.h: the DiT family's BackboneKernels on the
+// GPU. The block loop (block actions, plans, sessions) is the executor's (native/src/runtime/executor.cpp),
+// the same one the CPU DitModel (native/src/models/dit.cpp) runs, so both checkpoint layouts, the capture
+// names, the block actions and the input validation are the same:
 //   prelude  patchify -> patch Linear -> + pos table -> h (f32, [B*T, D]);  t -> 256-d sinusoid (on the host,
 //            ditto::cpu::timestep_embedding, then uploaded: it is B x 256 numbers) -> Linear, SiLU, Linear;
 //            + label row -> c per conditioning group; one adaLN GEMM per group on SiLU(c).
@@ -34,15 +35,22 @@ struct CudaDitOptions {
   int device = 0;            // CUDA ordinal
 };
 
-class CudaDit {
+class CudaDit final : public Denoiser {
  public:
   // path: a model folder or a .safetensors file (the config beside it), as DitModel::load.
   static Result<std::unique_ptr<CudaDit>> load(const std::string& path, const CudaDitOptions& options);
-  ~CudaDit();
+  ~CudaDit() override;
 
   const DitConfig& config() const;
   DType dtype() const;
   size_t weight_bytes() const;  // device memory held by the weights
+
+  const ModelInfo& info() const override;
+  const Backbone& backbone() const override;
+  std::string device() const override;
+  int threads() const override { return 1; }
+  uint64_t memory_bytes() const override { return weight_bytes(); }  // device weights; the workspace is not counted yet
+  BackboneKernels& kernels() override;
 
   // Same contract as DitModel::forward: x [B, in_channels, H, W] f32 on the host, t [B], y [B]; returns
   // [B, out_channels, H, W] on the host. Captured intermediates are downloaded (only when a sink is set).
@@ -51,8 +59,8 @@ class CudaDit {
   // Official DiT forward_with_cfg (see DitModel::forward_with_cfg); the guidance mix runs on the host.
   Result<Tensor> forward_with_cfg(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                                   float cfg_scale, int64_t guided_channels, const ForwardOptions& options = {});
-  // Milliseconds of one forward measured with CUDA events around the device work only (inputs already
-  // uploaded, no capture), averaged over `iters` after one warm-up; for the golden test's timing line.
+  // Milliseconds of one whole forward (uploads, the executor's block loop, the output download) measured
+  // with CUDA events, averaged over `iters` after one warm-up; for the golden test's timing line.
   Result<double> time_forward_ms(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                                  int iters);
 

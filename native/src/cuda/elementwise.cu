@@ -1,4 +1,4 @@
-// Elementwise helpers of the CUDA forward: dtype casts, SiLU, add, lerp, and a per-sample row broadcast add
+// Elementwise helpers of the CUDA forward and the executor: dtype casts, SiLU, add, lerp, axpby, and a per-sample row broadcast add
 // (positional embedding / conditioning). Grid-stride loops, one element per thread step.
 #include "cuda_common.cuh"
 
@@ -24,6 +24,10 @@ __global__ void add_kernel(const float* x, const float* y, float* out, int64_t n
 __global__ void lerp_kernel(const float* x, const float* y, float w, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     out[i] = x[i] + w * (y[i] - x[i]);
+}
+__global__ void axpby_kernel(float a, const float* x, float b, const float* y, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = a * x[i] + b * y[i];
 }
 __global__ void add_rows_kernel(float* x, const float* row, int64_t batch, int64_t tokens, int64_t dim,
                                 int64_t row_batch_stride) {
@@ -56,6 +60,9 @@ Status add(const float* x, const float* y, float* out, int64_t n, cudaStream_t s
 }
 Status lerp(const float* x, const float* y, float w, float* out, int64_t n, cudaStream_t stream) {
   DITTO_LAUNCH_1D(lerp_kernel, n, x, y, w, out, n);
+}
+Status axpby(float a, const float* x, float b, const float* y, float* out, int64_t n, cudaStream_t stream) {
+  DITTO_LAUNCH_1D(axpby_kernel, n, a, x, b, y, out, n);
 }
 Status add_rows(float* x, const float* row, int64_t batch, int64_t tokens, int64_t dim, int64_t row_batch_stride,
                 cudaStream_t stream) {

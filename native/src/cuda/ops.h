@@ -95,6 +95,11 @@ Status unpatchify(const float* tokens, int64_t batch, int64_t channels, int64_t 
 Status relative_l1(const float* cur, const float* prev, int64_t batch, int64_t n, double* scratch, float* rel_l1,
                    cudaStream_t stream);
 
+// Per-sample dot product and L2 norms, left on the device: out[3b] = <x_b, y_b>, out[3b+1] = |x_b|,
+// out[3b+2] = |y_b|. `scratch` holds 3*batch doubles (device).
+Status dot_norm(const float* x, const float* y, int64_t batch, int64_t n, double* scratch, float* out,
+                cudaStream_t stream);
+
 // Elementwise helpers.
 Status f32_to_bf16(const float* x, bf16* out, int64_t n, cudaStream_t stream);
 Status bf16_to_f32(const bf16* x, float* out, int64_t n, cudaStream_t stream);
@@ -103,6 +108,8 @@ Status add(const float* x, const float* y, float* out, int64_t n, cudaStream_t s
 // out[b, t, :] += row[b, :]   (broadcast one row per sample over `tokens` rows; positional / bias adds)
 Status add_rows(float* x, const float* row, int64_t batch, int64_t tokens, int64_t dim, int64_t row_batch_stride,
                 cudaStream_t stream);
+// out = a * x + b * y   (ditto::cpu::axpby's formula)
+Status axpby(float a, const float* x, float b, const float* y, float* out, int64_t n, cudaStream_t stream);
 // out = x + w * (y - x)   (ditto::cpu::lerp's formula; a DiT block run at Scale(alpha))
 Status lerp(const float* x, const float* y, float w, float* out, int64_t n, cudaStream_t stream);
 

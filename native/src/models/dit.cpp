@@ -7,20 +7,24 @@
 //            epilogue adds gate_msa * (.) into h;  LN+modulate -> fc1 (+GELU-tanh fused) -> fc2 whose
 //            epilogue adds gate_mlp * (.) into h.
 //   final    LN+modulate (shift, scale) -> Linear -> unpatchify (nhwpqc -> nchpwq).
-// All activations live in a per-batch-size workspace allocated once and reused; the block loop allocates
+// These are the DiT's BackboneKernels: the block loop (plans, sharing, caches) is the executor's
+// (native/src/runtime/executor.cpp). A block runs over any run of consecutive rows of the batch.
+// All activations live in a per-batch-size workspace allocated once and reused; the kernels allocate
 // nothing (captures of strided slices copy, but only when a capture sink is set).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <mutex>
 
 #include "ditto/cpu/attention.h"
 #include "ditto/cpu/elementwise.h"
 #include "ditto/cpu/embed.h"
 #include "ditto/cpu/finite.h"
 #include "ditto/cpu/norms.h"
+#include "ditto/executor.h"
+#include "models/dit_family.h"
 #include "models/dit_internal.h"
+#include "runtime/cpu_ops.h"
 
 namespace ditto {
 
@@ -29,7 +33,7 @@ namespace {
 // Activation buffers for one batch size (all f32, row-major, 64-byte aligned).
 struct Workspace {
   int64_t batch = 0, rows = 0;  // capacity: samples, and samples x tokens
-  Tensor h, h_saved, xn, attn, scratch;    // [B*T, D] x4, [B*T, max(3D, mlp, C*p*p, p*p*C_out)]
+  Tensor h, xn, attn, scratch;             // [B*T, D] x3, [B*T, max(3D, mlp, C*p*p, p*p*C_out)]
   Tensor t_freq, t_hidden;                 // [B, 256], [B, D]
   std::vector<Tensor> t_emb, y_emb, c, silu_c, adaln;  // per conditioning group
 };
@@ -38,7 +42,7 @@ Result<Tensor> f32_buffer(int64_t rows, int64_t cols) { return Tensor::empty(DTy
 
 uint64_t workspace_bytes(const Workspace& ws) {
   uint64_t bytes = 0;
-  for (const Tensor* t : {&ws.h, &ws.h_saved, &ws.xn, &ws.attn, &ws.scratch, &ws.t_freq, &ws.t_hidden}) bytes += t->nbytes();
+  for (const Tensor* t : {&ws.h, &ws.xn, &ws.attn, &ws.scratch, &ws.t_freq, &ws.t_hidden}) bytes += t->nbytes();
   for (const auto* list : {&ws.t_emb, &ws.y_emb, &ws.c, &ws.silu_c, &ws.adaln}) {
     for (const Tensor& t : *list) bytes += t.nbytes();
   }
@@ -57,13 +61,15 @@ uint64_t weight_bytes(const dit::Weights& w) {
 
 }  // namespace
 
-struct DitModel::Impl {
+struct DitModel::Impl final : BackboneKernels {
   DitConfig config;
   LoadOptions options;
   std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<CpuOps> cpu_ops;
   dit::Weights w;
   MacCount macs;
-  std::mutex mutex;  // one forward at a time per model: the workspace is shared
+  ModelInfo info;
+  Backbone backbone;
   Workspace ws;
   uint64_t weights_bytes = 0;
   std::atomic<uint64_t> ws_bytes{0};  // read by memory_bytes() from any thread
@@ -79,30 +85,12 @@ struct DitModel::Impl {
   int64_t patch_features() const { return config.in_channels * config.patch_size * config.patch_size; }
   int64_t out_features() const { return config.out_channels * config.patch_size * config.patch_size; }
 
-  MacCount count_macs() const {
-    const uint64_t D = this->D(), T = default_T(), Hm = w.mlp_hidden;
-    const uint64_t groups = w.groups.size();
-    MacCount m;
-    const uint64_t patch = T * patch_features() * D;
-    const uint64_t t_mlp = groups * (dit::kTimestepFeatures * D + D * D);
-    const uint64_t per_block = D * 6 * D             // adaLN
-                               + T * D * 3 * D       // qkv
-                               + 2 * T * T * D       // QK^T and AV over all heads
-                               + T * D * D           // proj
-                               + 2 * T * D * Hm;     // fc1, fc2
-    const uint64_t final_layer = D * 2 * D + T * D * out_features();
-    m.blocks = per_block * config.depth;
-    m.total = patch + t_mlp + m.blocks + final_layer;
-    return m;
-  }
-
   Status ensure_workspace(int64_t B) {
     if (ws.rows >= B * T() && ws.batch >= B) return Status::Ok();
     Workspace n;
     const int64_t rows = B * T();
     const int64_t scratch_cols = std::max({3 * D(), w.mlp_hidden, patch_features(), out_features()});
     DITTO_ASSIGN_OR_RETURN(n.h, f32_buffer(rows, D()));
-    DITTO_ASSIGN_OR_RETURN(n.h_saved, f32_buffer(rows, D()));
     DITTO_ASSIGN_OR_RETURN(n.xn, f32_buffer(rows, D()));
     DITTO_ASSIGN_OR_RETURN(n.attn, f32_buffer(rows, D()));
     DITTO_ASSIGN_OR_RETURN(n.scratch, f32_buffer(rows, scratch_cols));
@@ -144,27 +132,27 @@ struct DitModel::Impl {
   }
 
   // Capture helpers (no-ops without a sink).
-  static void emit(const ForwardOptions& o, std::string_view name, const float* p, Shape shape) {
-    if (!o.capture) return;
-    o.capture(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
+  static void emit(const IntermediateSink* o, std::string_view name, const float* p, Shape shape) {
+    if (!o) return;
+    (*o)(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
   }
   // Columns [col, col+width) of a [rows, stride] buffer, copied so the sink sees a dense tensor.
-  static void emit_columns(const ForwardOptions& o, std::string_view name, const float* p, int64_t rows,
+  static void emit_columns(const IntermediateSink* o, std::string_view name, const float* p, int64_t rows,
                            int64_t stride, int64_t col, int64_t width) {
-    if (!o.capture) return;
+    if (!o) return;
     auto t = Tensor::empty(DType::F32, {rows, width});
     if (!t.ok()) return;
     for (int64_t r = 0; r < rows; ++r)
       std::memcpy(t.value().data<float>() + r * width, p + r * stride + col, static_cast<size_t>(width) * sizeof(float));
-    o.capture(name, t.value());
+    (*o)(name, t.value());
   }
 
   std::string block_name(int64_t i) const {
-    return (config.layout == DitLayout::Official ? "blocks." : "transformer_blocks.") + std::to_string(i);
+    return dit::block_prefix(config) + "." + std::to_string(i);
   }
 
-  void prelude(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
-               const ForwardOptions& o) {
+  void run_prelude(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
+                   const IntermediateSink* o) {
     const int64_t B = x.dim(0), D = this->D(), T = this->T(), rows = B * T;
     const bool official = config.layout == DitLayout::Official;
     ThreadPool& tp = *pool;
@@ -221,7 +209,7 @@ struct DitModel::Impl {
         emit(o, "y_emb", y_emb, {B, D});
         emit(o, "c", c, {B, D});
       }
-      if (o.capture) {
+      if (o) {
         for (int b : cg.blocks) {
           const dit::BlockWeights& bw = w.blocks[b];
           if (!official) emit(o, block_name(b) + ".norm1.emb.out", c, {B, D});
@@ -234,14 +222,15 @@ struct DitModel::Impl {
     }
   }
 
-  // h <- block_i(h), entirely in place through the gated-residual epilogues.
-  void run_block(int64_t i, int64_t B) {
+  // h[b0, b0+B) <- block_i(h), entirely in place through the gated-residual epilogues. perturb: the attention
+  // output is V (PAG's identity attention map).
+  void run_block(int64_t i, int64_t b0, int64_t B, bool perturb) {
     const int64_t D = this->D(), T = this->T(), rows = B * T, H = config.num_heads, Dh = D / H;
     const dit::BlockWeights& bw = w.blocks[i];
-    const float* ada = ws.adaln[bw.group].data<float>() + bw.adaln_col;
     const int64_t stride = w.groups[bw.group].adaln.out();
+    const float* ada = ws.adaln[bw.group].data<float>() + b0 * stride + bw.adaln_col;
     ThreadPool& tp = *pool;
-    float* h = ws.h.data<float>();
+    float* h = ws.h.data<float>() + b0 * T * D;
     float* xn = ws.xn.data<float>();
     float* qkv = ws.scratch.data<float>();
     float* attn = ws.attn.data<float>();
@@ -267,7 +256,13 @@ struct DitModel::Impl {
     a.out_batch_stride = T * D;
     a.out_row_stride = D;
     a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(Dh)));
-    cpu::attention(tp, a);
+    if (perturb) {
+      tp.parallel_for(rows, [&](int64_t r, int) {
+        std::memcpy(attn + r * D, qkv + r * 3 * D + 2 * D, static_cast<size_t>(D) * sizeof(float));
+      });
+    } else {
+      cpu::attention(tp, a);
+    }
 
     cpu::Epilogue ep;
     ep.bias = bw.proj.bias.data();
@@ -291,7 +286,7 @@ struct DitModel::Impl {
     cpu::linear(tp, hidden, rows, w.mlp_hidden, bw.fc2.weight, h, D, e2);
   }
 
-  void final_layer(int64_t B, Tensor* out, const ForwardOptions& o) {
+  void final_layer(int64_t B, Tensor* out, const IntermediateSink* o) {
     const int64_t D = this->D(), T = this->T(), rows = B * T;
     const float* ada = ws.adaln[w.final_group].data<float>() + w.final_adaln_col;
     const int64_t stride = w.groups[w.final_group].adaln.out();
@@ -318,39 +313,47 @@ struct DitModel::Impl {
     DITTO_ASSIGN_OR_RETURN(impl->w, dit::load_weights(file, config, options.dtype));
     impl->weights_bytes = weight_bytes(impl->w);
     impl->pool = std::make_unique<ThreadPool>(options.threads);
-    impl->macs = impl->count_macs();
+    impl->cpu_ops = std::make_unique<CpuOps>(*impl->pool);
+    const int64_t groups = static_cast<int64_t>(impl->w.groups.size());
+    impl->macs = dit::reference_macs(config, groups, impl->w.mlp_hidden);
+    impl->info = dit::model_info(config);
+    impl->backbone = dit::backbone(config, groups, impl->w.mlp_hidden);
     return impl;
   }
 
-  Result<Tensor> forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
-                         const ForwardOptions& o) {
-    DITTO_RETURN_IF_ERROR(dit::validate_forward_inputs(config, w.label_rows, x, t, y, o));
-    const int64_t B = x.dim(0);
-    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, config.out_channels, x.dim(2), x.dim(3)}));
-    std::lock_guard<std::mutex> lock(mutex);
+  // ---- BackboneKernels ----------------------------------------------------------------------------------
+  BackendOps& ops() override { return *cpu_ops; }
+  Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& c) override {
+    return dit::validate_forward_inputs(config, w.label_rows, x, t, c.labels, ForwardOptions{});
+  }
+  Status prelude(const Tensor& x, const std::vector<float>& t, const Conditions& c,
+                 const IntermediateSink* capture) override {
+    DITTO_RETURN_IF_ERROR(validate(x, t, c));
     height = x.dim(2);
     width = x.dim(3);
-    DITTO_RETURN_IF_ERROR(ensure_workspace(B));
-    prelude(x, t, y, o);
-    const int64_t n = B * T() * D();
-    for (int64_t i = 0; i < config.depth; ++i) {
-      if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
-      const BlockAction action = o.blocks.empty() ? BlockAction{} : o.blocks[i];
-      if (action.kind == BlockActionKind::Compute) {
-        run_block(i, B);
-      } else if (action.kind == BlockActionKind::Scale) {
-        // h_out = h_in + alpha * (block(h_in) - h_in)
-        std::memcpy(ws.h_saved.data<float>(), ws.h.data<float>(), static_cast<size_t>(n) * sizeof(float));
-        run_block(i, B);
-        cpu::lerp(*pool, ws.h_saved.data<float>(), ws.h.data<float>(), action.alpha, ws.h.data<float>(), n);
-      }  // Skip: identity
-      emit(o, block_name(i) + ".out", ws.h.data<float>(), {B, T(), D()});
-    }
-    if (o.abort && o.abort->load(std::memory_order_relaxed)) return aborted_error();
-    final_layer(B, &out, o);
-    emit(o, "out", out.data<float>(), out.shape());
+    DITTO_RETURN_IF_ERROR(ensure_workspace(x.dim(0)));
+    run_prelude(x, t, c.labels, capture);
+    return Status::Ok();
+  }
+  Status block(int64_t index, int64_t first_row, int64_t rows, bool perturb_attention) override {
+    run_block(index, first_row, rows, perturb_attention);
+    return Status::Ok();
+  }
+  Result<Tensor> final(int64_t rows, const IntermediateSink* capture) override {
+    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {rows, config.out_channels, height, width}));
+    final_layer(rows, &out, capture);
     return out;
   }
+  Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
+    emit(&capture, block_name(index) + ".out", ws.h.data<float>(), {rows, T(), D()});
+    return Status::Ok();
+  }
+  float* hidden() override { return ws.h.data<float>(); }
+  int64_t hidden_row_size() const override { return T() * D(); }
+  PartMacs part_macs() const override {
+    return dit::part_macs(config, T(), static_cast<int64_t>(w.groups.size()), w.mlp_hidden);
+  }
+  uint64_t attention_macs(int64_t) const override { return dit::attention_macs(config, T()); }
 };
 
 DitModel::DitModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -362,10 +365,14 @@ MacCount DitModel::macs_per_sample() const { return impl_->macs; }
 uint64_t DitModel::memory_bytes() const {
   return impl_->weights_bytes + impl_->ws_bytes.load(std::memory_order_relaxed);
 }
+const ModelInfo& DitModel::info() const { return impl_->info; }
+const Backbone& DitModel::backbone() const { return impl_->backbone; }
+int DitModel::threads() const { return impl_->pool->size(); }
+BackboneKernels& DitModel::kernels() { return *impl_; }
 
 
 Result<std::unique_ptr<DitModel>> DitModel::load(const std::string& path, const LoadOptions& options) {
-  DITTO_ASSIGN_OR_RETURN(dit::ModelFiles files, dit::resolve_model_files(path));
+  DITTO_ASSIGN_OR_RETURN(ModelFiles files, resolve_model_files(path));
   DITTO_ASSIGN_OR_RETURN(std::shared_ptr<SafetensorsFile> file, SafetensorsFile::open(files.weights));
   DITTO_ASSIGN_OR_RETURN(DitConfig config, parse_dit_config(files.config, *file));
   DITTO_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::create(*file, config, options));
@@ -384,16 +391,21 @@ Result<std::unique_ptr<DitModel>> DitModel::load(const std::string& weights_path
   return std::unique_ptr<DitModel>(new DitModel(std::move(impl)));
 }
 
+Result<std::unique_ptr<DitModel>> DitModel::load(const SafetensorsFile& weights, const DitConfig& config,
+                                                 const LoadOptions& options) {
+  DITTO_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::create(weights, config, options));
+  return std::unique_ptr<DitModel>(new DitModel(std::move(impl)));
+}
+
 Result<Tensor> DitModel::forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                                  const ForwardOptions& options) {
-  return impl_->forward(x, t, y, options);
+  return Denoiser::forward(x, t, Conditions{y, {}}, options);
 }
 
 Result<Tensor> DitModel::forward_with_cfg(const Tensor& x, const std::vector<float>& t,
                                           const std::vector<int64_t>& y, float cfg_scale, int64_t guided_channels,
                                           const ForwardOptions& options) {
-  return dit::forward_with_cfg(x, cfg_scale, guided_channels,
-                               [&](const Tensor& combined) { return forward(combined, t, y, options); });
+  return Denoiser::forward_with_cfg(x, t, Conditions{y, {}}, cfg_scale, guided_channels, options);
 }
 
 }  // namespace ditto

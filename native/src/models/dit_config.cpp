@@ -114,6 +114,9 @@ Result<DitLayout> detect_layout(const SafetensorsFile& weights, const std::strin
   return unsupported_model(what);
 }
 
+}  // namespace dit
+
+// Shared by every family (declared in ditto/model.h).
 Result<ModelFiles> resolve_model_files(const std::string& path) {
   std::error_code ec;
   ModelFiles files;
@@ -159,7 +162,6 @@ Result<ModelFiles> resolve_model_files(const std::string& path) {
   return files;
 }
 
-}  // namespace dit
 
 Result<DitConfig> parse_dit_config(const std::string& json_path, const SafetensorsFile& weights) {
   DITTO_ASSIGN_OR_RETURN(JsonValue root, read_json_file(json_path));

@@ -1,6 +1,5 @@
-// What the CPU DitModel and the CUDA CudaDit (native/src/cuda/dit_cuda.cpp) share around the forward itself:
-// the input checks with their user-facing messages, and classifier-free guidance as facebookresearch/DiT's
-// forward_with_cfg (models.py) does it, so both backends answer the same inputs the same way.
+// The DiT input checks with their user-facing messages, shared by the CPU DitModel and the CUDA CudaDit
+// (native/src/cuda/dit_cuda.cpp), so both backends answer the same inputs the same way.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -47,35 +46,6 @@ Status validate_forward_inputs(const DitConfig& c, int64_t label_rows, const Ten
     if (options.blocks[i].kind == BlockActionKind::Scale && !std::isfinite(options.blocks[i].alpha))
       return invalid_argument("Expected a finite scale for block " + std::to_string(i));
   return Status::Ok();
-}
-
-Result<Tensor> forward_with_cfg(const Tensor& x, float cfg_scale, int64_t guided_channels,
-                                const std::function<Result<Tensor>(const Tensor& combined)>& forward) {
-  if (x.ndim() != 4 || x.dim(0) < 2 || x.dim(0) % 2 != 0 || x.dtype() != DType::F32)
-    return invalid_argument("forward_with_cfg expects an F32 batch of 2N samples [2N, C, H, W] but received " +
-                            shape_string(x.shape()));
-  if (!std::isfinite(cfg_scale)) return invalid_argument("Expected a finite cfg_scale");
-  // Official: half = x[:N]; model(cat([half, half]), t, y); guidance on channels [:guided_channels].
-  const int64_t N = x.dim(0) / 2;
-  const size_t half_bytes = x.nbytes() / 2;
-  DITTO_ASSIGN_OR_RETURN(Tensor combined, Tensor::empty(DType::F32, x.shape()));
-  std::memcpy(combined.raw(), x.raw(), half_bytes);
-  std::memcpy(static_cast<uint8_t*>(combined.raw()) + half_bytes, x.raw(), half_bytes);
-  DITTO_ASSIGN_OR_RETURN(Tensor out, forward(combined));
-  const int64_t C = out.dim(1), plane = out.dim(2) * out.dim(3);
-  const int64_t guided = std::min<int64_t>(std::max<int64_t>(guided_channels, 0), C);
-  float* o = out.data<float>();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t ch = 0; ch < guided; ++ch) {
-      float* cond = o + (n * C + ch) * plane;
-      float* uncond = o + ((n + N) * C + ch) * plane;
-      for (int64_t i = 0; i < plane; ++i) {
-        const float guided_value = uncond[i] + cfg_scale * (cond[i] - uncond[i]);
-        cond[i] = guided_value;
-        uncond[i] = guided_value;
-      }
-    }
-  return out;
 }
 
 }  // namespace ditto::dit

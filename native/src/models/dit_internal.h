@@ -15,6 +15,7 @@
 
 #include "ditto/cpu/gemm.h"
 #include "ditto/dit.h"
+#include "ditto/model.h"
 #include "ditto/safetensors.h"
 
 namespace ditto::dit {
@@ -137,25 +138,8 @@ Result<Weights> load_weights(const SafetensorsFile& file, const DitConfig& confi
 Status validate_forward_inputs(const DitConfig& config, int64_t label_rows, const Tensor& x, const std::vector<float>& t,
                                const std::vector<int64_t>& y, const ForwardOptions& options);
 
-// forward_with_cfg for either backend: runs `forward` on cat([x[:N], x[:N]]) and applies official DiT's
-// guidance uncond + s * (cond - uncond) to channels [0, guided_channels) of both halves.
-Result<Tensor> forward_with_cfg(const Tensor& x, float cfg_scale, int64_t guided_channels,
-                                const std::function<Result<Tensor>(const Tensor& combined)>& forward);
-
 // Tokens per side / total for the config.
 inline int64_t grid_side(const DitConfig& c) { return c.input_size / c.patch_size; }
 inline int64_t num_tokens(const DitConfig& c) { return grid_side(c) * grid_side(c); }
-
-}  // namespace ditto::dit
-
-namespace ditto::dit {
-
-// Where a model's files are: `path` is a folder (weights: model.safetensors, else dit.safetensors, else the
-// only *.safetensors) or a .safetensors file; the config is config.json, else dit.json, beside the weights.
-struct ModelFiles {
-  std::string weights;
-  std::string config;
-};
-Result<ModelFiles> resolve_model_files(const std::string& path);
 
 }  // namespace ditto::dit

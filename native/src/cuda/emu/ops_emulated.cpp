@@ -73,4 +73,11 @@ Status bf16_to_f32(const bf16* x, float* o, int64_t n, cudaStream_t) { for (int6
 Status silu(const float* x, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = cpu::silu_scalar(x[i]); return Status::Ok(); }
 Status add(const float* x, const float* y, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = x[i] + y[i]; return Status::Ok(); }
 Status lerp(const float* x, const float* y, float w, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = x[i] + w * (y[i] - x[i]); return Status::Ok(); }
+Status axpby(float a, const float* x, float b, const float* y, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = a * x[i] + b * y[i]; return Status::Ok(); }
+Status relative_l1(const float* cur, const float* prev, int64_t batch, int64_t n, double*, float* rel_l1, cudaStream_t) {
+  for (int64_t b = 0; b < batch; ++b) { double d = 0, s = 0; for (int64_t i = 0; i < n; ++i) { d += std::fabs(double(cur[b*n+i]) - prev[b*n+i]); s += std::fabs(double(prev[b*n+i])); } rel_l1[b] = s > 0 ? float(d / s) : INFINITY; }
+  return Status::Ok(); }
+Status dot_norm(const float* x, const float* y, int64_t batch, int64_t n, double*, float* out, cudaStream_t) {
+  for (int64_t b = 0; b < batch; ++b) { double d = 0, p = 0, q = 0; for (int64_t i = 0; i < n; ++i) { d += double(x[b*n+i]) * y[b*n+i]; p += double(x[b*n+i]) * x[b*n+i]; q += double(y[b*n+i]) * y[b*n+i]; } out[3*b] = float(d); out[3*b+1] = float(std::sqrt(p)); out[3*b+2] = float(std::sqrt(q)); }
+  return Status::Ok(); }
 }

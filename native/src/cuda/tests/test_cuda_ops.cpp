@@ -245,6 +245,28 @@ void test_relative_l1(uint32_t seed) {
   report("relative_l1 B=3 n=100003", dout.download(), want, 1e-6, 1e-6);
 }
 
+// dot / norms per sample (the executor's norm signals) vs a double reference.
+void test_dot_norm(uint32_t seed) {
+  const int64_t batch = 3, n = 70001;
+  std::vector<float> x = ditto_test::random_vector(batch * n, seed), y = ditto_test::random_vector(batch * n, seed + 1);
+  std::vector<float> want(3 * batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    double d = 0, p = 0, q = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      d += double(x[b * n + i]) * y[b * n + i];
+      p += double(x[b * n + i]) * x[b * n + i];
+      q += double(y[b * n + i]) * y[b * n + i];
+    }
+    want[3 * b] = float(d);
+    want[3 * b + 1] = float(std::sqrt(p));
+    want[3 * b + 2] = float(std::sqrt(q));
+  }
+  DeviceBuffer<float> dx(x), dy(y), dout(3 * batch);
+  DeviceBuffer<double> scratch(3 * batch);
+  check_status(dc::dot_norm(dx.get(), dy.get(), batch, n, scratch.get(), dout.get(), nullptr));
+  report("dot_norm B=3 n=70001", dout.download(), want, 1e-3, 1e-5);
+}
+
 void test_elementwise(uint32_t seed) {
   const int64_t batch = 2, tokens = 7, dim = 33, n = batch * tokens * dim;
   std::vector<float> x = ditto_test::random_vector(n, seed, -4.f, 4.f), row = ditto_test::random_vector(batch * dim, seed + 1);
@@ -268,6 +290,12 @@ void test_elementwise(uint32_t seed) {
   DeviceBuffer<float> dy(y);
   check_status(dc::lerp(dx.get(), dy.get(), 0.37f, dy.get(), n, nullptr));
   report("lerp n=462 w=0.37 (in place)", dy.download(), want_lerp, 1e-6, 1e-6);
+  // axpby vs ditto::cpu::axpby's formula (the executor's residual and reuse arithmetic).
+  std::vector<float> want_axpby(n);
+  for (int64_t i = 0; i < n; ++i) want_axpby[i] = 1.5f * x[i] + -0.25f * y[i];
+  DeviceBuffer<float> dy2(y), daxpby(n);
+  check_status(dc::axpby(1.5f, dx.get(), -0.25f, dy2.get(), daxpby.get(), n, nullptr));
+  report("axpby n=462 a=1.5 b=-0.25", daxpby.download(), want_axpby, 1e-6, 1e-6);
 }
 
 }  // namespace
@@ -298,6 +326,7 @@ int main() {
   test_rms_norm(seed += 10);
   test_rope(seed += 10);
   test_patchify(seed += 10);
+  test_dot_norm(seed += 10);
   test_relative_l1(seed += 10);
   test_elementwise(seed += 10);
   std::printf("test_cuda_ops: %d cases\n", cases_run);

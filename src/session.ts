@@ -1,0 +1,316 @@
+// Session: the state of one generation on a model (model.session()). Each step(x, t, request) is ONE native job:
+// it runs the step's branches (e.g. conditional / unconditional / weak) with per-branch, per-sample block plans
+// — compute, skip, scale(α), perturbAttention (self-attention output = V), reuse / forecast a stored residual
+// span, store one — returns the signal reductions (relative L1 changes, first-block-cache distances) per sample,
+// and optionally combines the branches with a linear epilogue (guided = Σ w_b·out_b, next = a·x + c·guided +
+// Σ d_j·extra_j) so a sampling step does no O(batch) math on the JS thread. Branches with equal inputs share
+// their common block prefix natively. Stored residuals live in native memory, keyed by (branch key, sample,
+// block span); end(), an aborted step and dispose() free them (slotBytes back to 0).
+// Arguments are checked here with the house messages; every failure of step()/end() is a rejection.
+import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
+import {
+  native,
+  toDittoError,
+  type NativeBlockAction,
+  type NativeSession,
+  type NativeStepBranch,
+  type NativeStepRequest,
+} from "./native.js";
+import { Tensor } from "./tensor.js";
+
+/** What one block does for one sample of one branch. storeEnd: also keep the residual of blocks [this, storeEnd). */
+export type SessionBlockAction = (
+  | { kind: "compute" }
+  | { kind: "skip" }
+  | { kind: "scale"; alpha: number }
+  | { kind: "perturbAttention" }
+  | { kind: "reuse"; spanEnd: number }
+  | { kind: "forecast"; spanEnd: number }
+) & { storeEnd?: number };
+
+export interface SessionBranch {
+  /** Slot key across steps (default: the branch's index). */
+  key?: string;
+  /** Class labels of the B samples (numClasses = unconditional). */
+  labels: Int32Array | readonly number[];
+  /** One plan (every sample) or one per sample; each has one action per block. Default: compute every block. */
+  actions?: readonly SessionBlockAction[] | readonly (readonly SessionBlockAction[])[];
+  /** Relative-L1 change of a block's input or residual vs this branch's previous one, per sample. */
+  signals?: readonly { block: number; kind: "input" | "residual" }[];
+  /** First-Block Cache decided natively after blocks [0, probeEnd) (default probeEnd 1). */
+  firstBlockCache?: { threshold: number; probeEnd?: number };
+}
+
+export interface SessionStepRequest {
+  branches: readonly SessionBranch[];
+  /** guided = Σ branchWeights[b]·out_b; next = a·x + c·guided + Σ extraWeights[j]·extras[j]. */
+  epilogue?: { branchWeights: readonly number[]; a: number; c: number; extras?: readonly Tensor[]; extraWeights?: readonly number[] };
+  /** Also return each branch's output (default true). */
+  returnBranchOutputs?: boolean;
+  /** Share common block prefixes between branches with equal inputs (default true; false for measurements). */
+  sharePrefixes?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SessionStepResult {
+  branchOutputs: Tensor[];
+  guided?: Tensor;
+  next?: Tensor;
+  /** Per branch: signals[k·B + s] for its k-th signal request, then the first-block-cache distance (B values). */
+  signals: Float32Array[];
+  /** Per branch and sample: 1 when the first-block cache reused the rest of the blocks. */
+  cacheHits: Uint8Array[];
+  macs: number;
+  macsUncached: number;
+}
+
+/** What Session needs of its model (kept structural so session.ts does not import model.ts). */
+export interface SessionModelInfo {
+  /** True once the model is disposed (its job queue is closed: steps reject with ERR_DISPOSED). */
+  modelDisposed: () => boolean;
+  depth: number;
+  inChannels: number;
+  inputSize: number;
+  numClasses: number;
+}
+
+function toInt32Labels(values: unknown, name: string, count: number, numClasses: number): Int32Array {
+  if (!(values instanceof Int32Array) && !(Array.isArray(values) && values.every((v) => typeof v === "number"))) {
+    throw typeError("Int32Array or number[]", name, values);
+  }
+  const list = values as ArrayLike<number>;
+  if (list.length !== count) throw new RangeError(`Expected ${count} values (one per sample) for ${name} but received ${list.length}`);
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i]!;
+    if (!Number.isInteger(v) || v < 0 || v > numClasses) {
+      throw rangeError(`integer between 0 and ${numClasses} (${numClasses} = unconditional)`, `${name}[${i}]`, v);
+    }
+  }
+  return list instanceof Int32Array ? list : Int32Array.from(list);
+}
+
+function checkAction(a: unknown, name: string, block: number, depth: number): NativeBlockAction {
+  if (a === null || typeof a !== "object") throw typeError("block action object", name, a);
+  const { kind, alpha, spanEnd, storeEnd } = a as { kind?: unknown; alpha?: unknown; spanEnd?: unknown; storeEnd?: unknown };
+  const out: NativeBlockAction = { kind: "compute" };
+  switch (kind) {
+    case "compute":
+    case "skip":
+    case "perturbAttention":
+      out.kind = kind;
+      break;
+    case "scale":
+      if (typeof alpha !== "number" || !Number.isFinite(alpha)) throw typeError("finite number", `${name}.alpha`, alpha);
+      out.kind = kind;
+      out.alpha = alpha;
+      break;
+    case "reuse":
+    case "forecast":
+      if (!Number.isInteger(spanEnd) || (spanEnd as number) <= block || (spanEnd as number) > depth) {
+        throw rangeError(`integer between ${block + 1} and ${depth}`, `${name}.spanEnd`, spanEnd);
+      }
+      out.kind = kind;
+      out.spanEnd = spanEnd as number;
+      break;
+    default:
+      throw typeError("'compute', 'skip', 'scale', 'perturbAttention', 'reuse' or 'forecast'", `${name}.kind`, kind);
+  }
+  if (storeEnd !== undefined) {
+    if (!Number.isInteger(storeEnd) || (storeEnd as number) <= block || (storeEnd as number) > depth) {
+      throw rangeError(`integer between ${block + 1} and ${depth}`, `${name}.storeEnd`, storeEnd);
+    }
+    out.storeEnd = storeEnd as number;
+  }
+  return out;
+}
+
+function checkPlan(plan: unknown, name: string, depth: number): NativeBlockAction[] {
+  if (!Array.isArray(plan)) throw typeError("array of block actions", name, plan);
+  if (plan.length !== depth) throw new RangeError(`Expected ${depth} block actions (one per block) for ${name} but received ${plan.length}`);
+  return plan.map((a, i) => checkAction(a, `${name}[${i}]`, i, depth));
+}
+
+export class Session implements AsyncDisposable, Disposable {
+  #native: NativeSession | undefined;
+  readonly #info: SessionModelInfo;
+
+  /** @internal use model.session() */
+  constructor(handle: NativeSession, info: SessionModelInfo) {
+    this.#native = handle;
+    this.#info = info;
+  }
+
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  /** Bytes of native memory held by this generation's stored residuals. */
+  get slotBytes(): number {
+    return this.#native ? this.#native.slotBytes() : 0;
+  }
+
+  async step(x: Tensor, t: Float32Array | readonly number[], request: SessionStepRequest): Promise<SessionStepResult> {
+    const callSite = new Error();
+    try {
+      const handle = this.#live();
+      const info = this.#info;
+      if (!(x instanceof Tensor)) throw typeError("Tensor", "x", x);
+      const shape = x.shape;
+      if (shape.length !== 4 || shape[0]! < 1 || shape[1] !== info.inChannels || shape[2] !== info.inputSize || shape[3] !== info.inputSize) {
+        throw shapeError(`shape [B, ${info.inChannels}, ${info.inputSize}, ${info.inputSize}] with B >= 1`, "x", shape);
+      }
+      const batch = shape[0]!;
+      const tValues = t instanceof Float32Array ? t : Array.isArray(t) ? Float32Array.from(t) : undefined;
+      if (!tValues) throw typeError("Float32Array or number[]", "t", t);
+      if (tValues.length !== batch) throw new RangeError(`Expected ${batch} values (one per sample) for t but received ${tValues.length}`);
+      const badT = tValues.findIndex((v) => !Number.isFinite(v));
+      if (badT >= 0) throw rangeError("finite number", `t[${badT}]`, tValues[badT]);
+      if (request === null || typeof request !== "object") throw typeError("object", "request", request);
+      if (!Array.isArray(request.branches) || request.branches.length === 0) {
+        throw typeError("non-empty array", "request.branches", request.branches);
+      }
+      const depth = info.depth;
+      const branches: NativeStepBranch[] = request.branches.map((b, i) => {
+        const name = `request.branches[${i}]`;
+        if (b === null || typeof b !== "object") throw typeError("object", name, b);
+        const out: NativeStepBranch = { labels: toInt32Labels(b.labels, `${name}.labels`, batch, info.numClasses) };
+        if (b.key !== undefined) {
+          if (typeof b.key !== "string") throw typeError("string", `${name}.key`, b.key);
+          out.key = b.key;
+        }
+        if (b.actions !== undefined) {
+          const a = b.actions as unknown[];
+          const perSample = Array.isArray(a) && a.length > 0 && Array.isArray(a[0]);
+          if (perSample) {
+            if (a.length !== batch) throw new RangeError(`Expected ${batch} plans (one per sample) for ${name}.actions but received ${a.length}`);
+            out.actions = a.map((p, s) => checkPlan(p, `${name}.actions[${s}]`, depth));
+          } else {
+            out.actions = [checkPlan(a, `${name}.actions`, depth)];
+          }
+        }
+        if (b.signals !== undefined) {
+          if (!Array.isArray(b.signals)) throw typeError("array", `${name}.signals`, b.signals);
+          out.signals = (b.signals as SessionBranch["signals"] & object).map((sig, k) => {
+            if (!Number.isInteger(sig?.block) || sig.block < 0 || sig.block >= depth) {
+              throw rangeError(`integer between 0 and ${depth - 1}`, `${name}.signals[${k}].block`, sig?.block);
+            }
+            if (sig.kind !== "input" && sig.kind !== "residual") throw typeError("'input' or 'residual'", `${name}.signals[${k}].kind`, sig.kind);
+            return { block: sig.block, kind: sig.kind };
+          });
+        }
+        if (b.firstBlockCache !== undefined) {
+          const { threshold, probeEnd = 1 } = b.firstBlockCache;
+          if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0) {
+            throw rangeError("finite number >= 0", `${name}.firstBlockCache.threshold`, threshold);
+          }
+          if (!Number.isInteger(probeEnd) || probeEnd < 1 || probeEnd >= depth) {
+            throw rangeError(`integer between 1 and ${depth - 1}`, `${name}.firstBlockCache.probeEnd`, probeEnd);
+          }
+          out.firstBlockCache = { threshold, probeEnd };
+        }
+        return out;
+      });
+      const native_: NativeStepRequest = { branches };
+      if (request.epilogue !== undefined) {
+        const e = request.epilogue;
+        if (e === null || typeof e !== "object") throw typeError("object", "request.epilogue", e);
+        const finite = (v: unknown, n: string): number => {
+          if (typeof v !== "number" || !Number.isFinite(v)) throw typeError("finite number", n, v);
+          return v;
+        };
+        if (!Array.isArray(e.branchWeights) || e.branchWeights.length !== branches.length) {
+          throw rangeError(`${branches.length} numbers (one per branch)`, "request.epilogue.branchWeights", e.branchWeights);
+        }
+        const extras = e.extras ?? [];
+        const extraWeights = e.extraWeights ?? [];
+        if (!Array.isArray(extras) || !Array.isArray(extraWeights) || extras.length !== extraWeights.length) {
+          throw rangeError("as many extraWeights as extras", "request.epilogue.extraWeights", e.extraWeights);
+        }
+        native_.epilogue = {
+          branchWeights: e.branchWeights.map((w, i) => finite(w, `request.epilogue.branchWeights[${i}]`)),
+          a: finite(e.a, "request.epilogue.a"),
+          c: finite(e.c, "request.epilogue.c"),
+          extras: extras.map((tensor, j) => {
+            if (!(tensor instanceof Tensor)) throw typeError("Tensor", `request.epilogue.extras[${j}]`, tensor);
+            if (tensor.shape.join() !== shape.join()) throw shapeError(`shape [${shape.join(", ")}]`, `request.epilogue.extras[${j}]`, tensor.shape);
+            return tensor._handle(`request.epilogue.extras[${j}]`);
+          }),
+          extraWeights: extraWeights.map((w, j) => finite(w, `request.epilogue.extraWeights[${j}]`)),
+        };
+      }
+      if (request.returnBranchOutputs !== undefined) {
+        if (typeof request.returnBranchOutputs !== "boolean") throw typeError("boolean", "request.returnBranchOutputs", request.returnBranchOutputs);
+        native_.returnBranchOutputs = request.returnBranchOutputs;
+      }
+      if (request.sharePrefixes !== undefined) {
+        if (typeof request.sharePrefixes !== "boolean") throw typeError("boolean", "request.sharePrefixes", request.sharePrefixes);
+        native_.sharePrefixes = request.sharePrefixes;
+      }
+      const signal = request.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError("AbortSignal", "request.signal", signal);
+      if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
+      let onAbort: (() => void) | undefined;
+      if (signal) {
+        const flag = new (native().AbortFlag)();
+        onAbort = () => flag.abort();
+        signal.addEventListener("abort", onAbort, { once: true });
+        native_.abort = flag;
+      }
+      try {
+        const r = await handle.step(x._handle("x"), tValues, native_);
+        return {
+          branchOutputs: r.branchOutputs.map((o) => Tensor._wrap(o)),
+          ...(r.guided ? { guided: Tensor._wrap(r.guided) } : {}),
+          ...(r.next ? { next: Tensor._wrap(r.next) } : {}),
+          signals: r.signals,
+          cacheHits: r.cacheHits,
+          macs: r.macs,
+          macsUncached: r.macsUncached,
+        };
+      } finally {
+        if (onAbort) signal!.removeEventListener("abort", onAbort);
+      }
+    } catch (e) {
+      const error = toDittoError(e);
+      if (error instanceof DittoError && error.code === "ERR_ABORTED" && request?.signal?.reason !== undefined && error.cause === undefined) {
+        throw withCallerStack(abortError(error.message, request.signal.reason), callSite.stack);
+      }
+      throw withCallerStack(error as Error, callSite.stack);
+    }
+  }
+
+  /** Frees every stored residual once the steps already queued have run; later steps start from empty state. */
+  async end(): Promise<void> {
+    const callSite = new Error();
+    try {
+      await this.#live().end();
+    } catch (e) {
+      throw withCallerStack(toDittoError(e) as Error, callSite.stack);
+    }
+  }
+
+  /** Ends the generation (its slots are freed after queued steps) and disposes the session. Idempotent. */
+  dispose(): void {
+    const handle = this.#native;
+    this.#native = undefined;
+    handle?.end().catch(() => {
+      // the model was disposed first: its queue is closed and the slots die with the native session object
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const handle = this.#native;
+    this.#native = undefined;
+    if (handle) await handle.end().catch(() => undefined);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #live(): NativeSession {
+    if (!this.#native) throw disposedError("Session");
+    if (this.#info.modelDisposed()) throw disposedError("Model");
+    return this.#native;
+  }
+}

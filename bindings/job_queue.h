@@ -1,7 +1,7 @@
 // Per-model job queue: one dedicated worker thread per model runs its jobs in order, so a long forward never
 // occupies (or waits for) libuv's small shared thread pool, and a model's non-reentrant ThreadPool is never used
 // by two jobs at once. Completion goes back to the JS thread through the queue's one thread-safe function, which
-// settles the job's Promise (design.md §5 "one job queue per device").
+// settles the job's Promise (docs/architecture.md, "Errors, async work and devices").
 //
 // Lifecycle (issue 22): the queue's thread never outlives the Node environment that created it. An environment
 // cleanup hook (napi_add_env_cleanup_hook) drops the queued jobs, asks the running one to stop (QueuedJob::Abort;

@@ -1,4 +1,4 @@
-// Block plans: what each transformer block does in one branch of one sampling step (design.md §3, "branches, blocks
+// Block plans: what each transformer block does in one branch of one sampling step (docs/architecture.md, "branches, blocks
 // and plans"). A plan lists only the blocks that do something other than compute; every other block computes, so a
 // plan does not depend on the model's depth until it is expanded. The actions are the ones the engine runs today
 // (compute, skip = identity, scale(α) = h_in + α·(block(h_in) − h_in)); the cache and guidance issues add reuse,

@@ -1,7 +1,7 @@
 // Tensor: the public handle on a native float32 tensor (row-major; images [B, C, H, W]). Data stays in native
 // memory; toFloat32Array() copies out. Tensors are immutable from JS: every op returns a new Tensor, computed
 // natively (no per-element JS loops). Arguments are checked here, before the native call, with messages of the
-// form "Expected <what> for <name> but received <value>" (design.md §5). Using a disposed tensor throws
+// form "Expected <what> for <name> but received <value>" (docs/architecture.md, "Errors"). Using a disposed tensor throws
 // DittoError ERR_DISPOSED synchronously.
 import { brandClass } from "./brand.js";
 import { disposedError, rangeError, shapeError, typeError } from "./errors.js";

@@ -1,4 +1,4 @@
-// Cache policies as immutable objects (design.md §1, §3): what a user passes as `cache` and `--cache SPEC` parses
+// Cache policies as immutable objects (docs/architecture.md, "branches, blocks and plans"): what a user passes as `cache` and `--cache SPEC` parses
 // into; toJSON() gives the plain policy object and CachePolicy.from(toJSON()) gives an equal policy back. The
 // engine runs only `none` today (every block computes at every step); every other policy in CACHE_SPECS parses
 // and is then refused with a clear error, never silently run without caching. The cache issue adds the policies

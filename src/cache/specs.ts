@@ -1,5 +1,5 @@
 // The block-cache policies a `--cache SPEC` may name, with their parameters (names and parameters follow
-// shared/research/caching.md and design.md §1: CachePolicy.firstBlock({ threshold, warmupSteps }), …). Knowing a
+// shared/research/caching.md and the user-facing sketch of the product: CachePolicy.firstBlock({ threshold, warmupSteps }), …). Knowing a
 // name here does not mean the engine runs it: src/cache/policy.ts says which ones it implements and refuses the
 // others loudly rather than report numbers for something that did not run.
 import { parseSpec, type PolicySpec, type SpecTable } from "../policySpec.js";

@@ -1,4 +1,4 @@
-// The Guider contract (design.md §3): at every sampling step a guidance method declares its branches — the denoiser
+// The Guider contract (docs/architecture.md, "branches, blocks and plans"): at every sampling step a guidance method declares its branches — the denoiser
 // evaluations it needs, each with a condition (the sample's class label, or the null label) and a block plan — and
 // how their outputs combine into the guided model output. Every combination here is LINEAR in the branch outputs
 // with weights that sum to 1 (CFG: (1 − s)·uncond + s·cond), so a native step epilogue can apply it without a round

@@ -1,5 +1,5 @@
 // The guidance methods a `--guidance SPEC` may name, with their parameters (names and parameters follow
-// shared/research/guidance.md and design.md §1: Autoguidance.skipLayers({ layers, scale, cfgScale, start, stop }),
+// shared/research/guidance.md and the user-facing sketch of the product: Autoguidance.skipLayers({ layers, scale, cfgScale, start, stop }),
 // …). Knowing a name here does not mean the engine runs it: src/guidance/policy.ts builds the Guiders that exist
 // (today CFG) and refuses the others loudly.
 import { parseSpec, type PolicySpec, type SpecTable } from "../policySpec.js";

@@ -1,4 +1,4 @@
-// Argument checking for Pipeline.generate (design.md §5: TypeError/RangeError "Expected <what> for <name> but received
+// Argument checking for Pipeline.generate (docs/architecture.md, "Errors": TypeError/RangeError "Expected <what> for <name> but received
 // <value>", thrown before any native work). Also turns seeds, init images and masks into per-sample arrays.
 import { CachePolicy } from "../cache/policy.js";
 import { rangeError, typeError } from "../errors.js";

@@ -1,4 +1,4 @@
-// A scheduler step as a linear form, for a native step epilogue (issue 18, design.md §3): every built-in scheduler's
+// A scheduler step as a linear form, for a native step epilogue (docs/architecture.md, "Sessions"): every built-in scheduler's
 // update is linear in its inputs — the current sample x, the (guided) model output v and the tensors it keeps
 // between steps (its multistep history h_j) — so one step is
 //   next = a·x + c·v + Σ_j d_j·h_j,      state'_k = a_k·x + c_k·v + Σ_j d_kj·h_j,

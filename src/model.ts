@@ -7,6 +7,7 @@
 // (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
+import { linkAbortSignal } from "./abortLink.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
@@ -264,21 +265,13 @@ export class Model implements AsyncDisposable, Disposable {
         request.cfgScale = cfg.scale;
         request.guidedChannels = cfg.guidedChannels;
       }
-      const signal = options.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError("AbortSignal", "options.signal", signal);
-      if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
-      let onAbort: (() => void) | undefined;
-      if (signal) {
-        const flag = new (native().AbortFlag)();
-        onAbort = () => flag.abort();
-        signal.addEventListener("abort", onAbort, { once: true });
-        request.abort = flag;
-      }
+      const link = linkAbortSignal(options.signal, "options.signal");
+      if (link.flag) request.abort = link.flag;
       let result: NativeForwardResult;
       try {
         result = await handle.forward(x._handle("x"), tValues, yValues, request);
       } finally {
-        if (onAbort) signal!.removeEventListener("abort", onAbort);
+        link.release();
       }
       const intermediates: Record<string, Tensor> = {};
       for (const [name, value] of Object.entries(result.intermediates)) intermediates[name] = Tensor._wrap(value);

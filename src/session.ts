@@ -7,9 +7,9 @@
 // their common block prefix natively. Stored residuals live in native memory, keyed by (branch key, sample,
 // block span); end(), an aborted step and dispose() free them (slotBytes back to 0).
 // Arguments are checked here with the house messages; every failure of step()/end() is a rejection.
+import { linkAbortSignal } from "./abortLink.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
-  native,
   toDittoError,
   type NativeBlockAction,
   type NativeSession,
@@ -246,16 +246,8 @@ export class Session implements AsyncDisposable, Disposable {
         if (typeof request.sharePrefixes !== "boolean") throw typeError("boolean", "request.sharePrefixes", request.sharePrefixes);
         native_.sharePrefixes = request.sharePrefixes;
       }
-      const signal = request.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError("AbortSignal", "request.signal", signal);
-      if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
-      let onAbort: (() => void) | undefined;
-      if (signal) {
-        const flag = new (native().AbortFlag)();
-        onAbort = () => flag.abort();
-        signal.addEventListener("abort", onAbort, { once: true });
-        native_.abort = flag;
-      }
+      const link = linkAbortSignal(request.signal, "request.signal");
+      if (link.flag) native_.abort = link.flag;
       try {
         const r = await handle.step(x._handle("x"), tValues, native_);
         return {
@@ -268,7 +260,7 @@ export class Session implements AsyncDisposable, Disposable {
           macsUncached: r.macsUncached,
         };
       } finally {
-        if (onAbort) signal!.removeEventListener("abort", onAbort);
+        link.release();
       }
     } catch (e) {
       const error = toDittoError(e);

@@ -199,6 +199,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
       request.epilogue.branch_weights = Numbers(env, e.Get("branchWeights"), "epilogue.branchWeights");
       request.epilogue.a = e.Get("a").As<Napi::Number>().FloatValue();
       request.epilogue.c = e.Get("c").As<Napi::Number>().FloatValue();
+      if (e.Get("anchor").IsNumber()) request.epilogue.anchor = e.Get("anchor").As<Napi::Number>().Int32Value();
       if (e.Get("extras").IsArray()) {
         Napi::Array extras = e.Get("extras").As<Napi::Array>();
         for (uint32_t j = 0; j < extras.Length(); ++j)

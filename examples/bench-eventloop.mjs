@@ -3,8 +3,10 @@
 // perf_hooks.monitorEventLoopDelay (1 ms resolution) and the longest gap seen by a 5 ms setInterval, while the glyph
 // DiT generates --n images (default 200, CFG on: forwards of 2n) in --steps steps. Then each O(batch) piece of a
 // generation on its own, as main-thread (blocking) milliseconds, with the longest event-loop gap while it ran:
-// initial noise (TypeScript generator vs the native off-thread one), one CFG step's tensor arithmetic, one forward
-// (on the model's job thread), and the final conversion to u8 images (TypeScript vs native off-thread).
+// initial noise (TypeScript generator vs the native off-thread one), one forward (on the model's job thread), one
+// whole step as one session job (forward, CFG and the Euler update natively: what generate does now), the same
+// step's tensor arithmetic as separate JS-thread calls (the path kept for multistep schedulers and inpainting), and
+// the final conversion to u8 images (TypeScript vs native off-thread).
 //
 //   node examples/bench-eventloop.mjs [--n 200] [--steps 4] [--cfg 4] [--threads 2] [--model examples/models/glyphs]
 //
@@ -98,6 +100,19 @@ const stepArithmetic = () => {
   const stepped = scheduler.step(velocity, timesteps[0], x);
   for (const t of [next, cond, uncond, diff, guided, velocity, stepped]) t.dispose();
 };
+// What Pipeline.generate does per step now (flow-match Euler): the branches, the CFG combination and the update in
+// one job on the model's thread.
+const session = model.session();
+const fusedStep = await watch(() =>
+  session.step(x, new Float32Array(n).fill(500), {
+    branches: [{ labels }, { labels: labels.map(() => numClasses) }],
+    epilogue: { branchWeights: [cfg, 1 - cfg], anchor: 1, a: 1, c: -1 / steps },
+    returnBranchOutputs: false,
+  }),
+);
+fusedStep.result.guided?.dispose();
+fusedStep.result.next?.dispose();
+session.dispose();
 const arithmetic = await watch(stepArithmetic);
 const arithmeticAgain = await watch(stepArithmetic);
 const tsImages = await watch(() => Image.fromModelSpace(x.toFloat32Array(), [n, C, S, S]));
@@ -120,7 +135,8 @@ const row = (name, where, r) => console.log(`| ${name} | ${where} | ${fmt(r.bloc
 row("initial noise, TypeScript philoxGaussian (before)", "JS thread", tsNoise);
 row("initial noise, batchNoiseTensor", "libuv pool", nativeNoise);
 row("forward (2n samples)", "model job thread", forward);
-row("CFG step arithmetic (concat, 2 slices, sub, scale, add, Euler step), first", "JS thread (native ops)", arithmetic);
+row("one step as one session job (forward + CFG + Euler epilogue; the pipeline's path)", "model job thread", fusedStep);
+row("CFG step arithmetic as separate calls (concat, 2 slices, sub, scale, add, Euler step), first", "JS thread (native ops)", arithmetic);
 row("the same again (storage cache warm)", "JS thread (native ops)", arithmeticAgain);
 row("u8 images, Image.fromModelSpace (before)", "JS thread", tsImages);
 row("u8 images, Image.fromTensor", "libuv pool", nativeImages);

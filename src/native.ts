@@ -69,7 +69,7 @@ export interface NativeStepBranch {
 
 export interface NativeStepRequest {
   branches: NativeStepBranch[];
-  epilogue?: { branchWeights: number[]; a: number; c: number; extras?: NativeTensor[]; extraWeights?: number[] };
+  epilogue?: { branchWeights: number[]; anchor?: number; a: number; c: number; extras?: NativeTensor[]; extraWeights?: number[] };
   returnBranchOutputs?: boolean;
   sharePrefixes?: boolean;
   abort?: NativeAbortFlag;

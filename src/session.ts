@@ -2,8 +2,8 @@
 // it runs the step's branches (e.g. conditional / unconditional / weak) with per-branch, per-sample block plans
 // — compute, skip, scale(α), perturbAttention (self-attention output = V), reuse / forecast a stored residual
 // span, store one — returns the signal reductions (relative L1 changes, first-block-cache distances) per sample,
-// and optionally combines the branches with a linear epilogue (guided = Σ w_b·out_b, next = a·x + c·guided +
-// Σ d_j·extra_j) so a sampling step does no O(batch) math on the JS thread. Branches with equal inputs share
+// and optionally combines the branches with a linear epilogue (guided = Σ w_b·out_b, or from an anchor branch in
+// combineBranches' float order; next = a·x + c·guided + Σ d_j·extra_j) so a sampling step does no O(batch) math on the JS thread. Branches with equal inputs share
 // their common block prefix natively. Stored residuals live in native memory, keyed by (branch key, sample,
 // block span); end(), an aborted step and dispose() free them (slotBytes back to 0).
 // Arguments are checked here with the house messages; every failure of step()/end() is a rejection.
@@ -43,8 +43,17 @@ export interface SessionBranch {
 
 export interface SessionStepRequest {
   branches: readonly SessionBranch[];
-  /** guided = Σ branchWeights[b]·out_b; next = a·x + c·guided + Σ extraWeights[j]·extras[j]. */
-  epilogue?: { branchWeights: readonly number[]; a: number; c: number; extras?: readonly Tensor[]; extraWeights?: readonly number[] };
+  /** guided = Σ branchWeights[b]·out_b; next = a·x + c·guided + Σ extraWeights[j]·extras[j]. With `anchor` (a
+   * branch index) guided = out_anchor + Σ_{b≠anchor} branchWeights[b]·(out_b − out_anchor) in combineBranches'
+   * float32 order (src/guidance/guider.ts), bit for bit; branchWeights[anchor] is then not used. */
+  epilogue?: {
+    branchWeights: readonly number[];
+    anchor?: number;
+    a: number;
+    c: number;
+    extras?: readonly Tensor[];
+    extraWeights?: readonly number[];
+  };
   /** Also return each branch's output (default true). */
   returnBranchOutputs?: boolean;
   /** Share common block prefixes between branches with equal inputs (default true; false for measurements). */
@@ -226,8 +235,12 @@ export class Session implements AsyncDisposable, Disposable {
         if (!Array.isArray(extras) || !Array.isArray(extraWeights) || extras.length !== extraWeights.length) {
           throw rangeError("as many extraWeights as extras", "request.epilogue.extraWeights", e.extraWeights);
         }
+        if (e.anchor !== undefined && (!Number.isInteger(e.anchor) || e.anchor < 0 || e.anchor >= branches.length)) {
+          throw rangeError(`integer between 0 and ${branches.length - 1}`, "request.epilogue.anchor", e.anchor);
+        }
         native_.epilogue = {
           branchWeights: e.branchWeights.map((w, i) => finite(w, `request.epilogue.branchWeights[${i}]`)),
+          ...(e.anchor !== undefined ? { anchor: e.anchor } : {}),
           a: finite(e.a, "request.epilogue.a"),
           c: finite(e.c, "request.epilogue.c"),
           extras: extras.map((tensor, j) => {

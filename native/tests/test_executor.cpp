@@ -7,7 +7,7 @@
 //  * per-sample plans in one batch equal each sample run alone with its plan;
 //  * slots: stored residuals are reused / forecast, bytes are counted and back to 0 after end(), after an
 //    aborted step and when the session is destroyed;
-//  * the First-Block Cache rule and the linear epilogue (guided / next) of a step.
+//  * the First-Block Cache rule and the linear epilogue (guided / next) of a step, plain and anchored.
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -377,6 +377,42 @@ int main() {
     r.epilogue.branch_weights = {1.f};
     auto bad = run_step(*model, r);
     CHECK(!bad.ok() && bad.status().message() == "Expected 2 branch weights (one per branch) but received 1");
+  }
+
+  // Anchored epilogue (combineBranches' order): guided = anchor + w_b (out_b - anchor) for the other branches in
+  // order, each op rounded to float32; three branches, anchored at the middle one.
+  {
+    StepRequest r = request_for(x, t);
+    const auto weak = all(BlockActionKind::Compute, L);
+    auto skip2 = weak;
+    skip2[2].kind = BlockActionKind::Skip;
+    r.branches = {branch(labels), branch(null_labels), branch(labels, {skip2})};
+    r.epilogue.enabled = true;
+    r.epilogue.branch_weights = {4.f, 123.f /* unused: the anchor's */, -1.5f};
+    r.epilogue.anchor = 1;
+    r.epilogue.a = 1.f;
+    r.epilogue.c = -0.05f;
+    auto step = run_step(*model, r);
+    CHECK_OK(step);
+    const StepResult& s = step.value();
+    bool exact = true;
+    for (int64_t j = 0; j < x.numel(); ++j) {
+      const float u = s.branch_outputs[1].data<float>()[j];
+      volatile float d0 = s.branch_outputs[0].data<float>()[j] - u;
+      volatile float w0 = d0 * 4.f;
+      volatile float g = u + w0;
+      volatile float d2 = s.branch_outputs[2].data<float>()[j] - u;
+      volatile float w2 = d2 * -1.5f;
+      g = g + w2;
+      volatile float cx = 1.f * x.data<float>()[j];
+      volatile float cg = -0.05f * g;
+      const float nx = cx + cg;
+      exact = exact && g == s.guided.data<float>()[j] && nx == s.next.data<float>()[j];
+    }
+    CHECK(exact);
+    r.epilogue.anchor = 3;
+    auto bad = run_step(*model, r);
+    CHECK(!bad.ok() && bad.status().message() == "Expected an anchor branch between -1 and 2 but received 3");
   }
   return finish("test_executor");
 }

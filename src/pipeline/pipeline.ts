@@ -1,7 +1,12 @@
-// Pipeline: class-conditional image generation with a DiT (design.md §1). Loads a model, then runs the sampling loop
-// in TypeScript over native tensor ops: per step the Guider's branches (src/guidance/; CFG by default: conditional
-// and unconditional halves in one 2B batch, since branches with the same block plan share a forward), their
-// combination (CFG v = v_u + s·(v_c − v_u)), the scheduler's update (default: the model's reference sampler, scheduler.ts), and for inpainting the re-noised
+// Pipeline: class-conditional image generation with a DiT (design.md §1). Loads a model, then runs the sampling loop:
+// per step the Guider's branches (src/guidance/; CFG by default: conditional and unconditional halves in one 2B
+// batch), their combination (CFG v = v_u + s·(v_c − v_u)) and the scheduler's update (default: the model's reference
+// sampler, scheduler.ts). Where the update is a stateless linear form (scheduler.stepTerms; flow-match Euler) the
+// whole step is ONE job on the model's thread (model.session(): the branches as the step's branches, the Guider's
+// weights and the scheduler's coefficients as its epilogue, in combineBranches' and Tensor.combine's float order, so
+// the bits are those of the separate calls); no O(batch) arithmetic runs on the JS thread. Multistep or non-linear
+// schedulers, learned-σ outputs and inpainting take the separate calls: forward(s) per plan, combineBranches,
+// scheduler.step (and the paste below). For inpainting the re-noised
 // original pasted back outside the mask (RePaint-style replacement, Lugmayr et al. CVPR'22, as diffusers'
 // inpaint pipelines do for flow models: keep = (1 − σ)·x0 + σ·ε at the next σ). img2img starts at σ = strength from
 // (1 − σ)·x0 + σ·ε (SDEdit, Meng et al. ICLR'22). Noise: one Philox stream per sample seed, so a sample is identical
@@ -16,10 +21,11 @@ import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "../device.js";
 import { combineBranches, type GuidanceBranch, type GuidanceStep } from "../guidance/guider.js";
-import { planForwardOptions, samePlan } from "../plan.js";
+import { planForwardOptions, samePlan, type BlockPlan } from "../plan.js";
 import { batchNoiseTensor } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
-import { resolveScheduler } from "./scheduler.js";
+import type { Session, SessionBlockAction } from "../session.js";
+import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
 
@@ -137,6 +143,7 @@ export class Pipeline implements AsyncDisposable {
     const keep = <T extends Tensor>(t: T): T => { owned.push(t); return t; };
     let forwards = 0, blocksComputed = 0, macs = 0;
     let x: Tensor | undefined;
+    let session: Session | undefined;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
       const eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
@@ -151,6 +158,8 @@ export class Pipeline implements AsyncDisposable {
       x = x0 && first > 0 ? Tensor.combine([[Math.fround(1 - sigmaStart), x0], [sigmaStart, eps]]) : eps.clone();
 
       const nullLabels = new Int32Array(batch).fill(this.nullLabel);
+      // The epilogue combines outputs shaped like x (not a learned-σ model's 2C channels).
+      const fusable = config.outChannels === channels;
 
       for (let i = first; i < steps; i++) {
         if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
@@ -158,7 +167,39 @@ export class Pipeline implements AsyncDisposable {
         const t = allTimesteps[i]!;
         const step: GuidanceStep = { index: i - first, total: runSteps, sigma: allSigmas[i]!, t };
         const branches = guider.branches(step);
-        const outputs = await runBranches(model, branches, x, t, labels, nullLabels, signal);
+        const combination = guider.combination(step);
+        // One job per step when the scheduler's update is a stateless linear form and nothing follows it on the JS
+        // side (inpainting pastes the known region after each step): the branches, their combination and the update
+        // all run on the model's thread. Otherwise today's path: forward(s), combineBranches, scheduler.step.
+        const terms = mask ? null : fusable ? epilogueTerms(scheduler, t) : null;
+        let outputs: Tensor[] | undefined;
+        if (terms) {
+          session ??= model.session();
+          const state = scheduler.state ?? [];
+          const result = await session.step(x, new Float32Array(batch).fill(t), {
+            branches: branches.map((b) => ({
+              key: b.name,
+              labels: b.condition === "null" ? nullLabels : labels,
+              ...planActions(b.plan, depth),
+            })),
+            epilogue: {
+              branchWeights: combination.weights,
+              anchor: combination.anchor,
+              a: terms.next.sample,
+              c: terms.next.modelOutput,
+              extras: state,
+              extraWeights: terms.next.state,
+            },
+            returnBranchOutputs: false,
+            signal,
+          });
+          result.guided?.dispose();
+          scheduler.advance!(t);
+          x.dispose();
+          x = result.next!;
+        } else {
+          outputs = await runBranches(model, branches, x, t, labels, nullLabels, signal);
+        }
         let stepBlocks = 0;
         for (const branch of branches) {
           const skipped = Object.values(branch.plan.blocks).filter((a) => a.kind === "skip").length;
@@ -167,16 +208,18 @@ export class Pipeline implements AsyncDisposable {
         }
         forwards += batch * branches.length;
         blocksComputed += stepBlocks;
-        let velocity: Tensor;
-        try {
-          velocity = combineBranches(guider.combination(step), outputs);
-        } finally {
-          for (const output of outputs) if (output !== velocity!) output.dispose();
+        if (outputs) {
+          let velocity: Tensor;
+          try {
+            velocity = combineBranches(combination, outputs);
+          } finally {
+            for (const output of outputs) if (output !== velocity!) output.dispose();
+          }
+          const next = scheduler.step(velocity, t, x);
+          velocity.dispose();
+          x.dispose();
+          x = next;
         }
-        const next = scheduler.step(velocity, t, x);
-        velocity.dispose();
-        x.dispose();
-        x = next;
         if (mask && x0) {
           // Paste the original, noised to the next level, outside the mask: x = keep + mask·(x − keep).
           const sigmaNext = allSigmas[i + 1]!;
@@ -219,6 +262,8 @@ export class Pipeline implements AsyncDisposable {
         },
       };
     } finally {
+      // Frees the session's native state once its queued work is done (also after an abort or a failed step).
+      session?.dispose();
       x?.dispose();
       for (const tensor of owned) tensor.dispose();
     }
@@ -275,6 +320,19 @@ async function runBranches(
     for (const output of outputs) output.dispose();
     throw e;
   }
+}
+
+/** A Guider plan as the session's per-block actions (nothing for COMPUTE_ALL: every block computes). */
+function planActions(plan: BlockPlan, depth: number): { actions?: SessionBlockAction[] } {
+  const entries = Object.entries(plan.blocks);
+  if (entries.length === 0) return {};
+  const actions: SessionBlockAction[] = Array.from({ length: depth }, () => ({ kind: "compute" }));
+  for (const [key, action] of entries) {
+    const block = Number(key);
+    if (block >= depth) throw rangeError(`block index between 0 and ${depth - 1}`, "plan block", block);
+    actions[block] = action.kind === "scale" ? { kind: "scale", alpha: action.alpha } : { kind: action.kind };
+  }
+  return { actions };
 }
 
 function maskValues(mask: Tensor | Float32Array, batch: number, channels: number, size: number): Float32Array {

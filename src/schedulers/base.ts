@@ -73,6 +73,21 @@ export abstract class BaseScheduler implements Scheduler {
     return this.termsAt(this.#nextIndex(t, "stepTerms()"));
   }
 
+  /**
+   * Records that the step stepTerms(t) described was taken outside step() — the pipeline's native step epilogue
+   * computed next from the terms — so the step counter moves on exactly as step() would have moved it. Only for
+   * steps that leave no state behind (stepTerms(t).nextState empty): a multistep history cannot be handed back yet,
+   * so such schedulers keep taking step().
+   */
+  advance(t: number): void {
+    const index = this.#nextIndex(t, "advance()");
+    const terms = this.termsAt(index);
+    if (terms === null || terms.nextState.length > 0) {
+      throw new Error(`The ${this.name} scheduler's step ${index + 1} is not a stateless linear step; take it with step()`);
+    }
+    this.#stepIndex = index + 1;
+  }
+
   /** The step at grid index `index` as linear forms over (sample, modelOutput, this.state); must not change state. */
   protected abstract termsAt(index: number): LinearStep | null;
 

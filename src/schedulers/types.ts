@@ -48,6 +48,9 @@ export interface Scheduler {
   /** The step step(·, t, ·) would take, as linear forms over (sample, modelOutput, state), without taking it; null
    * where the update is not linear. Equal to step() up to float32 rounding (src/schedulers/linear.ts). */
   stepTerms(t: number): LinearStep | null;
+  /** Moves the step counter past the step stepTerms(t) described, after it was computed elsewhere (a native step
+   * epilogue); only for steps whose terms have an empty nextState (throws otherwise). */
+  advance(t: number): void;
   /** Forgets the multistep history and the step counter (the grid stays). */
   reset(): void;
 }

@@ -1,8 +1,10 @@
 // The guidance seam on native tensors and the glyph DiT: combineBranches evaluates CFG exactly as the pipeline always
 // did (uncond + s·(cond − uncond), bit for bit), and Pipeline.generate driven by a Guider gives bit-identical latents
 // to the previous inline loop (one 2B forward, slices, sub/scale/add, scheduler step), for CFG given as a scale, as
-// a SPEC and at scale 1; a Guider whose branches have different block plans runs one forward per plan.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// a SPEC and at scale 1 — each step one model.session() job (branches, anchored CFG epilogue, flow-Euler update),
+// the same bits as a scheduler without stepTerms that takes the separate calls; a Guider whose branches have
+// different block plans runs them as branches with their own plans.
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { ClassifierFreeGuidance } from "../../src/guidance/cfg.js";
 import { affineCombination, combineBranches, type Guider } from "../../src/guidance/guider.js";
@@ -107,7 +109,33 @@ describe("Pipeline driven by a Guider", () => {
     expect(plain.stats.forwards).toBe(LABELS.length * STEPS);
   });
 
-  it("runs branches with different block plans as separate forwards and counts the skipped blocks", async () => {
+  it("runs each step as one session job, and a scheduler without stepTerms through the separate calls, same bits", async () => {
+    const sessions = vi.spyOn(model, "session");
+    const forwards = vi.spyOn(model, "forwardDetailed");
+    try {
+      const fused = await generate({ guidanceScale: 4 });
+      expect(sessions).toHaveBeenCalledTimes(1);
+      expect(forwards).not.toHaveBeenCalled();
+      // Only the scheduler contract's three members: no stepTerms / advance, so today's path (one 2B forward per step).
+      const reference = createGlyphReferenceScheduler();
+      const plain = {
+        timesteps: (n: number) => reference.timesteps(n),
+        get sigmas() { return reference.sigmas; },
+        step: (v: Tensor, t: number, x: Tensor) => reference.step(v, t, x),
+      };
+      const out = await pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: STEPS, noise: "reference", guidanceScale: 4, scheduler: plain });
+      expect(sessions).toHaveBeenCalledTimes(1);
+      expect(forwards).toHaveBeenCalledTimes(STEPS);
+      expect(out.latents.toFloat32Array()).toEqual(fused.latents);
+      expect(out.stats).toMatchObject({ ...fused.stats, wallMs: out.stats.wallMs, peakBytes: out.stats.peakBytes });
+      out.latents.dispose();
+    } finally {
+      sessions.mockRestore();
+      forwards.mockRestore();
+    }
+  });
+
+  it("runs branches with different block plans (own plans per branch) and counts the skipped blocks", async () => {
     const depth = model.config.depth;
     const weakPlan = blockPlan({ 2: { kind: "skip" } });
     const guider: Guider = {

@@ -1,6 +1,7 @@
 // model.session() through the addon on the vendored glyph DiT (examples/models/glyphs): a step's branches equal
 // the same forwards, prefix-shared branches equal separate execution bit for bit, per-sample plans equal each sample
-// alone, MACs count dit.json's total and skipped blocks as saved, the native CFG epilogue, stored slots freed by
+// alone, MACs count dit.json's total and skipped blocks as saved, the native CFG epilogue (plain and anchored at the
+// unconditional branch, bit for bit), stored slots freed by
 // end(), an abort and dispose (slotBytes back to 0), model.device, and exact errors for bad requests.
 import { describe, expect, it } from "vitest";
 
@@ -74,6 +75,23 @@ describe("model.session()", () => {
       expect(next[i]).toBe(Math.fround(Math.fround(0.5 * xs[i]!) + Math.fround(2 * g)));
     }
 
+    // Anchored epilogue: guided = uncond + (cond − uncond)·s, each op rounded to float32 (combineBranches' order,
+    // which the pipeline's CFG keeps); the plain weighted sum above rounds differently somewhere.
+    const anchored = await session.step(x, t, {
+      branches: [{ labels }, { labels: nulls }],
+      epilogue: { branchWeights: [s, 1 - s], anchor: 1, a: 1, c: -0.05, extras: [x], extraWeights: [0.25] },
+    });
+    const anchoredGuided = anchored.guided!.toFloat32Array();
+    const anchoredNext = anchored.next!.toFloat32Array();
+    let roundsDifferently = false;
+    for (let i = 0; i < anchoredGuided.length; i++) {
+      const g = Math.fround(u0[i]! + Math.fround(Math.fround(c0[i]! - u0[i]!) * s));
+      expect(anchoredGuided[i]).toBe(g);
+      expect(anchoredNext[i]).toBe(Math.fround(Math.fround(xs[i]! + Math.fround(Math.fround(-0.05) * g)) + Math.fround(0.25 * xs[i]!)));
+      roundsDifferently ||= g !== guided[i];
+    }
+    expect(roundsDifferently).toBe(true);
+
     // Slots: store, then end() frees them.
     const store = compute().map((a, i) => (i === 1 ? { ...a, storeEnd: 5 } : a));
     await session.step(x, t, { branches: [{ key: "cond", labels, actions: store }] });
@@ -132,6 +150,9 @@ describe("model.session()", () => {
       code: "ERR_INVALID_ARGUMENT",
       message: "Branch 0 sample 0 block 5: no residual stored for blocks [5, 6)",
     });
+    await expect(
+      session.step(x, [1], { branches: [{ labels: [1] }], epilogue: { branchWeights: [1], anchor: 1, a: 1, c: 1 } }),
+    ).rejects.toThrow("Expected integer between 0 and 0 for request.epilogue.anchor but received 1");
     session.dispose();
   });
 

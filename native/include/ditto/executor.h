@@ -101,9 +101,13 @@ struct BranchPlan {
 };
 
 // guided = sum_b branch_weights[b] * out_b;  next = a * x + c * guided + sum_j extra_weights[j] * extras[j]
+// With an anchor branch a (>= 0) guided is instead out_a + sum_{b != a} branch_weights[b] * (out_b - out_a), over
+// the other branches in order, each -, *, + rounded to float32: the order of src/guidance/guider.ts'
+// combineBranches (CFG: uncond + s * (cond - uncond)), so a pipeline step through the epilogue keeps its bits.
 struct StepEpilogue {
   bool enabled = false;
   std::vector<float> branch_weights;
+  int32_t anchor = -1;  // -1: plain weighted sum; else the branch the differences are taken against
   float a = 0.f, c = 1.f;
   std::vector<float> extra_weights;
   std::vector<Tensor> extras;  // each shaped like x

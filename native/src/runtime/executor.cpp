@@ -205,6 +205,9 @@ struct StepRunner {
       if (static_cast<int64_t>(e.branch_weights.size()) != nb)
         return invalid_argument("Expected " + std::to_string(nb) + " branch weights (one per branch) but received " +
                                 std::to_string(e.branch_weights.size()));
+      if (e.anchor < -1 || e.anchor >= nb)
+        return invalid_argument("Expected an anchor branch between -1 and " + std::to_string(nb - 1) +
+                                " but received " + std::to_string(e.anchor));
       if (e.extra_weights.size() != e.extras.size())
         return invalid_argument("Expected one weight per extra tensor");
       for (const Tensor& extra : e.extras)
@@ -472,18 +475,38 @@ struct StepRunner {
   Status epilogue() {
     const StepEpilogue& e = req.epilogue;
     const int64_t n = req.x.numel();
+    if (result.branch_outputs[0].shape() != req.x.shape())  // e.g. a learned-σ model's 2C output channels
+      return invalid_argument("Expected model outputs of shape " + shape_string(req.x.shape()) +
+                              " for the step epilogue but received " + shape_string(result.branch_outputs[0].shape()));
     DITTO_ASSIGN_OR_RETURN(result.guided, Tensor::empty(DType::F32, req.x.shape()));
     DITTO_ASSIGN_OR_RETURN(result.next, Tensor::empty(DType::F32, req.x.shape()));
     float* g = result.guided.data<float>();
     float* nx = result.next.data<float>();
     const float* x = req.x.data<float>();
-    // Left to right in float32, as cpu::linear_combination: the same numbers on every backend.
-    for (int64_t j = 0; j < n; ++j) g[j] = e.branch_weights[0] * result.branch_outputs[0].data<float>()[j];
-    for (int64_t b = 1; b < nb; ++b) {
-      const float* o = result.branch_outputs[static_cast<size_t>(b)].data<float>();
-      const float w = e.branch_weights[static_cast<size_t>(b)];
-      for (int64_t j = 0; j < n; ++j) g[j] += w * o[j];
+    if (e.anchor >= 0) {
+      // combineBranches' order: acc = anchor; acc = acc + (out_b - anchor) * w_b for the other branches in order.
+      const float* base = result.branch_outputs[static_cast<size_t>(e.anchor)].data<float>();
+      std::memcpy(g, base, static_cast<size_t>(n) * sizeof(float));
+      for (int64_t b = 0; b < nb; ++b) {
+        if (b == e.anchor) continue;
+        const float* o = result.branch_outputs[static_cast<size_t>(b)].data<float>();
+        const float w = e.branch_weights[static_cast<size_t>(b)];
+        for (int64_t j = 0; j < n; ++j) {
+          const float weighted = (o[j] - base[j]) * w;
+          g[j] = g[j] + weighted;
+        }
+      }
+    } else {
+      // Left to right in float32, as cpu::linear_combination: the same numbers on every backend.
+      for (int64_t j = 0; j < n; ++j) g[j] = e.branch_weights[0] * result.branch_outputs[0].data<float>()[j];
+      for (int64_t b = 1; b < nb; ++b) {
+        const float* o = result.branch_outputs[static_cast<size_t>(b)].data<float>();
+        const float w = e.branch_weights[static_cast<size_t>(b)];
+        for (int64_t j = 0; j < n; ++j) g[j] += w * o[j];
+      }
     }
+    // next in cpu::linear_combination's order (a·x, then + c·guided, then + each d_j·extra_j): Tensor.combine's
+    // bits, which is how the schedulers' step() computes a flow-match Euler update.
     for (int64_t j = 0; j < n; ++j) nx[j] = e.a * x[j] + e.c * g[j];
     for (size_t q = 0; q < e.extras.size(); ++q) {
       const float* xe = e.extras[q].data<float>();

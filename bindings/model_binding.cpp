@@ -120,6 +120,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         env, "NativeModel",
         {InstanceMethod<&ModelWrap::Config>("config"), InstanceMethod<&ModelWrap::Forward>("forward"),
          InstanceMethod<&ModelWrap::Macs>("macsPerSample"), InstanceMethod<&ModelWrap::Threads>("threads"),
+         InstanceMethod<&ModelWrap::MemoryBytes>("memoryBytes"),
          InstanceMethod<&ModelWrap::Device>("device"), InstanceMethod<&ModelWrap::Session>("session"),
          InstanceMethod<&ModelWrap::Dispose>("dispose")});
   }
@@ -186,6 +187,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), Live(info.Env()).threads());
+  }
+
+  // Bytes the model holds now (weights, tables, workspace of the largest batch so far), as reported to V8.
+  Napi::Value MemoryBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(Live(info.Env()).memory_bytes()));
   }
 
   // session() → NativeSession: generation state whose steps run on this model's queue.

@@ -162,6 +162,11 @@ export class Model implements AsyncDisposable, Disposable {
     return callNative(() => this.#live().threads());
   }
 
+  /** Native bytes this model holds now: weights, tables and the workspace of the largest batch run so far. */
+  get memoryBytes(): number {
+    return callNative(() => this.#live().memoryBytes());
+  }
+
   /**
    * A generation's state (stored residuals across steps); each session.step() runs branches with per-sample block
    * plans, the native signal reductions and an optional guidance epilogue as one native job.

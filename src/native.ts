@@ -115,6 +115,8 @@ export interface NativeModel {
   device(): string;
   session(): NativeSession;
   threads(): number;
+  /** Bytes the model holds: weights, tables and the workspace of the largest batch so far. */
+  memoryBytes(): number;
   dispose(): void;
 }
 

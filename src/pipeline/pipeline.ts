@@ -1,4 +1,4 @@
-// Pipeline: class-conditional image generation with a DiT (design.md §1). Loads a model, then runs the sampling loop:
+// Pipeline: class-conditional image generation with a DiT (docs/pipeline.md). Loads a model, then runs the sampling loop:
 // per step the Guider's branches (src/guidance/; CFG by default: conditional and unconditional halves in one 2B
 // batch), their combination (CFG v = v_u + s·(v_c − v_u)) and the scheduler's update (default: the model's reference
 // sampler, scheduler.ts). Where the update is a stateless linear form (scheduler.stepTerms; flow-match Euler) the

@@ -11,16 +11,12 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { arg, repoRoot } from "./bench/common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = repoRoot;
 const require = createRequire(import.meta.url);
 const { Pipeline, philoxGaussian, info } = require(root);
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 const n = Number(arg("n", "100")), steps = Number(arg("steps", "50")), cfg = Number(arg("cfg", "4"));
 const batchSize = Number(arg("batch", "100")), threads = Number(arg("threads", "2"));
 const fixture = path.resolve(arg("fixture", path.join(root, "../shared/fixtures/glyphs")));

@@ -10,11 +10,8 @@
 //
 // Needs the built addon and dist/ (npm run build).
 import { Tensor } from "../dist/index.js";
+import { arg } from "./bench/common.mjs";
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const shape = arg("shape", "400,3,32,32").split(",").map(Number);
 const iters = Number(arg("iters", "50"));
 const n = shape.reduce((a, b) => a * b, 1);

@@ -14,16 +14,12 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
+import { arg, repoRoot } from "./bench/common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = repoRoot;
 const require = createRequire(import.meta.url);
 const { Pipeline, Tensor, Image, batchNoiseTensor, philoxGaussian, createGlyphReferenceScheduler, info } = require(root);
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
 const n = Number(arg("n", "200")), steps = Number(arg("steps", "4")), cfg = Number(arg("cfg", "4"));
 const threads = Number(arg("threads", "2"));
 const modelDir = path.resolve(root, arg("model", "examples/models/glyphs"));
@@ -97,6 +93,7 @@ const stepArithmetic = () => {
   const next = Tensor.concat([x, x]);
   const cond = modelOut.slice(0, n), uncond = modelOut.slice(n, 2 * n);
   const diff = cond.sub(uncond), guided = diff.scale(cfg), velocity = uncond.add(guided);
+  scheduler.reset(); // each timed call is the schedule's first step (so --steps 1 works too)
   const stepped = scheduler.step(velocity, timesteps[0], x);
   for (const t of [next, cond, uncond, diff, guided, velocity, stepped]) t.dispose();
 };

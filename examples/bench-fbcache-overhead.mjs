@@ -7,16 +7,12 @@
 //   node examples/bench-fbcache-overhead.mjs [--threads 2] [--iters 300] [--fixture DIR]
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { arg, repoRoot } from "./bench/common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = repoRoot;
 const require = createRequire(import.meta.url);
 const { loadModel, Tensor } = require(root);
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const threads = Number(arg("threads", "2"));
 const iters = Number(arg("iters", "300"));
 const fixture = path.resolve(arg("fixture", path.join(root, "examples/models/glyphs")));

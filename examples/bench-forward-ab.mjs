@@ -7,14 +7,10 @@
 //        [--new prebuilds/linux-x64/ditto-dit.napi.node] [--threads 2] [--batches 1,2,16,64] [--seconds 3]
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { arg, repoRoot } from "./bench/common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = repoRoot;
 const require = createRequire(import.meta.url);
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const builds = {
   base: path.resolve(arg("base", "")),
   new: path.resolve(arg("new", path.join(root, "prebuilds/linux-x64/ditto-dit.napi.node"))),

@@ -9,16 +9,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { arg, repoRoot } from "./bench/common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = repoRoot;
 const require = createRequire(import.meta.url);
 const { loadModel, Tensor } = require(root);
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const threads = Number(arg("threads", "2"));
 const batches = arg("batches", "1,2,16,64").split(",").map(Number);
 const seconds = Number(arg("seconds", "2"));

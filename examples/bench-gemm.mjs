@@ -10,14 +10,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { arg, repoRoot } from "./bench/common.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = repoRoot;
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const threads = arg("threads", "2");
 const ms = arg("m", "64,256,1024,4096");
 const quick = process.argv.includes("--quick");

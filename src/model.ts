@@ -8,6 +8,7 @@
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
 import { linkAbortSignal } from "./abortLink.js";
+import { toFloat32, toLabels } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
@@ -91,31 +92,6 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   } catch (e) {
     throw withCallerStack(toDittoError(e) as Error, callSite.stack);
   }
-}
-
-function toFloat32(values: unknown, name: string, count: number): Float32Array {
-  let out: Float32Array;
-  if (values instanceof Float32Array) out = values;
-  else if (Array.isArray(values) && values.every((v) => typeof v === "number")) out = Float32Array.from(values);
-  else throw typeError("Float32Array or number[]", name, values);
-  if (out.length !== count) throw new RangeError(`Expected ${count} values (one per sample) for ${name} but received ${out.length}`);
-  const bad = out.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw rangeError("finite number", `${name}[${bad}]`, out[bad]);
-  return out;
-}
-
-function toLabels(values: unknown, name: string, count: number, numClasses: number): Int32Array {
-  let list: ArrayLike<number>;
-  if (values instanceof Int32Array || (Array.isArray(values) && values.every((v) => typeof v === "number"))) list = values;
-  else throw typeError("Int32Array or number[]", name, values);
-  if (list.length !== count) throw new RangeError(`Expected ${count} values (one per sample) for ${name} but received ${list.length}`);
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i]!;
-    if (!Number.isInteger(v) || v < 0 || v > numClasses) {
-      throw rangeError(`integer between 0 and ${numClasses} (${numClasses} = unconditional)`, `${name}[${i}]`, v);
-    }
-  }
-  return list instanceof Int32Array ? list : Int32Array.from(list);
 }
 
 export class Model implements AsyncDisposable, Disposable {

@@ -8,6 +8,7 @@
 // block span); end(), an aborted step and dispose() free them (slotBytes back to 0).
 // Arguments are checked here with the house messages; every failure of step()/end() is a rejection.
 import { linkAbortSignal } from "./abortLink.js";
+import { toFloat32, toLabels } from "./batchArgs.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
   toDittoError,
@@ -83,21 +84,6 @@ export interface SessionModelInfo {
   numClasses: number;
 }
 
-function toInt32Labels(values: unknown, name: string, count: number, numClasses: number): Int32Array {
-  if (!(values instanceof Int32Array) && !(Array.isArray(values) && values.every((v) => typeof v === "number"))) {
-    throw typeError("Int32Array or number[]", name, values);
-  }
-  const list = values as ArrayLike<number>;
-  if (list.length !== count) throw new RangeError(`Expected ${count} values (one per sample) for ${name} but received ${list.length}`);
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i]!;
-    if (!Number.isInteger(v) || v < 0 || v > numClasses) {
-      throw rangeError(`integer between 0 and ${numClasses} (${numClasses} = unconditional)`, `${name}[${i}]`, v);
-    }
-  }
-  return list instanceof Int32Array ? list : Int32Array.from(list);
-}
-
 function checkAction(a: unknown, name: string, block: number, depth: number): NativeBlockAction {
   if (a === null || typeof a !== "object") throw typeError("block action object", name, a);
   const { kind, alpha, spanEnd, storeEnd } = a as { kind?: unknown; alpha?: unknown; spanEnd?: unknown; storeEnd?: unknown };
@@ -169,11 +155,7 @@ export class Session implements AsyncDisposable, Disposable {
         throw shapeError(`shape [B, ${info.inChannels}, ${info.inputSize}, ${info.inputSize}] with B >= 1`, "x", shape);
       }
       const batch = shape[0]!;
-      const tValues = t instanceof Float32Array ? t : Array.isArray(t) ? Float32Array.from(t) : undefined;
-      if (!tValues) throw typeError("Float32Array or number[]", "t", t);
-      if (tValues.length !== batch) throw new RangeError(`Expected ${batch} values (one per sample) for t but received ${tValues.length}`);
-      const badT = tValues.findIndex((v) => !Number.isFinite(v));
-      if (badT >= 0) throw rangeError("finite number", `t[${badT}]`, tValues[badT]);
+      const tValues = toFloat32(t, "t", batch);
       if (request === null || typeof request !== "object") throw typeError("object", "request", request);
       if (!Array.isArray(request.branches) || request.branches.length === 0) {
         throw typeError("non-empty array", "request.branches", request.branches);
@@ -182,7 +164,7 @@ export class Session implements AsyncDisposable, Disposable {
       const branches: NativeStepBranch[] = request.branches.map((b, i) => {
         const name = `request.branches[${i}]`;
         if (b === null || typeof b !== "object") throw typeError("object", name, b);
-        const out: NativeStepBranch = { labels: toInt32Labels(b.labels, `${name}.labels`, batch, info.numClasses) };
+        const out: NativeStepBranch = { labels: toLabels(b.labels, `${name}.labels`, batch, info.numClasses) };
         if (b.key !== undefined) {
           if (typeof b.key !== "string") throw typeError("string", `${name}.key`, b.key);
           out.key = b.key;

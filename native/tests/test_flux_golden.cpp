@@ -3,14 +3,16 @@
 // norm_out, out), and model.official.safetensors (black-forest-labs flux.model.Flux names, batched ids) on
 // official.out. Block actions on both block lists: a skipped double block passes both streams unchanged, a
 // scaled single block is the lerp of its input and output. Also: config "layout" override, an unknown layout is
-// ERR_UNSUPPORTED_MODEL naming the tensors, validation messages. Skips cleanly without the golden folder.
+// ERR_UNSUPPORTED_MODEL naming the tensors, validation messages; the text-stream memo is exact and counted. Skips cleanly without the golden folder.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
 
 #include "check.h"
+#include "ditto/executor.h"
 #include "golden_case.h"
 
 using namespace ditto;
@@ -92,6 +94,54 @@ int main() {
     ditto_test::check_scaled_block(captured, s, "transformer_blocks.1.out", "single_transformer_blocks.0.out", 1.7f);
     ditto_test::check_scaled_block(captured, s, "transformer_blocks.1.out_context",
                                    "single_transformer_blocks.0.out_context", 1.7f);
+  }
+
+  // Exact savings: the text stream's image- and timestep-independent work (context_embedder, pooled MLP) is
+  // computed once per generation. A repeat costs exactly that much less and gives the same bits; changing one
+  // sample's text recomputes that row only and equals a fresh model's output bit for bit.
+  {
+    auto fresh = load_model(g.dir, LoadOptions{});
+    auto other = load_model(g.dir, LoadOptions{});
+    CHECK_OK(fresh);
+    CHECK_OK(other);
+    if (fresh.ok() && other.ok()) {
+      auto step = [&](Denoiser& model, const Conditions& conditions) {
+        StepRequest req;
+        req.x = x;
+        req.t = t;
+        BranchPlan b;
+        b.conditions = conditions;
+        req.branches = {b};
+        return run_step(model, req);
+      };
+      auto bits_equal = [](const Tensor& a, const Tensor& b) {
+        return a.nbytes() == b.nbytes() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+      };
+      const uint64_t Lt = 6, Dj = 32, D = 32, P = 32, B = 2;
+      const uint64_t context = Lt * Dj * D, pooled = P * D + D * D;
+      auto first = step(*fresh.value(), c);
+      auto again = step(*fresh.value(), c);
+      CHECK_OK(first);
+      CHECK_OK(again);
+      if (first.ok() && again.ok()) {
+        CHECK(bits_equal(first.value().branch_outputs[0], again.value().branch_outputs[0]));
+        CHECK(first.value().macs - again.value().macs == B * (context + pooled));
+        std::printf("flux text memo: %llu -> %llu MACs per forward of 2\n",
+                    static_cast<unsigned long long>(first.value().macs), static_cast<unsigned long long>(again.value().macs));
+      }
+      Conditions changed = c;
+      changed.tensors[0] = c.tensors[0].clone().value();
+      changed.tensors[0].data<float>()[Lt * Dj + 5] += 0.5f;  // sample 1 only
+      auto partial = step(*fresh.value(), changed);
+      auto recomputed = step(*other.value(), changed);
+      CHECK_OK(partial);
+      CHECK_OK(recomputed);
+      if (partial.ok() && recomputed.ok() && first.ok()) {
+        CHECK(bits_equal(partial.value().branch_outputs[0], recomputed.value().branch_outputs[0]));
+        CHECK(first.value().macs - partial.value().macs == context + 2 * pooled);
+        CHECK(recomputed.value().macs == first.value().macs);
+      }
+    }
   }
 
   // Validation messages.

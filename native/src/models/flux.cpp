@@ -297,7 +297,6 @@ class FluxModel final : public CpuJointModel {
     DITTO_RETURN_IF_ERROR(ensure_workspace(ws_, B, S, 0, D, 3 * D + hm, std::max(D + hm, w_.out_channels), ff,
                                            w_.mod_cols, half));
     embed_.resize(static_cast<size_t>(B * (2 * kFreq + 5 * D + 2)));
-    ws_bytes_.store(ws_.bytes() + embed_.size() * sizeof(float), std::memory_order_relaxed);
     ThreadPool& tp = *pool_;
     float* h = ws_.h.data<float>();
 
@@ -305,8 +304,14 @@ class FluxModel final : public CpuJointModel {
     ex.bias = w_.x_in.bias.data();
     cpu::Epilogue ec;
     ec.bias = w_.ctx_in.bias.data();
-    for (int64_t b = 0; b < B; ++b) {  // [txt, img]
-      cpu::linear(tp, ehs.data<float>() + b * Lt * w_.joint_dim, Lt, w_.joint_dim, w_.ctx_in.weight, h + b * S * D, D, ec);
+    text_macs_computed_ = 0;
+    text_rows_ = B;
+    for (int64_t b = 0; b < B; ++b) {  // [txt, img]; the text rows computed once per generation (TextMemo)
+      const float* src = ehs.data<float>() + b * Lt * w_.joint_dim;
+      float* dst = h + b * S * D;
+      if (!memo_.run(b, 0, src, Lt * w_.joint_dim, dst, Lt * D,
+                     [&] { cpu::linear(tp, src, Lt, w_.joint_dim, w_.ctx_in.weight, dst, D, ec); }))
+        text_macs_computed_ += context_macs(Lt);
       cpu::linear(tp, x.data<float>() + b * L * w_.in_channels, L, w_.in_channels, w_.x_in.weight,
                   h + (b * S + Lt) * D, D, ex);
     }
@@ -327,7 +332,12 @@ class FluxModel final : public CpuJointModel {
     for (int64_t i = 0; i < B; ++i) t1000[i] = t[static_cast<size_t>(i)] * 1000.f;
     cpu::timestep_embedding(t1000, B, kFreq, 10000.f, 0.f, true, t_freq);
     mlp_silu(tp, t_freq, B, w_.t1, w_.t2, tmp, t_emb);
-    mlp_silu(tp, c.tensors[1].data<float>(), B, w_.y1, w_.y2, tmp, y_emb);
+    for (int64_t b = 0; b < B; ++b) {  // one row at a time, so a memoised row is bit-identical to a recomputed one
+      const float* pooled = c.tensors[1].data<float>() + b * w_.pooled_dim;
+      if (!memo_.run(b, 1, pooled, w_.pooled_dim, y_emb + b * D, D,
+                     [&] { mlp_silu(tp, pooled, 1, w_.y1, w_.y2, tmp, y_emb + b * D); }))
+        text_macs_computed_ += pooled_macs();
+    }
     if (w_.guidance) {
       for (int64_t i = 0; i < B; ++i) g1000[i] = c.tensors[4].data<float>()[i] * 1000.f;
       cpu::timestep_embedding(g1000, B, kFreq, 10000.f, 0.f, true, g_freq);
@@ -374,6 +384,7 @@ class FluxModel final : public CpuJointModel {
         }
       }
     });
+    ws_bytes_.store(ws_.bytes() + embed_.size() * sizeof(float) + memo_.bytes(), std::memory_order_relaxed);
     if (o) {  // the reference's tables repeat each frequency twice: (S, head_dim) for sample 0
       auto ct = Tensor::empty(DType::F32, {S, w_.head_dim});
       auto st = Tensor::empty(DType::F32, {S, w_.head_dim});
@@ -417,8 +428,9 @@ class FluxModel final : public CpuJointModel {
 
   Status emit_block(int64_t index, int64_t rows, const IntermediateSink& sink) override {
     const int64_t nd = static_cast<int64_t>(w_.doubles.size());
-    const std::string name = index < nd ? backbone_.lists[0].name + "." + std::to_string(index)
-                                        : backbone_.lists[1].name + "." + std::to_string(index - nd);
+    // Captures use the diffusers module names in both layouts, like every other Flux intermediate (golden io).
+    const std::string name = index < nd ? "transformer_blocks." + std::to_string(index)
+                                        : "single_transformer_blocks." + std::to_string(index - nd);
     const int64_t S = geometry_.seq(), D = w_.D, Lt = geometry_.txt_tokens;
     emit_stream(sink, name + ".out", ws_.h.data<float>(), rows, S, Lt, geometry_.img_tokens, D);
     emit_stream(sink, name + ".out_context", ws_.h.data<float>(), rows, S, 0, Lt, D);
@@ -444,11 +456,20 @@ class FluxModel final : public CpuJointModel {
     geometry_.img_offset = txt_tokens;
   }
 
-  PartMacs macs_at(const JointGeometry& g) const {
-    const uint64_t D = w_.D, L = g.img_tokens, Lt = g.txt_tokens;
+  uint64_t context_macs(int64_t txt_tokens) const {
+    return static_cast<uint64_t>(txt_tokens) * w_.joint_dim * w_.D;
+  }
+  uint64_t pooled_macs() const { return static_cast<uint64_t>(w_.pooled_dim) * w_.D + w_.D * w_.D; }
+
+  // MACs per sample; the text part as computed by the last prelude (see Sd3Model::macs_at).
+  PartMacs macs_at(const JointGeometry& g, bool measured = true) const {
+    const uint64_t D = w_.D, L = g.img_tokens;
+    const uint64_t text = measured && text_rows_ > 0
+                              ? (text_macs_computed_ + static_cast<uint64_t>(text_rows_) - 1) / static_cast<uint64_t>(text_rows_)
+                              : context_macs(g.txt_tokens) + pooled_macs();
     PartMacs m;
-    m.prelude = L * w_.in_channels * D + Lt * w_.joint_dim * D + (kFreq * D + D * D) * (w_.guidance ? 2 : 1) +
-                w_.pooled_dim * D + D * D + D * static_cast<uint64_t>(w_.mod_cols);
+    m.prelude = L * w_.in_channels * D + text + (kFreq * D + D * D) * (w_.guidance ? 2 : 1) +
+                D * static_cast<uint64_t>(w_.mod_cols);
     for (const auto& b : w_.doubles) m.block.push_back(joint_block_macs(b, g));
     for (const auto& b : w_.singles) m.block.push_back(single_block_macs(b, g));
     m.final = L * D * static_cast<uint64_t>(w_.out_channels);
@@ -490,7 +511,7 @@ class FluxModel final : public CpuJointModel {
                        {official ? "single_blocks" : "single_transformer_blocks", static_cast<int64_t>(w_.singles.size())}};
     JointGeometry g = geometry_;
     set_geometry(64 * 64, 512);  // a 1024² image (64² packed tokens) with Flux-dev's 512 T5 tokens
-    backbone_.macs = macs_at(geometry_);
+    backbone_.macs = macs_at(geometry_, false);
     geometry_ = g;
     weight_bytes_ = 0;
     for (const Linear* l : {&w_.x_in, &w_.ctx_in, &w_.t1, &w_.t2, &w_.g1, &w_.g2, &w_.y1, &w_.y2, &w_.modulation,
@@ -504,6 +525,9 @@ class FluxModel final : public CpuJointModel {
 
   FluxWeights w_;
   std::vector<float> embed_;
+  TextMemo memo_;
+  uint64_t text_macs_computed_ = 0;  // by the last prelude, over its rows
+  int64_t text_rows_ = 0;
 };
 
 }  // namespace

@@ -332,6 +332,12 @@ void emit_stream(const IntermediateSink& sink, const std::string& name, const fl
   sink(name, t.value());
 }
 
+uint64_t TextMemo::bytes() const {
+  uint64_t n = 0;
+  for (const Entry& e : entries_) n += (e.in.capacity() + e.out.capacity()) * sizeof(float);
+  return n;
+}
+
 CpuJointModel::CpuJointModel(int threads)
     : pool_(std::make_unique<ThreadPool>(threads)), ops_(std::make_unique<CpuOps>(*pool_)) {}
 

@@ -202,7 +202,6 @@ class Sd3Model final : public CpuJointModel {
     DITTO_RETURN_IF_ERROR(ensure_workspace(ws_, B, S, L, D, std::max(3 * D, patch_features),
                                            std::max(D, w_.proj_out.out()), ff_cols, w_.mod_cols, 1));
     embed_.resize(static_cast<size_t>(B * (kFreq + 3 * D)));
-    ws_bytes_.store(ws_.bytes() + embed_.size() * sizeof(float), std::memory_order_relaxed);
     ThreadPool& tp = *pool_;
     float* h = ws_.h.data<float>();
 
@@ -226,13 +225,19 @@ class Sd3Model final : public CpuJointModel {
       emit_stream(*o, "pos_embed.out", h, B, S, 0, L, D);
     }
 
-    // Text tokens: context_embedder, into rows [L, S).
+    // Text tokens: context_embedder, into rows [L, S); computed once per generation (TextMemo).
     const int64_t Lt = ehs.dim(1);
     cpu::Epilogue ce;
     ce.bias = w_.context_embedder.bias.data();
-    for (int64_t b = 0; b < B; ++b)
-      cpu::linear(tp, ehs.data<float>() + b * Lt * w_.joint_dim, Lt, w_.joint_dim, w_.context_embedder.weight,
-                  h + (b * S + L) * D, D, ce);
+    text_macs_computed_ = 0;
+    text_rows_ = B;
+    for (int64_t b = 0; b < B; ++b) {
+      const float* src = ehs.data<float>() + b * Lt * w_.joint_dim;
+      float* dst = h + (b * S + L) * D;
+      if (!memo_.run(b, 0, src, Lt * w_.joint_dim, dst, Lt * D,
+                     [&] { cpu::linear(tp, src, Lt, w_.joint_dim, w_.context_embedder.weight, dst, D, ce); }))
+        text_macs_computed_ += context_macs(Lt);
+    }
     if (o) emit_stream(*o, "context_embedder.out", h, B, S, L, Lt, D);
 
     // temb = MLP_t(sinusoid(t)) + MLP_text(pooled); modulation = Linear(SiLU(temb)).
@@ -242,7 +247,12 @@ class Sd3Model final : public CpuJointModel {
     float* text = temb + B * D;
     cpu::timestep_embedding(t.data(), B, kFreq, 10000.f, 0.f, true, t_freq);
     mlp_silu(tp, t_freq, B, w_.t_fc1, w_.t_fc2, tmp, temb);
-    mlp_silu(tp, c.tensors[1].data<float>(), B, w_.text_fc1, w_.text_fc2, tmp, text);
+    for (int64_t b = 0; b < B; ++b) {  // one row at a time, so a memoised row is bit-identical to a recomputed one
+      const float* pooled = c.tensors[1].data<float>() + b * w_.pooled_dim;
+      if (!memo_.run(b, 1, pooled, w_.pooled_dim, text + b * D, D,
+                     [&] { mlp_silu(tp, pooled, 1, w_.text_fc1, w_.text_fc2, tmp, text + b * D); }))
+        text_macs_computed_ += pooled_macs();
+    }
     for (int64_t i = 0; i < B * D; ++i) temb[i] += text[i];
     if (o) {
       (*o)("t_freq", Tensor::borrow(nullptr, t_freq, DType::F32, {B, kFreq}));
@@ -252,6 +262,7 @@ class Sd3Model final : public CpuJointModel {
     cpu::Epilogue em;
     em.bias = w_.modulation.bias.data();
     cpu::linear(tp, tmp, B, D, w_.modulation.weight, ws_.ada.data<float>(), w_.mod_cols, em);
+    ws_bytes_.store(ws_.bytes() + embed_.size() * sizeof(float) + memo_.bytes(), std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -316,11 +327,21 @@ class Sd3Model final : public CpuJointModel {
     geometry_.txt_offset = img_tokens;
   }
 
-  PartMacs macs_at(const JointGeometry& g) const {
-    const uint64_t D = w_.D, L = g.img_tokens, Lt = g.txt_tokens;
+  uint64_t context_macs(int64_t txt_tokens) const {
+    return static_cast<uint64_t>(txt_tokens) * w_.joint_dim * w_.D;
+  }
+  uint64_t pooled_macs() const { return static_cast<uint64_t>(w_.pooled_dim) * w_.D + w_.D * w_.D; }
+
+  // MACs per sample; the text part (context_embedder, pooled MLP) as computed by the last prelude when there was
+  // one (rows whose text was memoised cost nothing; a mixed batch rounds the per-sample share up).
+  PartMacs macs_at(const JointGeometry& g, bool measured = true) const {
+    const uint64_t D = w_.D, L = g.img_tokens;
+    const uint64_t text = measured && text_rows_ > 0
+                              ? (text_macs_computed_ + static_cast<uint64_t>(text_rows_) - 1) / static_cast<uint64_t>(text_rows_)
+                              : context_macs(g.txt_tokens) + pooled_macs();
     PartMacs m;
-    m.prelude = L * static_cast<uint64_t>(w_.patch_embed.in()) * D + Lt * w_.joint_dim * D + kFreq * D + D * D +
-                w_.pooled_dim * D + D * D + D * static_cast<uint64_t>(w_.mod_cols);
+    m.prelude = L * static_cast<uint64_t>(w_.patch_embed.in()) * D + text + kFreq * D + D * D +
+                D * static_cast<uint64_t>(w_.mod_cols);
     for (const auto& b : w_.blocks) m.block.push_back(joint_block_macs(b, g));
     m.final = L * D * static_cast<uint64_t>(w_.proj_out.out());
     return m;
@@ -355,7 +376,7 @@ class Sd3Model final : public CpuJointModel {
     backbone_.lists = {{"transformer_blocks", static_cast<int64_t>(w_.blocks.size())}};
     JointGeometry g = geometry_;
     set_geometry((side / w_.patch) * (side / w_.patch), 77 + 256);  // SD3's usual CLIP+T5 context length
-    backbone_.macs = macs_at(geometry_);
+    backbone_.macs = macs_at(geometry_, false);
     geometry_ = g;
     weight_bytes_ = w_.pos_table.size() * sizeof(float);
     for (const Linear* l : {&w_.patch_embed, &w_.context_embedder, &w_.t_fc1, &w_.t_fc2, &w_.text_fc1, &w_.text_fc2,
@@ -370,6 +391,9 @@ class Sd3Model final : public CpuJointModel {
   Sd3Weights w_;
   int64_t height_ = 0, width_ = 0;
   std::vector<float> embed_;  // t_freq, MLP hidden, temb, pooled embedding
+  TextMemo memo_;
+  uint64_t text_macs_computed_ = 0;  // by the last prelude, over its rows
+  int64_t text_rows_ = 0;
 };
 
 }  // namespace

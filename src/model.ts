@@ -122,8 +122,9 @@ export class Model implements AsyncDisposable, Disposable {
     const { kwargsJson: _kwargsJson, inputs, conditions, outputs, blockLists, ...normalised } = raw;
     this.#info = Object.freeze({ family: raw.family, layout: raw.layout, inputs, conditions, outputs, blockLists }) as ModelInfo;
     // The engine stores eps as float32; print the decimal the config meant (1e-6, not 9.99999997e-7).
-    normalised.normEps = Number(normalised.normEps.toPrecision(7));
-    normalised.ffNormEps = Number(normalised.ffNormEps.toPrecision(7));
+    // (Families without these fields, e.g. SD3 / Flux, leave them out.)
+    if (typeof normalised.normEps === "number") normalised.normEps = Number(normalised.normEps.toPrecision(7));
+    if (typeof normalised.ffNormEps === "number") normalised.ffNormEps = Number(normalised.ffNormEps.toPrecision(7));
     this.#config = Object.freeze({ ...kwargs, ...normalised }) as ModelConfig;
   }
 

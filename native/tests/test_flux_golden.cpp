@@ -170,6 +170,13 @@ int main() {
     std::ofstream(dir / "config.json") << "{\"layout\": \"official\", \"axes_dims_rope\": [4, 6, 6]}";
     auto official = load_model(dir.string(), LoadOptions{});
     CHECK_OK(official);
+    // A single-file checkpoint without config.json loads from the shapes alone; only the RoPE axes cannot be
+    // derived at this head size (Flux's 128 defaults to 16/56/56).
+    fs::remove(dir / "config.json");
+    auto bare = load_model((dir / "model.safetensors").string(), LoadOptions{});
+    CHECK(!bare.ok() && bare.status().message() ==
+                            "No config.json beside the weights, and \"axes_dims_rope\" must be three even sizes (one per id column) "
+                            "summing to the head size 16 (it is absent and the head size is not Flux's 128)");
 
     auto v = Tensor::zeros(DType::F32, {2, 2});
     CHECK_OK(write_safetensors((dir / "model.safetensors").string(),

@@ -6,6 +6,10 @@ namespace ditto {
 Result<FamilyKwargs> FamilyKwargs::read(const std::string& path) {
   FamilyKwargs k;
   k.path_ = path;
+  if (path.empty()) {  // no config beside the weights: every kwarg takes its default
+    k.root_ = JsonValue::object();
+    return k;
+  }
   DITTO_ASSIGN_OR_RETURN(k.root_, read_json_file(path));
   if (!k.root_.is_object()) return k.error("not a JSON object");
   return k;
@@ -26,6 +30,7 @@ std::string FamilyKwargs::config_json() const {
 }
 
 Status FamilyKwargs::error(const std::string& what) const {
+  if (path_.empty()) return model_load_error("No config.json beside the weights, and " + what);
   return model_load_error("Invalid model config \"" + path_ + "\": " + what);
 }
 

@@ -1,6 +1,7 @@
 // Reading a family's constructor kwargs from config.json beside the weights: a golden case's config
 // (`constructor_kwargs`, extras in `full_config`) or a plain diffusers config.json (kwargs at the top level).
-// Families take every size they can from the tensor shapes and only what the shapes cannot say from here.
+// Families take every size they can from the tensor shapes and only what the shapes cannot say from here; with no
+// config (an empty path: official single-file checkpoints) every kwarg takes its default.
 #pragma once
 #include <string>
 #include <vector>

@@ -90,7 +90,7 @@ def mod(x, shift, scale):
 
 def qkv(w, names, norms, x, H):
     q, k, v = (heads(lin(w, n, x), H) for n in names)
-    if norms:
+    if norms and norms[0] in w:
         q, k = rms(q, w[norms[0]]), rms(k, w[norms[1]])
     return q, k, v
 
@@ -117,7 +117,7 @@ def make_sd3(c):
         w.linear(p + "norm1_context.linear", (2 if last else 6) * D, D, 2.0)
         for n in ["to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_out.0"]:
             w.linear(p + "attn." + n, D, D)
-        for n in ["norm_q", "norm_k", "norm_added_q", "norm_added_k"]:
+        for n in ["norm_q", "norm_k", "norm_added_q", "norm_added_k"] if c.get("qk", True) else []:
             w.scale(p + "attn." + n + ".weight", dh)
         w.linear(p + "ff.net.0.proj", 4 * D, D)
         w.linear(p + "ff.net.2", D, 4 * D)
@@ -128,14 +128,15 @@ def make_sd3(c):
         if dual:
             for n in ["to_q", "to_k", "to_v", "to_out.0"]:
                 w.linear(p + "attn2." + n, D, D)
-            for n in ["norm_q", "norm_k"]:
+            for n in ["norm_q", "norm_k"] if c.get("qk", True) else []:
                 w.scale(p + "attn2." + n + ".weight", dh)
     w.linear("norm_out.linear", 2 * D, D, 2.0)
     w.linear("proj_out", c["p"] ** 2 * c["C"], D)
     config = {"sample_size": c["side"], "patch_size": c["p"], "in_channels": c["C"], "num_layers": c["depth"],
               "attention_head_dim": dh, "num_attention_heads": c["heads"], "joint_attention_dim": c["joint"],
               "caption_projection_dim": D, "pooled_projection_dim": c["pooled"], "out_channels": c["C"],
-              "pos_embed_max_size": c["pos_max"], "dual_attention_layers": c["dual"], "qk_norm": "rms_norm",
+              "pos_embed_max_size": c["pos_max"], "dual_attention_layers": c["dual"],
+              "qk_norm": "rms_norm" if c.get("qk", True) else None,
               "_class_name": "SD3Transformer2DModel"}
     return w, config
 
@@ -189,6 +190,8 @@ def make_flux(c):
     w.linear("x_embedder", D, c["C"])
     w.linear("context_embedder", D, c["joint"])
     for e, k in [("timestep_embedder", 256), ("guidance_embedder", 256), ("text_embedder", c["pooled"])]:
+        if e == "guidance_embedder" and not c.get("guidance", True):
+            continue
         w.linear(f"time_text_embed.{e}.linear_1", D, k)
         w.linear(f"time_text_embed.{e}.linear_2", D, D)
     dh = D // c["heads"]
@@ -216,7 +219,7 @@ def make_flux(c):
     w.linear("proj_out", c["C"], D)
     config = {"patch_size": 1, "in_channels": c["C"], "num_layers": c["double"], "num_single_layers": c["single"],
               "attention_head_dim": dh, "num_attention_heads": c["heads"], "joint_attention_dim": c["joint"],
-              "pooled_projection_dim": c["pooled"], "guidance_embeds": True, "axes_dims_rope": c["axes"],
+              "pooled_projection_dim": c["pooled"], "guidance_embeds": c.get("guidance", True), "axes_dims_rope": c["axes"],
               "_class_name": "FluxTransformer2DModel"}
     return w, config
 
@@ -234,8 +237,9 @@ def flux_forward(w, c, x, t, ehs, pooled, img_ids, txt_ids, guidance):
     D, H, Lt = c["D"], c["heads"], ehs.shape[1]
     h, ctx = lin(w, "x_embedder", x), lin(w, "context_embedder", ehs)
     e = "time_text_embed."
-    temb = mlp(w, e + "timestep_embedder.linear_1", e + "timestep_embedder.linear_2", t_freq(t * 1000)) + \
-        mlp(w, e + "guidance_embedder.linear_1", e + "guidance_embedder.linear_2", t_freq(guidance * 1000))
+    temb = mlp(w, e + "timestep_embedder.linear_1", e + "timestep_embedder.linear_2", t_freq(t * 1000))
+    if e + "guidance_embedder.linear_1.weight" in w:
+        temb = temb + mlp(w, e + "guidance_embedder.linear_1", e + "guidance_embedder.linear_2", t_freq(guidance * 1000))
     temb = temb + mlp(w, e + "text_embedder.linear_1", e + "text_embedder.linear_2", pooled)
     st = F.silu(temb)
     cos, sin = flux_rope(torch.cat([txt_ids, img_ids], 0), c["axes"])

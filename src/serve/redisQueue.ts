@@ -50,6 +50,8 @@ export class RedisJobQueue implements JobBackend {
   readonly #queue: Queue;
   readonly #events: QueueEvents;
   #meanJobSeconds = 1;
+  /** Ids of the jobs this node queued and has not seen finish (the metrics count those, wherever they ran). */
+  readonly #mine = new Set<string>();
 
   private constructor(options: RedisQueueOptions, connection: RedisClient, eventsConnection: RedisClient, queue: Queue, events: QueueEvents) {
     this.#options = options;
@@ -58,6 +60,14 @@ export class RedisJobQueue implements JobBackend {
     this.#queue = queue;
     this.#events = events;
     this.description = `BullMQ queue ${options.queue} on ${options.url}`;
+    events.on("completed", ({ jobId, returnvalue }) => {
+      if (!this.#mine.delete(jobId)) return;
+      const value = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { images: string[]; stats: JobOutput["stats"] };
+      options.metrics.jobFinished("completed", value.images.length, value.stats);
+    });
+    events.on("failed", ({ jobId, failedReason }) => {
+      if (this.#mine.delete(jobId)) options.metrics.jobFinished(jobError(failedReason).name === "AbortError" ? "cancelled" : "failed");
+    });
   }
 
   static async connect(options: RedisQueueOptions): Promise<RedisJobQueue> {
@@ -77,6 +87,7 @@ export class RedisJobQueue implements JobBackend {
       throw new QueueFullError(waiting, retryAfterSeconds(waiting, Math.max(1, running), this.#meanJobSeconds));
     }
     const job = await this.#queue.add("generate", request, JOB_OPTIONS);
+    this.#mine.add(job.id!);
     return job.id!;
   }
 
@@ -86,13 +97,9 @@ export class RedisJobQueue implements JobBackend {
     try {
       const value = (await job.waitUntilFinished(this.#events)) as { images: string[]; stats: JobOutput["stats"]; worker: string };
       this.#meanJobSeconds = 0.8 * this.#meanJobSeconds + 0.2 * ((performance.now() - start) / 1000);
-      const output: JobOutput = { images: value.images.map((path) => ({ path })), stats: value.stats, worker: value.worker };
-      this.#options.metrics.jobFinished("completed", output.images.length, output.stats);
-      return output;
+      return { images: value.images.map((path) => ({ path })), stats: value.stats, worker: value.worker };
     } catch (e) {
-      const error = jobError((e as Error).message);
-      this.#options.metrics.jobFinished(error.name === "AbortError" ? "cancelled" : "failed");
-      throw error;
+      throw jobError((e as Error).message);
     }
   }
 
@@ -104,6 +111,7 @@ export class RedisJobQueue implements JobBackend {
       // remove() refuses a job a worker has just locked; that one is cancelled through the channel below.
       try {
         await job.remove();
+        if (this.#mine.delete(id)) this.#options.metrics.jobFinished("cancelled");
         return;
       } catch {
         /* taken by a worker meanwhile */

@@ -47,6 +47,11 @@ async function startService(options: { maxQueue: number; concurrency: number; ma
   };
 }
 
+/** The message of a JSON error answer. */
+async function errorMessage(response: Response): Promise<string> {
+  return ((await response.json()) as { error: { message: string } }).error.message;
+}
+
 /** Resolves once the backend reports `want` (polled on the event loop; the test's own timeout bounds it). */
 async function until(read: () => Promise<boolean>): Promise<void> {
   while (!(await read())) await new Promise((r) => setTimeout(r, 20));
@@ -81,7 +86,7 @@ describe("ditto serve (local queue)", () => {
     expect(png.equals(await direct.images[0]!.toPNG())).toBe(true);
     const two = await service.post({ classLabels: [1, 2], steps: 3 }, { headers: { accept: "image/png" } });
     expect(two.status).toBe(400);
-    expect((await two.json()).error.message).toBe("Expected one label with Accept: image/png for classLabels but received 2");
+    expect(await errorMessage(two)).toBe("Expected one label with Accept: image/png for classLabels but received 2");
   });
 
   it("answers 400 with the API's own message for every bad option (never 500)", async () => {
@@ -120,7 +125,7 @@ describe("ditto serve (local queue)", () => {
     for (const [body, message] of cases) {
       const response = await service.post(body);
       expect(response.status).toBe(400);
-      expect((await response.json()).error.message).toBe(message);
+      expect(await errorMessage(response)).toBe(message);
     }
     const broken = await fetch(`${service.url}/v1/generate`, { method: "POST", headers: { "content-type": "application/json" }, body: "{bad" });
     expect(broken.status).toBe(400);
@@ -133,13 +138,13 @@ describe("ditto serve (local queue)", () => {
     expect(response.headers.get("location")).toBe(`/v1/jobs/${id}`);
     let job: { state: string; images?: string[] } = { state: "waiting" };
     await until(async () => {
-      job = await (await fetch(`${service.url}/v1/jobs/${id}`)).json();
+      job = await (await fetch(`${service.url}/v1/jobs/${id}`)).json() as typeof job;
       return job.state === "completed";
     });
     expect(job.images).toHaveLength(1);
     const missing = await fetch(`${service.url}/v1/jobs/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error.message).toBe('Expected a known job id for id but received "nope"');
+    expect(await errorMessage(missing)).toBe('Expected a known job id for id but received "nope"');
   });
 
   it("GET /healthz and GET /metrics (Prometheus text with the queue gauge and job counters)", async () => {
@@ -167,7 +172,7 @@ describe("ditto serve bounds and cancellation", () => {
       const refused = await service.post({ classLabels: [0], steps: 2 });
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      expect((await refused.json()).error.message).toMatch(/^The queue is full \(1 jobs waiting\); retry after \d+ s$/);
+      expect(await errorMessage(refused)).toMatch(/^The queue is full \(1 jobs waiting\); retry after \d+ s$/);
 
       // Both clients leave: the waiting job is dropped, the running one aborts between blocks; the queue drains.
       waiting.abort();

@@ -4,6 +4,7 @@
 // This file adds only what JSON brings: a body that is not an object, and keys the API has no JSON form for.
 import { typeError } from "../errors.js";
 import { checkGenerateOptions, type GenerateOptions } from "../pipeline/options.js";
+import { resolveScheduler } from "../pipeline/scheduler.js";
 
 /** GenerateOptions keys a JSON request may set (initImage / mask need tensors or images; onStep / signal are code). */
 export const REQUEST_KEYS = ["classLabels", "steps", "seed", "guidanceScale", "noise", "scheduler", "cache", "guidance"] as const;
@@ -29,9 +30,9 @@ export function parseGenerateRequest(body: unknown, defaults: RequestDefaults, m
     }
   }
   const request = body as GenerateRequest;
-  // The scheduler is chosen by name in JSON; generate() resolves it, so the name is checked here.
-  if (request.scheduler !== undefined && request.scheduler !== "flow-euler") throw typeError("'flow-euler'", "scheduler", request.scheduler);
   checkGenerateOptions(request, defaults);
+  // generate() resolves the scheduler after the checks above; JSON can only name one, so resolving it here is the check.
+  resolveScheduler(request.scheduler);
   // A service bounds the work one request may ask for (`--max-batch`); the API itself has no such limit.
   if (request.classLabels.length > maxImages) {
     throw new RangeError(`Expected at most ${maxImages} labels (the service's --max-batch) for classLabels but received ${request.classLabels.length}`);

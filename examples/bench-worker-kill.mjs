@@ -39,7 +39,11 @@ function startWorker() {
     "--threads", "1", "--lock-duration", lockDuration, "--stalled-interval", stalledInterval], { stdio: ["ignore", "pipe", "pipe"] });
   const worker = { child, stderr: "", exited: new Promise((r) => child.once("exit", r)) };
   child.stderr.on("data", (c) => { worker.stderr += c; });
-  worker.ready = new Promise((resolve) => { let o = ""; child.stdout.on("data", (c) => { o += c; if (o.includes("worker ready")) resolve(); }); });
+  worker.ready = new Promise((resolve, reject) => {
+    let o = "";
+    child.stdout.on("data", (c) => { o += c; if (o.includes("worker ready")) resolve(); });
+    child.once("exit", (code) => reject(new Error(`ditto worker exited with ${code} before it was ready:\n${worker.stderr}`)));
+  });
   return worker;
 }
 

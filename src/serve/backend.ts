@@ -46,6 +46,14 @@ export class QueueFullError extends Error {
   }
 }
 
+/** The node is shutting down while a client waits; a queued job stays queued (503: ask another node). */
+export class ServiceClosingError extends Error {
+  constructor() {
+    super("The service is shutting down; a queued job stays on the queue (GET /v1/jobs/:id on another node)");
+    this.name = "ServiceClosingError";
+  }
+}
+
 /** Seconds until a slot is likely free: the waiting jobs ahead, spread over the runners, at the mean job time. */
 export function retryAfterSeconds(waiting: number, concurrency: number, meanJobSeconds: number): number {
   return Math.max(1, Math.ceil(((waiting + 1) / Math.max(1, concurrency)) * meanJobSeconds));

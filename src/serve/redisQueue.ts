@@ -7,7 +7,7 @@ import type { Job, Queue, QueueEvents } from "bullmq";
 import type { Redis as RedisClient } from "ioredis";
 
 import { abortError } from "../errors.js";
-import { QueueFullError, retryAfterSeconds, type JobBackend, type JobOutput, type JobState, type JobStatus } from "./backend.js";
+import { QueueFullError, retryAfterSeconds, ServiceClosingError, type JobBackend, type JobOutput, type JobState, type JobStatus } from "./backend.js";
 import type { ServiceMetrics } from "./metrics.js";
 import { loadQueueModules } from "./optional.js";
 import type { GenerateRequest } from "./request.js";
@@ -52,6 +52,8 @@ export class RedisJobQueue implements JobBackend {
   #meanJobSeconds = 1;
   /** Ids of the jobs this node queued and has not seen finish (the metrics count those, wherever they ran). */
   readonly #mine = new Set<string>();
+  /** Ends the result() waits in progress (close()). */
+  readonly #stopWaiting = new Set<(error: Error) => void>();
 
   private constructor(options: RedisQueueOptions, connection: RedisClient, eventsConnection: RedisClient, queue: Queue, events: QueueEvents) {
     this.#options = options;
@@ -94,12 +96,23 @@ export class RedisJobQueue implements JobBackend {
   async result(id: string): Promise<JobOutput> {
     const job = await this.#job(id);
     const start = performance.now();
+    // waitUntilFinished never settles for a job removed while waiting (a cancellation), nor once this node closes:
+    // both end the wait here instead of leaving it (and its listeners) pending forever.
+    let stop!: (error: Error) => void;
+    const stopped = new Promise<never>((_, reject) => { stop = reject; });
+    const onRemoved = ({ jobId }: { jobId: string }) => { if (jobId === id) stop(abortError("The job was cancelled before it started")); };
+    this.#events.on("removed", onRemoved);
+    this.#stopWaiting.add(stop);
     try {
-      const value = (await job.waitUntilFinished(this.#events)) as { images: string[]; stats: JobOutput["stats"]; worker: string };
+      const value = (await Promise.race([job.waitUntilFinished(this.#events), stopped])) as { images: string[]; stats: JobOutput["stats"]; worker: string };
       this.#meanJobSeconds = 0.8 * this.#meanJobSeconds + 0.2 * ((performance.now() - start) / 1000);
       return { images: value.images.map((path) => ({ path })), stats: value.stats, worker: value.worker };
     } catch (e) {
+      if (e instanceof ServiceClosingError || (e as Error).name === "AbortError") throw e;
       throw jobError((e as Error).message);
+    } finally {
+      this.#events.off("removed", onRemoved);
+      this.#stopWaiting.delete(stop);
     }
   }
 
@@ -143,6 +156,7 @@ export class RedisJobQueue implements JobBackend {
   }
 
   async close(): Promise<void> {
+    for (const stop of this.#stopWaiting) stop(new ServiceClosingError());
     await this.#events.close();
     await this.#queue.close();
     this.#eventsConnection.disconnect();

@@ -5,7 +5,7 @@
 // left (nobody reads that answer), 500 only for engine failures.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
-import { QueueFullError, type JobBackend, type JobOutput, type JobStatus } from "./backend.js";
+import { QueueFullError, ServiceClosingError, type JobBackend, type JobOutput, type JobStatus } from "./backend.js";
 import type { ServiceMetrics } from "./metrics.js";
 import { loadFastify } from "./optional.js";
 import { parseGenerateRequest, type RequestDefaults } from "./request.js";
@@ -40,9 +40,11 @@ function statusBody(status: JobStatus) {
   };
 }
 
-/** HTTP status of a failed job: the request's fault (400), cancelled (499, the client is gone), or the engine's (500). */
+/** HTTP status of a failed job: the request's fault (400), cancelled (499, the client is gone), the node closing
+ * (503), or the engine's (500). */
 function failureStatus(error: Error): number {
   if (error instanceof TypeError || error instanceof RangeError) return 400;
+  if (error instanceof ServiceClosingError) return 503;
   if (error.name === "AbortError") return 499;
   return 500;
 }

@@ -149,7 +149,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
     expect(await worker.exited).toBe(0);
   });
 
-  it("answers 429 above --max-queue waiting jobs, and a client that disconnects removes its waiting job", async () => {
+  it("answers 429 above --max-queue waiting jobs, a client that disconnects removes its waiting job, SIGTERM answers waiting clients 503", async () => {
     // No worker consumes this queue, so jobs wait.
     const { serve, url } = await startServe(redis, "idle", 1);
     const client = queueClient("idle");
@@ -170,6 +170,17 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).toMatch(/^ditto_jobs_total\{outcome="cancelled"\} 1$/m);
       expect(metrics).toMatch(/^ditto_jobs_total\{outcome="rejected"\} 1$/m);
+
+      // SIGTERM while a client waits: it gets 503 (its job stays queued for the workers) and serve exits 0.
+      const waiting = post(url, { classLabels: [2], steps: 2 });
+      while ((await client.queue.getWaitingCount()) === 0) await new Promise((r) => setTimeout(r, 20));
+      serve.child.kill("SIGTERM");
+      const answer = await waiting;
+      expect(answer.status).toBe(503);
+      expect(((await answer.json()) as { error: { message: string } }).error.message)
+        .toBe("The service is shutting down; a queued job stays on the queue (GET /v1/jobs/:id on another node)");
+      expect(await serve.exited).toBe(0);
+      expect(await client.queue.getWaitingCount()).toBe(1);
     } finally {
       await client.close();
       serve.child.kill("SIGTERM");

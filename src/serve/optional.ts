@@ -8,7 +8,8 @@ export class MissingDependencyError extends Error {
   }
 }
 
-async function load<T>(name: string, what: string, importer: () => Promise<T>): Promise<T> {
+/** Imports an optional dependency, turning "not installed" into MissingDependencyError. */
+export async function loadOptional<T>(name: string, what: string, importer: () => Promise<T>): Promise<T> {
   try {
     return await importer();
   } catch (e) {
@@ -19,11 +20,11 @@ async function load<T>(name: string, what: string, importer: () => Promise<T>): 
 }
 
 export async function loadFastify(): Promise<typeof import("fastify").fastify> {
-  return (await load("fastify", "ditto serve", () => import("fastify"))).fastify;
+  return (await loadOptional("fastify", "ditto serve", () => import("fastify"))).fastify;
 }
 
 export async function loadQueueModules(what: string): Promise<{ bullmq: typeof import("bullmq"); Redis: typeof import("ioredis").Redis }> {
-  const bullmq = await load("bullmq", what, () => import("bullmq"));
-  const ioredis = await load("ioredis", what, () => import("ioredis"));
+  const bullmq = await loadOptional("bullmq", what, () => import("bullmq"));
+  const ioredis = await loadOptional("ioredis", what, () => import("ioredis"));
   return { bullmq, Redis: ioredis.Redis };
 }

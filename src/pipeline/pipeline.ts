@@ -72,6 +72,16 @@ function configDir(model: Model, given: string | undefined): string | undefined 
   return typeof configPath === "string" ? path.dirname(configPath) : undefined;
 }
 
+/** The sampler settings a model folder's dit.json recommends (steps 50, CFG 4 where it says nothing). */
+export function recommendedSettings(dir: string | undefined): RecommendedSettings {
+  if (!dir || !existsSync(path.join(dir, "dit.json"))) return FALLBACK_RECOMMENDED;
+  const fixture = readFixtureInfo(dir);
+  return {
+    steps: fixture.recommendedSteps ?? FALLBACK_RECOMMENDED.steps,
+    guidanceScale: fixture.recommendedCfg ?? FALLBACK_RECOMMENDED.guidanceScale,
+  };
+}
+
 export class Pipeline implements AsyncDisposable {
   #model: Model | undefined;
   readonly #ownsModel: boolean;
@@ -97,15 +107,7 @@ export class Pipeline implements AsyncDisposable {
     if (model instanceof Model) loaded = model;
     else if (typeof model === "string" && model.length > 0) loaded = await loadModel(model, { threads, dtype, device });
     else throw typeError("model path or Model", "model", model);
-    let recommended = FALLBACK_RECOMMENDED;
-    const dir = configDir(loaded, typeof model === "string" ? model : undefined);
-    if (dir && existsSync(path.join(dir, "dit.json"))) {
-      const fixture = readFixtureInfo(dir);
-      recommended = {
-        steps: fixture.recommendedSteps ?? FALLBACK_RECOMMENDED.steps,
-        guidanceScale: fixture.recommendedCfg ?? FALLBACK_RECOMMENDED.guidanceScale,
-      };
-    }
+    const recommended = recommendedSettings(configDir(loaded, typeof model === "string" ? model : undefined));
     return new Pipeline(loaded, typeof model === "string", Object.freeze(recommended));
   }
 

@@ -11,6 +11,7 @@ import { linkAbortSignal } from "./abortLink.js";
 import { toFloat32, toLabels } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
+import { backstop, forget } from "./lifecycle.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
   callNative,
@@ -107,6 +108,7 @@ export class Model implements AsyncDisposable, Disposable {
   /** @internal use loadModel() */
   constructor(handle: NativeModel, path: string, dtype: ModelDType) {
     this.#native = handle;
+    backstop(this, "models", handle);
     this.device = handle.device() as DeviceName;
     this.path = path;
     this.dtype = dtype;
@@ -199,7 +201,9 @@ export class Model implements AsyncDisposable, Disposable {
 
   /** Releases the weights (idempotent). Forwards already queued still complete; later calls reject ERR_DISPOSED. */
   dispose(): void {
-    this.#native?.dispose();
+    if (!this.#native) return;
+    forget(this);
+    this.#native.dispose();
     this.#native = undefined;
   }
 

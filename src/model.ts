@@ -240,6 +240,9 @@ export class Model implements AsyncDisposable, Disposable {
       }
       const tValues = toFloat32(t, "t", batch);
       const yValues = toLabels(labels, "labels", batch, c.numClasses);
+      // One vectorised native pass: a NaN/Infinity input would only come back as a NaN output (issue 24).
+      const nonFinite = x.countNonFinite();
+      if (nonFinite > 0) throw new RangeError(`Expected finite values for x but received ${nonFinite} NaN or infinite values`);
       const request: NativeForwardOptions = this.#blockOptions(options);
       if (cfg) {
         if (typeof cfg.scale !== "number" || !Number.isFinite(cfg.scale)) throw typeError("finite number", "scale", cfg.scale);

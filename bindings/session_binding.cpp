@@ -165,6 +165,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return ObjectWrap<SessionWrap>::DefineClass(env, "NativeSession",
                                                 {InstanceMethod<&SessionWrap::Step>("step"),
                                                  InstanceMethod<&SessionWrap::End>("end"),
+                                                 InstanceMethod<&SessionWrap::Release>("release"),
                                                  InstanceMethod<&SessionWrap::SlotBytes>("slotBytes")});
   }
   explicit SessionWrap(const Napi::CallbackInfo& info) : ObjectWrap<SessionWrap>(info) {}
@@ -177,6 +178,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // step(x, t: Float32Array, {branches, epilogue?, returnBranchOutputs?, sharePrefixes?, abort?})
   Napi::Value Step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Live(env);
     ditto::StepRequest request;
     request.x = TensorWrap::Get(env, info[0], "x");
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -212,11 +214,28 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   // end() → Promise<void>: frees every slot once the steps queued before it have run.
   Napi::Value End(const Napi::CallbackInfo& info) {
+    Live(info.Env());
     return QueuedJob::Start(info.Env(), *queue_, std::make_unique<EndJob>(state_));
   }
 
+  // release(): drops this object's hold on the session (and through it on the model), so a disposed session does
+  // not keep a disposed model's weights alive until the garbage collector finds it (issue 24). Jobs already queued
+  // hold their own reference and still run; the session's slots and model reference go with the last of them.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    state_.reset();
+    queue_.reset();
+    return info.Env().Undefined();
+  }
+
   Napi::Value SlotBytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(state_->session.slot_bytes()));
+    return Napi::Number::New(info.Env(), state_ ? double(state_->session.slot_bytes()) : 0.0);
+  }
+
+  void Live(Napi::Env env) {
+    if (state_) return;
+    Napi::Error error = Napi::Error::New(env, "Session has been disposed");
+    error.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
+    throw error;
   }
 
   std::shared_ptr<SessionState> state_;

@@ -11,6 +11,7 @@ import { linkAbortSignal } from "./abortLink.js";
 import { toFloat32 } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
+import { backstop, forget } from "./lifecycle.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
   callNative,
@@ -109,6 +110,7 @@ export class Model implements AsyncDisposable, Disposable {
   /** @internal use loadModel() */
   constructor(handle: NativeModel, path: string, dtype: ModelDType) {
     this.#native = handle;
+    backstop(this, "models", handle);
     this.device = handle.device() as DeviceName;
     this.path = path;
     this.dtype = dtype;
@@ -211,7 +213,9 @@ export class Model implements AsyncDisposable, Disposable {
 
   /** Releases the weights (idempotent). Forwards already queued still complete; later calls reject ERR_DISPOSED. */
   dispose(): void {
-    this.#native?.dispose();
+    if (!this.#native) return;
+    forget(this);
+    this.#native.dispose();
     this.#native = undefined;
   }
 
@@ -249,6 +253,9 @@ export class Model implements AsyncDisposable, Disposable {
       const tValues = toFloat32(t, "t", batch);
       const { labels, tensors } = splitConditions(conditions);
       const checked = checkConditions(this.#info, labels, tensors, batch, { labels: "labels", tensors: "conditions" }, c.numClasses);
+      // One vectorised native pass: a NaN/Infinity input would only come back as a NaN output (issue 24).
+      const nonFinite = (x as Tensor).countNonFinite();
+      if (nonFinite > 0) throw new RangeError(`Expected finite values for x but received ${nonFinite} NaN or infinite values`);
       const request: NativeForwardOptions = this.#blockOptions(options);
       if (checked.tensors) request.conditions = checked.tensors;
       if (cfg) {

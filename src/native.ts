@@ -96,6 +96,8 @@ export interface NativeStepResult {
 export interface NativeSession {
   step(x: NativeTensor, t: Float32Array, request: NativeStepRequest): Promise<NativeStepResult>;
   end(): Promise<void>;
+  /** Drops the handle's hold on the session and its model (queued jobs keep theirs); later calls throw ERR_DISPOSED. */
+  release(): void;
   slotBytes(): number;
 }
 
@@ -159,6 +161,12 @@ export interface NativeAddon {
   setIsa(isa: string | null): string;
   /** V8's external-memory counter for this isolate (bytes), which tensors and models move (bindings/external_memory.h). */
   externalMemory(): number;
+  /** The engine's allocation counters (native/include/ditto/memory.h), process-wide. */
+  memory(): { allocatedBytes: number; peakBytes: number; allocations: number; liveBlocks: number; cachedBytes: number };
+  resetPeakMemory(): void;
+  /** A peak tracker's id (-1 when all are in use); endPeakTracking returns its high-water mark in bytes. */
+  beginPeakTracking(): number;
+  endPeakTracking(id: number): number;
   probeDevice(spec: string): NativeDeviceProbe;
   describeDevices(): string;
   errorCodes: Record<string, number>;

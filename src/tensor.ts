@@ -5,6 +5,7 @@
 // DittoError ERR_DISPOSED synchronously.
 import { brandClass } from "./brand.js";
 import { disposedError, rangeError, shapeError, typeError } from "./errors.js";
+import { backstop, forget } from "./lifecycle.js";
 import { callNative, native, type NativeTensor } from "./native.js";
 
 function checkShape(shape: unknown, name = "shape"): number[] {
@@ -30,6 +31,7 @@ export class Tensor {
   private constructor(handle: NativeTensor, shape: readonly number[]) {
     this.#native = handle;
     this.#shape = Object.freeze([...shape]);
+    backstop(this, "tensors", handle);
   }
 
   /** @internal Wraps a native tensor handle (used by the model bindings). */
@@ -168,7 +170,9 @@ export class Tensor {
 
   /** Frees the native memory now (idempotent); later use throws ERR_DISPOSED. */
   dispose(): void {
-    this.#native?.dispose();
+    if (!this.#native) return;
+    forget(this);
+    this.#native.dispose();
     this.#native = undefined;
   }
 

@@ -92,7 +92,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(
       `FD ${result.fd.toFixed(4)}  ACC ${result.acc.toFixed(3)}${fidelity}\n` +
         `n ${result.n}, ${result.steps} steps, CFG ${result.cfg}, seeds ${result.seedBase}…${result.seedBase + result.n - 1} (${result.noise} noise)\n` +
-        `${(result.macs / 1e12).toFixed(3)} TMACs, ${(result.wallMs / 1000).toFixed(1)} s, ${(result.n / (result.wallMs / 1000)).toFixed(2)} images/s, peak RSS ${(result.peakBytes / 2 ** 20).toFixed(0)} MiB\n`,
+        `${(result.macs / 1e12).toFixed(3)} TMACs, ${(result.wallMs / 1000).toFixed(1)} s, ${(result.n / (result.wallMs / 1000)).toFixed(2)} images/s, peak engine memory ${(result.peakBytes / 2 ** 20).toFixed(0)} MiB\n`,
     );
   }
   return 0;

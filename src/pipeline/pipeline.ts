@@ -28,6 +28,7 @@ import type { Session, SessionBlockAction } from "../session.js";
 import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
+import { watchPeakMemory } from "../memory.js";
 
 export type Device = DeviceSpec;
 
@@ -48,7 +49,8 @@ export interface GenerateStats {
   /** MACs the same run would take with every block computed (equal to macs until caching lands). */
   macsUncached: number;
   wallMs: number;
-  /** Peak resident set size of the process seen during the run. */
+  /** The engine's peak native allocation during the run (its own count of every engine block in the process:
+   * weights, workspaces, slots, tensors; src/memory.ts), not sampled RSS. */
   peakBytes: number;
 }
 
@@ -140,7 +142,7 @@ export class Pipeline implements AsyncDisposable {
     const first = steps - runSteps;
 
     const start = performance.now();
-    let peakBytes = process.memoryUsage.rss();
+    const endPeakWatch = watchPeakMemory();
     const owned: Tensor[] = []; // tensors to release when the generation ends, successful or not
     const keep = <T extends Tensor>(t: T): T => { owned.push(t); return t; };
     let forwards = 0, blocksComputed = 0, macs = 0;
@@ -231,7 +233,6 @@ export class Pipeline implements AsyncDisposable {
           x = blended;
         }
         assertFiniteLatents(x, i - first + 1, runSteps);
-        peakBytes = Math.max(peakBytes, process.memoryUsage.rss());
         onStep?.({
           step: i - first + 1,
           total: runSteps,
@@ -260,7 +261,7 @@ export class Pipeline implements AsyncDisposable {
           macs,
           macsUncached: forwards * macsPerSample.total,
           wallMs: performance.now() - start,
-          peakBytes,
+          peakBytes: endPeakWatch(),
         },
       };
     } finally {
@@ -268,6 +269,7 @@ export class Pipeline implements AsyncDisposable {
       session?.dispose();
       x?.dispose();
       for (const tensor of owned) tensor.dispose();
+      endPeakWatch();
     }
   }
 

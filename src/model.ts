@@ -12,7 +12,7 @@ import { toFloat32 } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
 import { backstop, forget } from "./lifecycle.js";
-import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
+import { DittoError, abortError, disposedError, rangeError, typeError, withCallerStack } from "./errors.js";
 import {
   callNative,
   native,

@@ -85,8 +85,10 @@ std::vector<float> Numbers(Napi::Env env, const Napi::Value& value, const char* 
 
 // The session shared by the JS object and its queued jobs.
 struct SessionState {
-  explicit SessionState(std::shared_ptr<ditto::Denoiser> m) : model(m), session(std::move(m)) {}
+  explicit SessionState(std::shared_ptr<ditto::Denoiser> m)
+      : model(m), tensor_ops(m->tensor_ops()), session(std::move(m)) {}
   std::shared_ptr<ditto::Denoiser> model;  // for its ModelInfo (condition names) on the JS thread
+  std::shared_ptr<ditto::BackendOps> tensor_ops;  // a device model's: its step outputs stay device tensors
   ditto::Session session;
 };
 
@@ -111,11 +113,11 @@ class StepJob : public QueuedJob {
     Napi::Object o = Napi::Object::New(env);
     Napi::Array outputs = Napi::Array::New(env, result_.branch_outputs.size());
     for (size_t b = 0; b < result_.branch_outputs.size(); ++b)
-      outputs.Set(static_cast<uint32_t>(b), TensorWrap::NewInstance(env, std::move(result_.branch_outputs[b])));
+      outputs.Set(static_cast<uint32_t>(b), TensorWrap::NewInstance(env, std::move(result_.branch_outputs[b]), state_->tensor_ops));
     o.Set("branchOutputs", outputs);
     if (result_.guided.defined() && result_.guided.numel() > 0) {
-      o.Set("guided", TensorWrap::NewInstance(env, std::move(result_.guided)));
-      o.Set("next", TensorWrap::NewInstance(env, std::move(result_.next)));
+      o.Set("guided", TensorWrap::NewInstance(env, std::move(result_.guided), state_->tensor_ops));
+      o.Set("next", TensorWrap::NewInstance(env, std::move(result_.next), state_->tensor_ops));
     }
     Napi::Array signals = Napi::Array::New(env, result_.signals.size());
     for (size_t b = 0; b < result_.signals.size(); ++b) {

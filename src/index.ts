@@ -5,7 +5,7 @@ export { Session } from "./session.js";
 export type { ModelInfo, ModelTensorSpec, ModelConditions, Labels } from "./modelInputs.js";
 export type { SessionBlockAction, SessionBranch, SessionStepRequest, SessionStepResult } from "./session.js";
 export { Tensor } from "./tensor.js";
-export { chooseDevice } from "./device.js";
+export { chooseDevice, cudaTransferCounts } from "./device.js";
 export type { DeviceSpec, DeviceChoice, DeviceName } from "./device.js";
 export { DittoError, isDittoError } from "./errors.js";
 export type { DittoErrorCode } from "./errors.js";

@@ -165,6 +165,17 @@ export class Model implements AsyncDisposable, Disposable {
     return new Session(handle, { modelDisposed: () => this.disposed, depth, info: this.#info, exactInput: this.#exactInput(), numClasses: c.numClasses });
   }
 
+  /**
+   * A copy of a host tensor on this model's device: on 'cuda:N' a device tensor (one host→device copy) whose forward
+   * outputs, session steps and arithmetic stay on the GPU until toFloat32Array(); on 'cpu' a host copy. Throws
+   * ERR_INVALID_ARGUMENT for a tensor that is already on a device (docs/cuda.md, "Device tensors").
+   */
+  toDevice(tensor: Tensor): Tensor {
+    if (!(tensor instanceof Tensor)) throw typeError("Tensor", "tensor", tensor);
+    const handle = tensor._handle("tensor");
+    return Tensor._wrap(callNative(() => this.#live().upload(handle)));
+  }
+
   /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */
   macsPerSample(): { total: number; prelude: number; blocks: number; final: number } {
     return callNative(() => this.#live().macsPerSample());

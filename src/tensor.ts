@@ -113,6 +113,12 @@ export class Tensor {
     return this.#native === undefined;
   }
 
+  /** Where the data lives: 'cpu', or 'cuda:N' for a tensor a CUDA model made (ops run there; mixing devices throws
+   * ERR_INVALID_ARGUMENT; toFloat32Array() copies back). */
+  get device(): "cpu" | `cuda:${number}` {
+    return callNative(() => this._handle().device()) as "cpu" | `cuda:${number}`;
+  }
+
   toFloat32Array(): Float32Array {
     return callNative(() => this._handle().toFloat32Array());
   }

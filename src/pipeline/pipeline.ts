@@ -150,7 +150,7 @@ export class Pipeline implements AsyncDisposable {
     let session: Session | undefined;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
-      const eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
+      let eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
       let x0: Tensor | undefined;
       let mask: Tensor | undefined;
       if (options.initImage !== undefined) {
@@ -160,6 +160,18 @@ export class Pipeline implements AsyncDisposable {
       if (options.mask !== undefined) mask = keep(Tensor.from(maskValues(options.mask, batch, channels, size), sampleShape));
       const sigmaStart = allSigmas[first]!;
       x = x0 && first > 0 ? Tensor.combine([[Math.fround(1 - sigmaStart), x0], [sigmaStart, eps]]) : eps.clone();
+      if (model.device !== "cpu") {
+        // On a GPU the latents stay on the device from here to the end: this upload and the one download below are
+        // the only copies (docs/cuda.md, "Device tensors"); inpainting's known region goes up once too.
+        const host = x;
+        x = model.toDevice(host);
+        host.dispose();
+        if (mask) {
+          mask = keep(model.toDevice(mask));
+          if (x0) x0 = keep(model.toDevice(x0));
+          eps = keep(model.toDevice(eps));
+        }
+      }
 
       const nullLabels = new Int32Array(batch).fill(this.nullLabel);
       // The epilogue combines outputs shaped like x (not a learned-σ model's 2C channels).
@@ -242,8 +254,17 @@ export class Pipeline implements AsyncDisposable {
           ms: performance.now() - stepStart,
         });
       }
-      const latents = x;
+      let latents = x;
       x = undefined;
+      if (latents.device !== "cpu") {
+        // The generation's one copy back to the host.
+        const device = latents;
+        try {
+          latents = Tensor.from(device.toFloat32Array(), device.shape);
+        } finally {
+          device.dispose();
+        }
+      }
       let images: Image[];
       try {
         images = await Image.fromTensor(latents);

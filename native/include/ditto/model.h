@@ -63,6 +63,7 @@ struct TensorSpec {
   std::string name;
   Shape shape;
   DType dtype = DType::F32;
+  bool optional = false;
 };
 
 // A named scalar of the architecture (e.g. hiddenSize), in the API's camelCase spelling.

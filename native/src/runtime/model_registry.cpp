@@ -1,5 +1,5 @@
 // load_model() and the family registry: each family says whether a checkpoint's tensor names are its own and
-// loads it for one backend. The DiT CPU loader is registered here (the engine's built-in family); a backend
+// loads it for one backend. The DiT, PixArt and Wan CPU loaders are registered here (the engine's built-in family); a backend
 // library linked into a program registers its loaders with register_family().
 #include <algorithm>
 #include <mutex>
@@ -7,6 +7,8 @@
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "models/dit_family.h"
+#include "models/pixart.h"
+#include "models/wan.h"
 
 namespace ditto {
 namespace {
@@ -16,7 +18,7 @@ std::mutex& registry_mutex() {
   return m;
 }
 std::vector<FamilyLoader>& registry() {
-  static std::vector<FamilyLoader> loaders = {dit::cpu_loader()};
+  static std::vector<FamilyLoader> loaders = {dit::cpu_loader(), pixart::cpu_loader(), wan::cpu_loader()};
   return loaders;
 }
 

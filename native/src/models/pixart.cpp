@@ -165,6 +165,8 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
                                                   const LoadOptions& options) {
     auto m = std::unique_ptr<PixArtModel>(new PixArtModel());
     m->c_ = c;
+    if (options.dtype != DType::F32 && options.dtype != DType::BF16)
+      return invalid_argument(std::string("PixArt compute dtype must be F32 or BF16, got ") + dtype_name(options.dtype));
     if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
     DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, c, options.dtype));
     m->weight_bytes_ = m->w_.bytes();

@@ -2,6 +2,7 @@
 export { loadModel, Model } from "./model.js";
 export type { LoadModelOptions, ModelConfig, ModelDType, ForwardDetailedOptions, ForwardDetailedResult } from "./model.js";
 export { Session } from "./session.js";
+export type { ModelInfo, ModelTensorSpec, ModelConditions, Labels } from "./modelInputs.js";
 export type { SessionBlockAction, SessionBranch, SessionStepRequest, SessionStepResult } from "./session.js";
 export { Tensor } from "./tensor.js";
 export { chooseDevice } from "./device.js";

@@ -3,3 +3,5 @@
 import "./dit.js";
 import "./schedulers.js";
 import "./ditDdim.js";
+import "./pixart.js";
+import "./wan.js";

@@ -168,6 +168,7 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     if (options.dtype != DType::F32 && options.dtype != DType::BF16)
       return invalid_argument(std::string("PixArt compute dtype must be F32 or BF16, got ") + dtype_name(options.dtype));
     if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
+    family::release_all_pages(file);
     DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, c, options.dtype));
     m->weight_bytes_ = m->w_.bytes();
     m->pool_ = std::make_unique<ThreadPool>(options.threads);

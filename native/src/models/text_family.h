@@ -29,7 +29,12 @@ struct Linear {
 void apply(ThreadPool& pool, const Linear& l, const float* x, int64_t m, int64_t lda, float* y, int64_t ldy,
            cpu::Epilogue e = {});
 
-// Reads tensors of one checkpoint; every error is kModelLoad naming the tensor, the file and the layout.
+// Drops the mmapped checkpoint pages of a tensor (or of all tensors) from this process's resident set once read,
+// so loading peaks near the packed weights' size instead of packed + checkpoint (docs/benchmarks.md, Wan 1.3B).
+void release_pages(const SafetensorsFile& file, const std::string& name);
+void release_all_pages(const SafetensorsFile& file);
+
+// Reads tensors of one checkpoint (each tensor's mapped pages released after it is read); every error is kModelLoad naming the tensor, the file and the layout.
 class CheckpointReader {
  public:
   CheckpointReader(const SafetensorsFile& file, std::string layout_name, DType dtype)

@@ -4,3 +4,5 @@ import "./dit.js";
 import "./mmdit.js";
 import "./schedulers.js";
 import "./ditDdim.js";
+import "./pixart.js";
+import "./wan.js";

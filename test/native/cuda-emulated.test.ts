@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { cudaTransferCounts } from "../../src/device.js";
+import { chooseDevice, cudaTransferCounts } from "../../src/device.js";
 import { DittoError } from "../../src/errors.js";
 import { loadModel, type Model } from "../../src/model.js";
 import { callNative, native } from "../../src/native.js";
@@ -63,7 +63,7 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
     cpu?.dispose();
   });
 
-  it("the loader accepts the v2 table and says so; the emulation names itself", () => {
+  it("the loader accepts the v2 table and says so; the emulation names itself; 'auto' picks the GPU", () => {
     const probe = callNative(() => native().probeDevice("cuda"));
     expect(probe).toMatchObject({ device: "cuda:0", kind: "cuda", abi: 2, reason: "requested" });
     expect(probe.description).toContain("emulated");
@@ -71,6 +71,8 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
     expect(text).toContain("ABI v2");
     expect(text).toContain("host emulation (tests only)");
     expect(cuda.device).toBe("cuda:0");
+    expect(cuda.deviceReason).toBe("");
+    expect(chooseDevice("auto")).toEqual({ device: "cuda:0", reason: "auto: CUDA device 0 is usable" });
   });
 
   it("Model.forward on 'cuda' equals the CPU engine, from a host tensor and from a device tensor", async () => {

@@ -13,6 +13,7 @@
 #include "addon.h"
 #include "conditions_binding.h"
 #include "device_tensor.h"
+#include "ditto/executor.h"
 #include "ditto/model.h"
 #include "errors.h"
 #include "external_memory.h"
@@ -75,6 +76,13 @@ class ForwardJob : public QueuedJob {
     std::string capture_error;
     if (request_.capture) {
       options.capture = [this](std::string_view name, const ditto::Tensor& value) {
+        if (!value.on_host()) {  // a device output ("out" of a device x): captures are host tensors
+          std::shared_ptr<ditto::BackendOps> ops = model_->tensor_ops();
+          auto host = ditto::Tensor::empty(ditto::DType::F32, value.shape());
+          if (ops && host.ok() && ops->download(host.value().data<float>(), value.data<float>(), value.numel()).ok())
+            intermediates_[std::string(name)] = std::move(host).value();
+          return;
+        }
         auto copy = value.clone();  // the engine reuses its workspace: keep a copy
         if (copy.ok()) intermediates_[std::string(name)] = std::move(copy).value();
       };

@@ -32,7 +32,12 @@ if [[ "${1:-}" == "--stage" ]]; then
   src="${DITTO_SHARED:-../shared}"
   rm -rf .gpu-shared && mkdir -p .gpu-shared/golden .gpu-shared/fixtures/glyphs || exit 1
   cp -r "$src/golden/dit-official" "$src/golden/dit-diffusers" .gpu-shared/golden/ || exit 1
-  cp "$src"/fixtures/glyphs/{dit.json,dit.safetensors,reference-io.safetensors} .gpu-shared/fixtures/glyphs/ || exit 1
+  # The glyph weights travel once, in examples/models/glyphs (tracked); the run puts them back (below). A device call
+  # carries at most 64 MiB: the repository (~19 MiB), .gpu-shared (~5 MiB), .gpu-stage (~27 MiB: Node xz 23 MiB +
+  # the backend), dist and prebuilds (~3.5 MiB).
+  cp "$src"/fixtures/glyphs/{dit.json,reference-io.safetensors} .gpu-shared/fixtures/glyphs/ || exit 1
+  cmp -s "$src/fixtures/glyphs/dit.safetensors" examples/models/glyphs/dit.safetensors ||
+    cp "$src/fixtures/glyphs/dit.safetensors" .gpu-shared/fixtures/glyphs/ || exit 1
   chmod -R u+w .gpu-shared
   exclude="$(git rev-parse --git-path info/exclude)" && mkdir -p "$(dirname "$exclude")" &&
     { grep -qx '/.gpu-shared/' "$exclude" 2>/dev/null || echo '/.gpu-shared/' >> "$exclude"; } &&
@@ -64,6 +69,9 @@ for cand in ../shared .gpu-shared; do
   [[ -z "$SHARED" && -d "$cand/golden" ]] && SHARED="$(cd "$cand" && pwd)"
 done
 export DITTO_SHARED="${SHARED:-../shared}"
+if [[ -d "$DITTO_SHARED/fixtures/glyphs" && ! -f "$DITTO_SHARED/fixtures/glyphs/dit.safetensors" ]]; then
+  cp examples/models/glyphs/dit.safetensors "$DITTO_SHARED/fixtures/glyphs/"  # staged without the duplicate weights
+fi
 OUT="${OUT:-$PWD/gpu-out}"
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu-check.log") 2>&1

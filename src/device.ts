@@ -30,7 +30,7 @@ export function chooseDevice(spec: unknown = "auto", name = "device"): DeviceCho
   // Throws ERR_CUDA for an explicit CUDA request that cannot be honoured (no backend, no driver, no device).
   const probe = callNative(() => native().probeDevice(spec));
   if (probe.kind === "cpu") return { device: "cpu", reason: probe.reason };
-  if (probe.abi >= 2) return { device: probe.device as DeviceName, reason: probe.reason };
+  if (probe.abi >= 2) return { device: probe.device as DeviceName, reason: spec === "auto" ? probe.reason : "" };
   if (spec === "auto") return { device: "cpu", reason: `found ${probe.description}, but ${CUDA_ABI_V1}` };
   throw new DittoError("ERR_CUDA", `Cannot run on device '${spec}' (${probe.description}): ${CUDA_ABI_V1}`);
 }

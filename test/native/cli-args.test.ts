@@ -138,6 +138,7 @@ describe("CLI options", () => {
     [["--save", path.join(A_FILE, "s.safetensors")], `--save cannot write ${path.join(A_FILE, "s.safetensors")}: ${A_FILE} is not a folder`],
     [["--fixture", path.join(work, "nowhere")], `--fixture expects a folder but ${path.join(work, "nowhere")} is not one`],
     [["--json=no"], "--json takes no value but received no"],
+    [["--device", "gpu"], "--device expects auto, cpu, cuda or cuda:N but received gpu"],
   ];
   it.each(evals)("ditto eval %j is a usage error before any work", async (argv, message) => {
     expect(await usageError("eval", argv)).toBe(message);

@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { cudaTransferCounts } from "../../src/device.js";
+import { chooseDevice, cudaTransferCounts } from "../../src/device.js";
 import { DittoError } from "../../src/errors.js";
 import { loadModel, type Model } from "../../src/model.js";
 import { callNative, native } from "../../src/native.js";
@@ -63,7 +63,7 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
     cpu?.dispose();
   });
 
-  it("the loader accepts the v2 table and says so; the emulation names itself", () => {
+  it("the loader accepts the v2 table and says so; the emulation names itself; 'auto' picks the GPU", () => {
     const probe = callNative(() => native().probeDevice("cuda"));
     expect(probe).toMatchObject({ device: "cuda:0", kind: "cuda", abi: 2, reason: "requested" });
     expect(probe.description).toContain("emulated");
@@ -71,6 +71,8 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
     expect(text).toContain("ABI v2");
     expect(text).toContain("host emulation (tests only)");
     expect(cuda.device).toBe("cuda:0");
+    expect(cuda.deviceReason).toBe("");
+    expect(chooseDevice("auto")).toEqual({ device: "cuda:0", reason: "auto: CUDA device 0 is usable" });
   });
 
   it("Model.forward on 'cuda' equals the CPU engine, from a host tensor and from a device tensor", async () => {
@@ -126,6 +128,76 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
     await expect(cpu.forward(device, [10], [1])).rejects.toMatchObject({
       code: "ERR_INVALID_ARGUMENT",
       message: "Expected x on the host or on the model's device cpu but it is on cuda:0",
+    });
+  });
+
+  it("forwardDetailed on 'cuda' captures the same intermediates (the output downloaded for the capture)", async () => {
+    const x = noise([2, cuda.config.inChannels, cuda.config.inputSize, cuda.config.inputSize], 9);
+    const options = { capture: true, skipBlocks: [1] };
+    const reference = await cpu.forwardDetailed(x, [400, 20], [2, 4], options);
+    const onDevice = cuda.toDevice(x);
+    const result = await cuda.forwardDetailed(onDevice, [400, 20], [2, 4], options);
+    expect(result.out.device).toBe("cuda:0");
+    expect(Object.keys(result.intermediates).sort()).toEqual(Object.keys(reference.intermediates).sort());
+    for (const [name, tensor] of Object.entries(reference.intermediates)) {
+      expect(result.intermediates[name]!.device).toBe("cpu");
+      expect(maxAbsDiff(result.intermediates[name]!.toFloat32Array(), tensor.toFloat32Array()), name).toBeLessThan(TOLERANCE);
+    }
+    expect(maxAbsDiff(result.out.toFloat32Array(), reference.out.toFloat32Array())).toBeLessThan(TOLERANCE);
+  });
+
+  it("sessions on 'cuda': stored / reused residuals, signals, the First-Block Cache and the epilogue match the CPU", async () => {
+    const c = cuda.config;
+    const x = noise([2, c.inChannels, c.inputSize, c.inputSize], 21);
+    const extra = noise([2, c.inChannels, c.inputSize, c.inputSize], 22);
+    const depth = c.depth;
+    const store = Array.from({ length: depth }, (_, i) => (i === 1 ? { kind: "compute" as const, storeEnd: 3 } : { kind: "compute" as const }));
+    const reuse = Array.from({ length: depth }, (_, i) =>
+      i === 1 ? { kind: "reuse" as const, spanEnd: 3 } : i === 2 ? { kind: "skip" as const } : { kind: "compute" as const });
+    const steps = [
+      { t: 900, actions: store },
+      { t: 600, actions: reuse },
+      { t: 300, actions: store },
+    ];
+    const run = async (model: Model, onDevice: boolean) => {
+      const session = model.session();
+      let xs = onDevice ? model.toDevice(x) : x.clone();
+      const ex = onDevice ? model.toDevice(extra) : extra.clone();
+      const outs: Array<{ next: Float32Array; cond: Float32Array; signals: Float32Array[]; hits: Uint8Array[] }> = [];
+      for (const step of steps) {
+        const r = await session.step(xs, [step.t, step.t], {
+          branches: [
+            { key: "cond", labels: [3, 8], actions: step.actions, signals: [{ block: 2, kind: "residual" }, { block: 0, kind: "input" }],
+              firstBlockCache: { threshold: 0.05 } },
+            { key: "uncond", labels: [c.numClasses, c.numClasses] },
+          ],
+          epilogue: { branchWeights: [2.5, -1.5], anchor: 1, a: 1, c: -0.02, extras: [ex], extraWeights: [0.01] },
+        });
+        expect(r.next!.device).toBe(onDevice ? "cuda:0" : "cpu");
+        outs.push({ next: r.next!.toFloat32Array(), cond: r.branchOutputs[0]!.toFloat32Array(), signals: r.signals, hits: r.cacheHits });
+        xs.dispose();
+        xs = r.next!;
+      }
+      const bytes = session.slotBytes;
+      session.dispose();
+      return { outs, bytes };
+    };
+    const reference = await run(cpu, false);
+    const device = await run(cuda, true);
+    expect(device.bytes).toBe(reference.bytes);
+    expect(device.bytes).toBeGreaterThan(0);
+    device.outs.forEach((o, i) => {
+      const r = reference.outs[i]!;
+      expect(maxAbsDiff(o.next, r.next)).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(o.cond, r.cond)).toBeLessThan(TOLERANCE);
+      expect(o.hits).toEqual(r.hits);
+      o.signals.forEach((sig, b) => {
+        sig.forEach((v, k) => {
+          const w = r.signals[b]![k]!;
+          if (!Number.isFinite(w)) expect(v).toBe(w);
+          else expect(Math.abs(v - w)).toBeLessThan(1e-4 * Math.max(1, Math.abs(w)));
+        });
+      });
     });
   });
 

@@ -10,11 +10,14 @@ namespace ditto::cuda {
 
 Result<BackendBuffer> CudaBackendOps::allocate(int64_t floats) {
   DITTO_CUDA_RETURN(cudaSetDevice(device_), "cudaSetDevice");
+  // Stream-ordered: neither the allocation nor the free (a device tensor dropped on the JS thread) waits for the
+  // device, as cudaMalloc / cudaFree would; the free keeps the stream alive until it is enqueued.
   float* p = nullptr;
-  if (cudaMalloc(&p, static_cast<size_t>(floats) * sizeof(float)) != cudaSuccess)
-    return out_of_memory("cudaMalloc of " + std::to_string(floats * 4) + " bytes for the executor failed");
+  if (cudaMallocAsync(&p, static_cast<size_t>(floats) * sizeof(float), stream_) != cudaSuccess)
+    return out_of_memory("cudaMallocAsync of " + std::to_string(floats * 4) + " bytes on cuda:" +
+                         std::to_string(device_) + " failed");
   BackendBuffer b;
-  b.data = std::shared_ptr<float>(p, [](float* q) { cudaFree(q); });
+  b.data = std::shared_ptr<float>(p, [stream = stream_, owner = stream_owner_](float* q) { cudaFreeAsync(q, stream); });
   b.floats = floats;
   return b;
 }

@@ -398,7 +398,7 @@ Result<std::unique_ptr<CudaDit>> CudaDit::load(const std::string& path, const Cu
   DITTO_CUDA_RETURN(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "cudaStreamCreate");
   impl->stream_owner = std::shared_ptr<void>(impl->stream, [](void* s) { cudaStreamDestroy(static_cast<cudaStream_t>(s)); });
   DITTO_ASSIGN_OR_RETURN(impl->w, load_device_dit_weights(*file, config, options.dtype));
-  impl->device_ops = std::make_unique<CudaBackendOps>(impl->stream, options.device);
+  impl->device_ops = std::make_unique<CudaBackendOps>(impl->stream, options.device, impl->stream_owner);
   impl->tensor_ops = std::make_shared<CudaBackendOps>(impl->stream, options.device, impl->stream_owner);
   impl->info = dit::model_info(config);
   impl->backbone = dit::backbone(config, static_cast<int64_t>(impl->w.groups.size()), impl->w.mlp_hidden);

@@ -19,8 +19,9 @@
 namespace ditto::cuda {
 Status cuda_status(cudaError_t e, const char* what) { return e == cudaSuccess ? Status::Ok() : Status(StatusCode::kCuda, what); }
 static float act(float v, Activation a) { return a == Activation::GeluTanh ? cpu::gelu_tanh_scalar(v) : a == Activation::Silu ? cpu::silu_scalar(v) : v; }
-// One small pool for the emulated kernels (the calling thread plus one worker).
-static ThreadPool& emu_pool() { static ThreadPool pool(2); return pool; }
+// A small pool per calling thread (the caller plus one worker): a ThreadPool takes one parallel_for at a time, and
+// each model's queue thread runs its own forwards.
+static ThreadPool& emu_pool() { thread_local ThreadPool pool(2); return pool; }
 // x·Wᵀ by the CPU engine's packed f32 GEMM (its accuracy is test_gemm's business; the emulation only needs the
 // products, fast enough that the addon's 'cuda' tests run in seconds); the epilogue below is the GPU kernel's.
 static Status gemm_any(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, int64_t ldw, float* y, int64_t ldy, const Epilogue& ep) {

@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
   gpu_test::require_gpu_or_skip("test_cuda_dit_golden");
   // Explicit folders must exist; the defaults (under $DITTO_SHARED, else ../shared) are skipped when absent,
   // as the CPU golden tests do (a lent GPU machine only has what scripts/gpu-check.sh --stage copied).
-  // --golden-only: the defaults without the glyph fixture (the emulated build's ctest).
+  // --golden-only: the defaults without the glyph fixture (quicker runs by hand).
   std::vector<std::string> dirs;
   bool golden_only = false;
   for (int i = 1; i < argc; ++i) {

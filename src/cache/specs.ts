@@ -6,13 +6,13 @@ import { parseSpec, type PolicySpec, type SpecTable } from "../policySpec.js";
 
 export const CACHE_SPECS: SpecTable = Object.freeze({
   none: { params: {} },
-  fora: { params: { interval: "integer", warmupSteps: "integer" } },
-  deltaDit: { params: { interval: "integer", blocks: "integers", warmupSteps: "integer" } },
-  teaCache: { params: { threshold: "number", coefficients: "numbers", profile: "string", warmupSteps: "integer" } },
   firstBlock: { params: { threshold: "number", warmupSteps: "integer", maxCachedSteps: "integer" } },
   dbCache: { params: { threshold: "number", frontBlocks: "integer", backBlocks: "integer", warmupSteps: "integer", maxCachedSteps: "integer" } },
-  taylorSeer: { params: { order: "integer", interval: "integer", warmupSteps: "integer" } },
+  teaCache: { params: { threshold: "number", coefficients: "numbers", profile: "string", warmupSteps: "integer" } },
   magCache: { params: { threshold: "number", maxSkipSteps: "integer", retainRatio: "number", ratios: "numbers", profile: "string" } },
+  fora: { params: { interval: "integer", warmupSteps: "integer" } },
+  deltaDit: { params: { interval: "integer", blocks: "integers", warmupSteps: "integer" } },
+  taylorSeer: { params: { order: "integer", interval: "integer", warmupSteps: "integer" } },
   easyCache: { params: { threshold: "number", warmupSteps: "integer" } },
   auto: { params: { tolerance: "number", warmupSteps: "integer", maxGap: "integer" } },
 });

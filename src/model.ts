@@ -7,6 +7,9 @@
 // (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
+import { CachePolicy } from "./cache/policy.js";
+import { SessionCache } from "./cache/sessionCache.js";
+import type { PolicySpec } from "./policySpec.js";
 import { linkAbortSignal } from "./abortLink.js";
 import { toFloat32, toLabels } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
@@ -147,10 +150,13 @@ export class Model implements AsyncDisposable, Disposable {
    * A generation's state (stored residuals across steps); each session.step() runs branches with per-sample block
    * plans, the native signal reductions and an optional guidance epilogue as one native job.
    */
-  session(): Session {
-    const handle = callNative(() => this.#live().session());
+  session(options?: { cache?: CachePolicy | PolicySpec | string; steps?: number }): Session {
     const c = this.#config;
-    return new Session(handle, { modelDisposed: () => this.disposed, depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses });
+    // With a cache policy each step() is the next of `steps` sampling steps (src/cache/sessionCache.ts).
+    const policy = options?.cache === undefined ? undefined : CachePolicy.from(options.cache);
+    const cache = policy && policy.kind !== "none" ? new SessionCache(policy, options!.steps as number, c.depth) : undefined;
+    const handle = callNative(() => this.#live().session());
+    return new Session(handle, { modelDisposed: () => this.disposed, depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses }, cache);
   }
 
   /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */

@@ -19,6 +19,7 @@ import {
   type NativeStepRequest,
 } from "./native.js";
 import { Tensor } from "./tensor.js";
+import type { SessionCache } from "./cache/sessionCache.js";
 
 /** What one block does for one sample of one branch. storeEnd: also keep the residual of blocks [this, storeEnd). */
 export type SessionBlockAction = (
@@ -192,11 +193,13 @@ function checkPlan(plan: unknown, name: string, depth: number): NativeBlockActio
 export class Session implements AsyncDisposable, Disposable {
   #native: NativeSession | undefined;
   readonly #info: SessionModelInfo;
+  readonly #cache: SessionCache | undefined;
 
   /** @internal use model.session() */
-  constructor(handle: NativeSession, info: SessionModelInfo) {
+  constructor(handle: NativeSession, info: SessionModelInfo, cache?: SessionCache) {
     this.#native = handle;
     this.#info = info;
+    this.#cache = cache;
   }
 
   get disposed(): boolean {
@@ -221,6 +224,7 @@ export class Session implements AsyncDisposable, Disposable {
       const batch = shape[0]!;
       const tValues = toFloat32(t, "t", batch);
       if (request === null || typeof request !== "object") throw typeError("object", "request", request);
+      if (this.#cache && Array.isArray(request.branches)) request = this.#cache.plan(request, batch, tValues[0]!);
       if (!Array.isArray(request.branches) || request.branches.length === 0) {
         throw typeError("non-empty array", "request.branches", request.branches);
       }
@@ -315,7 +319,7 @@ export class Session implements AsyncDisposable, Disposable {
       if (link.flag) native_.abort = link.flag;
       try {
         const r = await handle.step(x._handle("x"), tValues, native_);
-        return {
+        const out: SessionStepResult = {
           branchOutputs: r.branchOutputs.map((o) => Tensor._wrap(o)),
           ...(r.guided ? { guided: Tensor._wrap(r.guided) } : {}),
           ...(r.next ? { next: Tensor._wrap(r.next) } : {}),
@@ -327,6 +331,8 @@ export class Session implements AsyncDisposable, Disposable {
           blocksComputed: r.blocksComputed,
           blocksReused: r.blocksReused,
         };
+        this.#cache?.observe(out);
+        return out;
       } finally {
         link.release();
       }

@@ -88,7 +88,7 @@ function checkOptions(o: EvalOptions, classes: number): void {
   if (o.batchSize !== undefined) positiveInt(o.batchSize, "batchSize");
 }
 
-async function generateSet(
+export async function generateSet(
   pipe: Pipeline, labels: Int32Array, o: EvalOptions, policies: { cache?: CachePolicy; guidance?: Guider }, phase: "generate" | "plain",
 ): Promise<GeneratedSet> {
   const n = labels.length;

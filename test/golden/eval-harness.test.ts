@@ -38,7 +38,7 @@ describe.skipIf(!existsSync(FIXTURE))("ditto eval harness", () => {
   it("with a cache policy also runs the uncached set on the same seeds and reports both", async () => {
     const result = await runEval({ fixture: FIXTURE, n: 10, steps: 6, cfg: 4, seedBase: 10000, cache: "auto", threads: 2 });
     expect(Object.keys(result).sort()).toEqual([...CONTRACT_KEYS, ...CACHE_KEYS].sort());
-    expect(result.cache).toBe("auto:tolerance=0.05,warmupSteps=2,maxGap=4");
+    expect(result.cache).toBe("auto:tolerance=0.1,warmupSteps=2,maxGap=6");
     expect(result.macs).toBeLessThan(result.macsUncached);
     expect(result.macsUncached).toBe(10 * 2 * 6 * 181972992);
     expect(result.blocksReused).toBeGreaterThan(0);

@@ -39,9 +39,14 @@ export interface CacheBenchOptions {
   onRow?: (row: CacheBenchRow) => void;
 }
 
-/** Piecewise-linear interpolation of the control's PSNR over its MACs reductions (clamped at the ends). */
-export function controlPsnrAt(control: readonly { macsReduction: number; psnr: number }[], reduction: number): number {
+/**
+ * Piecewise-linear interpolation of the control's PSNR over its MACs reductions; undefined more than 2% below the
+ * smallest reduction measured (fewer steps saving less would be closer to the uncached images: no comparison), the
+ * last point's PSNR beyond the largest (the control only gets worse there).
+ */
+export function controlPsnrAt(control: readonly { macsReduction: number; psnr: number }[], reduction: number): number | undefined {
   const pts = [...control].sort((a, b) => a.macsReduction - b.macsReduction);
+  if (reduction < 0.98 * pts[0]!.macsReduction) return undefined;
   if (reduction <= pts[0]!.macsReduction) return pts[0]!.psnr;
   for (let i = 1; i < pts.length; i++) {
     const a = pts[i - 1]!, b = pts[i]!;

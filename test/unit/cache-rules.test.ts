@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { CachePolicy } from "../../src/cache/policy.js";
 import { nextGap } from "../../src/cache/auto.js";
 import { polyfit } from "../../src/cache/fit.js";
+import { controlPsnrAt } from "../../src/eval/cacheBench.js";
 import { magCacheSchedule } from "../../src/cache/magCache.js";
 import { PROFILE_FORMAT } from "../../src/cache/profile.js";
 import type { CacheBranchPlan, CacheContext, CacheRun } from "../../src/cache/run.js";
@@ -171,5 +172,16 @@ describe("policy objects and profiles", () => {
     const fit = polyfit(x, x.map((v) => polynomial(truth, v)), 4);
     fit.forEach((c, i) => expect(c).toBeCloseTo(truth[i]!, 3));
     expect(() => polyfit([1, 2], [1, 2], 4)).toThrow("Expected more than 4 points for a degree-4 fit but received 2");
+  });
+});
+
+describe("the fewer-steps control line", () => {
+  it("interpolates the control's PSNR between its MACs reductions and refuses to compare below its range", () => {
+    const control = [{ macsReduction: 3.125, psnr: 30 }, { macsReduction: 2, psnr: 37 }, { macsReduction: 5, psnr: 25 }];
+    expect(controlPsnrAt(control, 2)).toBe(37);
+    expect(controlPsnrAt(control, 1.97)).toBe(37);
+    expect(controlPsnrAt(control, 1.5)).toBeUndefined();
+    expect(controlPsnrAt(control, 2.5625)).toBeCloseTo(33.5);
+    expect(controlPsnrAt(control, 6)).toBe(25);
   });
 });

@@ -5,6 +5,7 @@
 // (src/session.ts); the checks here only keep the addon safe when called directly.
 #include "session_binding.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,14 @@ ditto::BlockAction ParseAction(Napi::Env env, const Napi::Value& value) {
   return a;
 }
 
+std::vector<float> Numbers(Napi::Env env, const Napi::Value& value, const char* what) {
+  std::vector<float> out;
+  if (!value.IsArray()) ThrowTypeError(env, std::string("Expected number[] for ") + what);
+  Napi::Array a = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).As<Napi::Number>().FloatValue());
+  return out;
+}
+
 ditto::BranchPlan ParseBranch(Napi::Env env, const ditto::ModelInfo& info, const Napi::Value& value) {
   if (!value.IsObject()) ThrowTypeError(env, "Expected an object for each branch");
   Napi::Object o = value.As<Napi::Object>();
@@ -61,7 +70,12 @@ ditto::BranchPlan ParseBranch(Napi::Env env, const ditto::ModelInfo& info, const
       ditto::SignalRequest r;
       r.block = sig.Get("block").As<Napi::Number>().Int32Value();
       const std::string kind = sig.Get("kind").As<Napi::String>().Utf8Value();
-      r.kind = kind == "input" ? ditto::SignalKind::InputChange : ditto::SignalKind::ResidualChange;
+      r.kind = kind == "input"           ? ditto::SignalKind::InputChange
+               : kind == "forecastError" ? ditto::SignalKind::ForecastError
+               : kind == "residualNorm"  ? ditto::SignalKind::ResidualNorm
+                                         : ditto::SignalKind::ResidualChange;
+      if (sig.Get("end").IsNumber()) r.end = sig.Get("end").As<Napi::Number>().Int32Value();
+      if (sig.Get("order").IsNumber()) r.order = sig.Get("order").As<Napi::Number>().Int32Value();
       b.signals.push_back(r);
     }
   }
@@ -71,17 +85,15 @@ ditto::BranchPlan ParseBranch(Napi::Env env, const ditto::ModelInfo& info, const
     b.first_block_cache.enabled = true;
     b.first_block_cache.probe_end = f.Get("probeEnd").As<Napi::Number>().Int32Value();
     b.first_block_cache.threshold = f.Get("threshold").As<Napi::Number>().FloatValue();
+    if (f.Get("restEnd").IsNumber()) b.first_block_cache.rest_end = f.Get("restEnd").As<Napi::Number>().Int32Value();
+    b.first_block_cache.input_probe = f.Get("probe").IsString() && f.Get("probe").As<Napi::String>().Utf8Value() == "input";
+    if (f.Get("coefficients").IsArray()) b.first_block_cache.coefficients = Numbers(env, f.Get("coefficients"), "coefficients");
+    if (f.Get("accumulated").IsArray()) b.first_block_cache.accumulated = Numbers(env, f.Get("accumulated"), "accumulated");
+    if (f.Get("scale").IsArray()) b.first_block_cache.scale = Numbers(env, f.Get("scale"), "scale");
   }
   return b;
 }
 
-std::vector<float> Numbers(Napi::Env env, const Napi::Value& value, const char* what) {
-  std::vector<float> out;
-  if (!value.IsArray()) ThrowTypeError(env, std::string("Expected number[] for ") + what);
-  Napi::Array a = value.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).As<Napi::Number>().FloatValue());
-  return out;
-}
 
 // The session shared by the JS object and its queued jobs.
 struct SessionState {
@@ -135,6 +147,8 @@ class StepJob : public QueuedJob {
     o.Set("cacheHits", hits);
     o.Set("macs", double(result_.macs));
     o.Set("macsUncached", double(result_.macs_uncached));
+    o.Set("blocksComputed", double(result_.blocks_computed));
+    o.Set("blocksReused", double(result_.blocks_reused));
     o.Set("slotBytes", double(state_->session.slot_bytes()));
     return o;
   }
@@ -209,6 +223,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (o.Get("returnBranchOutputs").IsBoolean())
       request.return_branch_outputs = o.Get("returnBranchOutputs").As<Napi::Boolean>().Value();
     if (o.Get("sharePrefixes").IsBoolean()) request.share_prefixes = o.Get("sharePrefixes").As<Napi::Boolean>().Value();
+    if (o.Get("cacheBudgetBytes").IsNumber())
+      request.cache_budget_bytes = static_cast<uint64_t>(std::max(0.0, o.Get("cacheBudgetBytes").As<Napi::Number>().DoubleValue()));
     std::shared_ptr<std::atomic<bool>> abort;
     if (o.Get("abort").IsObject()) abort = AbortFlagOf(env, o.Get("abort"), "abort");
     return QueuedJob::Start(env, *queue_, std::make_unique<StepJob>(state_, std::move(request), std::move(abort)));

@@ -4,8 +4,10 @@
 // with dit.onnx (the loop's arithmetic in JS Float32Arrays), same thread count, same noise, measured in one run.
 // Also checks that both produce the same images (max |Δx| of the final samples).
 //
-//   node examples/bench-e2e.mjs [--n 100] [--steps 50] [--cfg 4] [--batch 100] [--threads 2] [--fixture DIR]
+//   node examples/bench-e2e.mjs [--n 100] [--steps 50] [--cfg 4] [--batch 100] [--threads 2] [--fixture DIR] [--cache SPEC]
 //
+// --cache SPEC adds a row: the same Ditto loop with that block-cache policy (docs/caching.md), with its mean PSNR
+// against Ditto's uncached images of the same run.
 // Prints a markdown table (docs/benchmarks.md "End to end" keeps the latest).
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -27,7 +29,9 @@ const labels = Array.from({ length: n }, (_, k) => Math.floor((k * 10) / n));
 const C = 3, S = 32, per = C * S * S, nullLabel = 10;
 const sigmas = Array.from({ length: steps + 1 }, (_, i) => Math.fround(1 - i / steps));
 
-async function runDitto() {
+const cache = arg("cache", undefined);
+
+async function runDitto(cacheSpec) {
   const pipe = await Pipeline.load({ model: modelDir, threads });
   const finals = [];
   const start = performance.now();
@@ -35,6 +39,7 @@ async function runDitto() {
     const count = Math.min(batchSize, n - k0);
     const out = await pipe.generate({
       classLabels: labels.slice(k0, k0 + count), seed: Array.from({ length: count }, (_, i) => k0 + i), steps, guidanceScale: cfg,
+      ...(cacheSpec ? { cache: cacheSpec } : {}),
     });
     finals.push(out.latents.toFloat32Array());
     out.latents.dispose();
@@ -83,6 +88,7 @@ async function runOrt() {
 }
 
 const ditto = await runDitto();
+const cached = cache ? await runDitto(cache) : undefined;
 const peer = existsSync(onnxPath) ? await runOrt() : undefined;
 let maxDiff = 0;
 if (peer) {
@@ -96,6 +102,20 @@ console.log(`glyph DiT harness loop: N=${n}, ${steps} steps, CFG ${cfg} (2·${Ma
 console.log("| engine | wall s | images/s | speed-up |");
 console.log("|---|---|---|---|");
 console.log(`| Ditto (f32) | ${ditto.seconds.toFixed(1)} | ${(n / ditto.seconds).toFixed(2)} | ${peer ? (peer.seconds / ditto.seconds).toFixed(2) + "×" : "–"} |`);
+if (cached) {
+  // PSNR of the final samples (x in [-1, 1], peak-to-peak 2) against Ditto's uncached ones, mean over images
+  let sum = 0, count = 0;
+  cached.finals.forEach((a, b) => {
+    const u = ditto.finals[b];
+    for (let k = 0; k < a.length / per; k++) {
+      let se = 0;
+      for (let j = k * per; j < (k + 1) * per; j++) se += (a[j] - u[j]) ** 2;
+      sum += 10 * Math.log10(4 / (se / per));
+      count++;
+    }
+  });
+  console.log(`| Ditto (f32, --cache ${cache}) | ${cached.seconds.toFixed(1)} | ${(n / cached.seconds).toFixed(2)} | ${peer ? (peer.seconds / cached.seconds).toFixed(2) + "×" : "–"} (PSNR ${(sum / count).toFixed(1)} dB vs uncached) |`);
+}
 if (peer) console.log(`| onnxruntime-node (dit.onnx) | ${peer.seconds.toFixed(1)} | ${(n / peer.seconds).toFixed(2)} | 1.00× |`);
 else console.log(`| onnxruntime-node | – | – | (not installed or ${onnxPath} missing) |`);
 if (peer) console.log(`\nmax |Δx| of the final samples, Ditto vs onnxruntime: ${maxDiff.toExponential(2)}`);

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, Command> = {
   generate: { summary: "generate class-conditional images (PNG; --grid for a classes × N grid)", run: async () => (await import("./cli/generate.js")).runGenerate },
   serve: { summary: "HTTP generation service (fastify; --queue redis://… hands jobs to workers)", run: async () => (await import("./cli/serve.js")).runServe },
   worker: { summary: "consume generation jobs from a BullMQ queue on Redis", run: async () => (await import("./cli/worker.js")).runWorker },
+  calibrate: { summary: "fit a cache profile (TeaCache polynomial, MagCache ratios) on calibration seeds", run: async () => (await import("./cli/calibrate.js")).runCalibrate },
   eval: { summary: "quality harness: FD / ACC (and PSNR / SSIM) of N samples on a fixture", run: async () => (await import("./cli/eval.js")).runEvalCommand },
 };
 

@@ -32,6 +32,8 @@ export type { BlockAction, BlockPlan } from "./plan.js";
 export { formatSpec } from "./policySpec.js";
 export type { PolicySpec } from "./policySpec.js";
 export { runEval } from "./eval/harness.js";
+export { benchCache, controlPsnrAt } from "./eval/cacheBench.js";
+export type { CacheBenchRow, CacheBenchOptions } from "./eval/cacheBench.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";
 export {
   createScheduler,

@@ -7,6 +7,9 @@
 // (DittoError ERR_DISPOSED), engine errors (DittoError with the mapped code) and aborts (DittoError named
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
+import { CachePolicy } from "./cache/policy.js";
+import { SessionCache } from "./cache/sessionCache.js";
+import type { PolicySpec } from "./policySpec.js";
 import { linkAbortSignal } from "./abortLink.js";
 import { toFloat32 } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
@@ -160,11 +163,14 @@ export class Model implements AsyncDisposable, Disposable {
    * A generation's state (stored residuals across steps); each session.step() runs branches with per-sample block
    * plans, the native signal reductions and an optional guidance epilogue as one native job.
    */
-  session(): Session {
-    const handle = callNative(() => this.#live().session());
+  session(options?: { cache?: CachePolicy | PolicySpec | string; steps?: number }): Session {
     const c = this.#config;
     const depth = this.#info.blockLists.reduce((n, l) => n + l.count, 0);
-    return new Session(handle, { modelDisposed: () => this.disposed, depth, info: this.#info, exactInput: this.#exactInput(), numClasses: c.numClasses });
+    // With a cache policy each step() is the next of `steps` sampling steps (src/cache/sessionCache.ts).
+    const policy = options?.cache === undefined ? undefined : CachePolicy.from(options.cache);
+    const cache = policy && policy.kind !== "none" ? new SessionCache(policy, options!.steps as number, depth) : undefined;
+    const handle = callNative(() => this.#live().session());
+    return new Session(handle, { modelDisposed: () => this.disposed, depth, info: this.#info, exactInput: this.#exactInput(), numClasses: c.numClasses }, cache);
   }
 
   /**

@@ -72,8 +72,18 @@ export interface NativeStepBranch {
   labels?: Int32Array;
   conditions?: Record<string, NativeTensor>;
   actions?: NativeBlockAction[][];
-  signals?: { block: number; kind: "input" | "residual" }[];
-  firstBlockCache?: { probeEnd: number; threshold: number };
+  signals?: { block: number; kind: "input" | "residual" | "forecastError" | "residualNorm"; end?: number; order?: number }[];
+  firstBlockCache?: NativeFirstBlockCache;
+}
+
+export interface NativeFirstBlockCache {
+  probeEnd: number;
+  threshold: number;
+  restEnd?: number;
+  probe?: "residual" | "input";
+  coefficients?: number[];
+  accumulated?: number[];
+  scale?: number[];
 }
 
 export interface NativeStepRequest {
@@ -81,6 +91,7 @@ export interface NativeStepRequest {
   epilogue?: { branchWeights: number[]; anchor?: number; a: number; c: number; extras?: NativeTensor[]; extraWeights?: number[] };
   returnBranchOutputs?: boolean;
   sharePrefixes?: boolean;
+  cacheBudgetBytes?: number;
   abort?: NativeAbortFlag;
 }
 
@@ -93,6 +104,8 @@ export interface NativeStepResult {
   macs: number;
   macsUncached: number;
   slotBytes: number;
+  blocksComputed: number;
+  blocksReused: number;
 }
 
 export interface NativeSession {

@@ -6,7 +6,7 @@
 
 import { typeError } from "./errors.js";
 
-export type ParamKind = "number" | "integer" | "integers";
+export type ParamKind = "number" | "integer" | "integers" | "numbers" | "string";
 
 export interface SpecKind {
   params: Record<string, ParamKind>;
@@ -23,7 +23,18 @@ export interface PolicySpec {
   [param: string]: string | number | number[];
 }
 
-function parseValue(kind: ParamKind, raw: string, where: string): number | number[] {
+function parseValue(kind: ParamKind, raw: string, where: string): number | number[] | string {
+  if (kind === "string") {
+    if (raw.trim() === "") throw new RangeError(`Expected a non-empty value for ${where} but received ""`);
+    return raw.trim();
+  }
+  if (kind === "numbers") {
+    // '+' joins list items, so a list value has no '+' exponents: write 1e5, not 1e+5
+    const parts = raw.split("+").map((p) => p.trim());
+    const values = parts.map(Number);
+    if (parts.some((p, i) => p === "" || !Number.isFinite(values[i]))) throw new RangeError(`Expected numbers joined by '+' for ${where} but received "${raw}"`);
+    return values;
+  }
   if (kind === "integers") {
     const parts = raw.split("+").map((p) => p.trim());
     if (parts.some((p) => !/^\d+$/.test(p))) throw new RangeError(`Expected non-negative integers joined by '+' for ${where} but received "${raw}"`);
@@ -86,7 +97,15 @@ export function checkSpecObject(value: unknown, what: PolicyWhat, table: SpecTab
     const v = params[key];
     if (v === undefined) continue;
     const where = `${what} policy ${name as string}.${key}`;
-    if (paramKind === "integers") {
+    if (paramKind === "string") {
+      if (typeof v !== "string" || v === "") throw new RangeError(`Expected a non-empty string for ${where} but received ${JSON.stringify(v)}`);
+      out[key] = v;
+    } else if (paramKind === "numbers") {
+      if (!Array.isArray(v) || v.length === 0 || !v.every((n) => typeof n === "number" && Number.isFinite(n))) {
+        throw new RangeError(`Expected a non-empty array of finite numbers for ${where} but received ${JSON.stringify(v)}`);
+      }
+      out[key] = Object.freeze([...(v as number[])]) as number[];
+    } else if (paramKind === "integers") {
       if (!Array.isArray(v) || v.length === 0 || !v.every((n) => Number.isSafeInteger(n) && n >= 0)) {
         throw new RangeError(`Expected a non-empty array of non-negative integers for ${where} but received ${JSON.stringify(v)}`);
       }

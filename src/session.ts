@@ -13,12 +13,14 @@ import { DittoError, abortError, disposedError, rangeError, shapeError, typeErro
 import {
   toDittoError,
   type NativeBlockAction,
+  type NativeFirstBlockCache,
   type NativeSession,
   type NativeStepBranch,
   type NativeStepRequest,
 } from "./native.js";
 import { checkConditions, checkModelInput, type ModelInfo } from "./modelInputs.js";
 import { Tensor } from "./tensor.js";
+import type { SessionCache } from "./cache/sessionCache.js";
 
 /** What one block does for one sample of one branch. storeEnd: also keep the residual of blocks [this, storeEnd). */
 export type SessionBlockAction = (
@@ -39,10 +41,31 @@ export interface SessionBranch {
   conditions?: Readonly<Record<string, Tensor>>;
   /** One plan (every sample) or one per sample; each has one action per block. Default: compute every block. */
   actions?: readonly SessionBlockAction[] | readonly (readonly SessionBlockAction[])[];
-  /** Relative-L1 change of a block's input or residual vs this branch's previous one, per sample. */
-  signals?: readonly { block: number; kind: "input" | "residual" }[];
-  /** First-Block Cache decided natively after blocks [0, probeEnd) (default probeEnd 1). */
-  firstBlockCache?: { threshold: number; probeEnd?: number };
+  /** Per sample: relative-L1 change of a block's input or residual vs this branch's previous one; or, where the
+   * sample stores the span [block, end) this step, the error of what reuse (order 0) / forecast (order 1, default)
+   * would have added (`forecastError`) or the L2 norm of the new residual (`residualNorm`). */
+  signals?: readonly SessionSignal[];
+  /** First-Block Cache decided natively after blocks [0, probeEnd) (default probeEnd 1), see FirstBlockCacheRule. */
+  firstBlockCache?: FirstBlockCacheOptions;
+}
+
+export type SessionSignal =
+  | { block: number; kind: "input" | "residual" }
+  | { block: number; kind: "forecastError"; end: number; order?: 0 | 1 }
+  | { block: number; kind: "residualNorm"; end: number };
+
+/** The native online cache rule (native/include/ditto/executor.h, FirstBlockCacheRule): d = relative L1 change of the
+ * probe (the residual of blocks [0, probeEnd), or block 0's input with probe 'input' and probeEnd 0); a sample reuses
+ * the stored residual of [probeEnd, restEnd) when accumulated[s] + scale[s]·poly(d) < threshold. */
+export interface FirstBlockCacheOptions {
+  threshold: number;
+  probeEnd?: number;
+  probe?: "residual" | "input";
+  restEnd?: number;
+  /** Polynomial of d, highest power first (default: d itself). */
+  coefficients?: readonly number[];
+  accumulated?: readonly number[];
+  scale?: readonly number[];
 }
 
 export interface SessionStepRequest {
@@ -62,6 +85,8 @@ export interface SessionStepRequest {
   returnBranchOutputs?: boolean;
   /** Share common block prefixes between branches with equal inputs (default true; false for measurements). */
   sharePrefixes?: boolean;
+  /** Cap on the session's stored bytes: a store past it frees its slot and a reuse of a missing span computes it. */
+  cacheBudgetBytes?: number;
   signal?: AbortSignal;
 }
 
@@ -75,6 +100,11 @@ export interface SessionStepResult {
   cacheHits: Uint8Array[];
   macs: number;
   macsUncached: number;
+  /** Bytes of stored residuals after this step. */
+  slotBytes: number;
+  /** Block kernel runs and blocks replaced by a stored residual, summed over branches and samples. */
+  blocksComputed: number;
+  blocksReused: number;
 }
 
 /** What Session needs of its model (kept structural so session.ts does not import model.ts). */
@@ -123,6 +153,41 @@ function checkAction(a: unknown, name: string, block: number, depth: number): Na
   return out;
 }
 
+function checkFirstBlockCache(f: FirstBlockCacheOptions, name: string, depth: number, batch: number): NativeFirstBlockCache {
+  if (f === null || typeof f !== "object") throw typeError("object", name, f);
+  const { threshold, probe = "residual" } = f;
+  if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0) {
+    throw rangeError("finite number >= 0", `${name}.threshold`, threshold);
+  }
+  if (probe !== "residual" && probe !== "input") throw typeError("'residual' or 'input'", `${name}.probe`, probe);
+  const probeEnd = f.probeEnd ?? (probe === "input" ? 0 : 1);
+  if (probe === "input" ? probeEnd !== 0 : !Number.isInteger(probeEnd) || probeEnd < 1 || probeEnd >= depth) {
+    throw rangeError(probe === "input" ? "0 (an input probe)" : `integer between 1 and ${depth - 1}`, `${name}.probeEnd`, probeEnd);
+  }
+  const restEnd = f.restEnd ?? depth;
+  if (!Number.isInteger(restEnd) || restEnd <= probeEnd || restEnd > depth) {
+    throw rangeError(`integer between ${probeEnd + 1} and ${depth}`, `${name}.restEnd`, restEnd);
+  }
+  const numbers = (v: readonly number[] | undefined, key: string, length?: number): number[] | undefined => {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || (length !== undefined && v.length !== length)) {
+      throw rangeError(length === undefined ? "array of numbers" : `${length} numbers (one per sample)`, `${name}.${key}`, v);
+    }
+    v.forEach((x, i) => {
+      if (typeof x !== "number" || Number.isNaN(x)) throw typeError("number", `${name}.${key}[${i}]`, x);
+    });
+    return [...v];
+  };
+  const out: NativeFirstBlockCache = { threshold, probeEnd, restEnd, probe };
+  const coefficients = numbers(f.coefficients, "coefficients");
+  if (coefficients) out.coefficients = coefficients;
+  const accumulated = numbers(f.accumulated, "accumulated", batch);
+  if (accumulated) out.accumulated = accumulated;
+  const scale = numbers(f.scale, "scale", batch);
+  if (scale) out.scale = scale;
+  return out;
+}
+
 function checkPlan(plan: unknown, name: string, depth: number): NativeBlockAction[] {
   if (!Array.isArray(plan)) throw typeError("array of block actions", name, plan);
   if (plan.length !== depth) throw new RangeError(`Expected ${depth} block actions (one per block) for ${name} but received ${plan.length}`);
@@ -132,11 +197,13 @@ function checkPlan(plan: unknown, name: string, depth: number): NativeBlockActio
 export class Session implements AsyncDisposable, Disposable {
   #native: NativeSession | undefined;
   readonly #info: SessionModelInfo;
+  readonly #cache: SessionCache | undefined;
 
   /** @internal use model.session() */
-  constructor(handle: NativeSession, info: SessionModelInfo) {
+  constructor(handle: NativeSession, info: SessionModelInfo, cache?: SessionCache) {
     this.#native = handle;
     this.#info = info;
+    this.#cache = cache;
   }
 
   get disposed(): boolean {
@@ -157,6 +224,7 @@ export class Session implements AsyncDisposable, Disposable {
       const shape = x.shape;
       const tValues = toFloat32(t, "t", batch);
       if (request === null || typeof request !== "object") throw typeError("object", "request", request);
+      if (this.#cache && Array.isArray(request.branches)) request = this.#cache.plan(request, batch, tValues[0]!);
       if (!Array.isArray(request.branches) || request.branches.length === 0) {
         throw typeError("non-empty array", "request.branches", request.branches);
       }
@@ -188,20 +256,21 @@ export class Session implements AsyncDisposable, Disposable {
             if (!Number.isInteger(sig?.block) || sig.block < 0 || sig.block >= depth) {
               throw rangeError(`integer between 0 and ${depth - 1}`, `${name}.signals[${k}].block`, sig?.block);
             }
-            if (sig.kind !== "input" && sig.kind !== "residual") throw typeError("'input' or 'residual'", `${name}.signals[${k}].kind`, sig.kind);
+            if (sig.kind === "forecastError" || sig.kind === "residualNorm") {
+              if (!Number.isInteger(sig.end) || sig.end <= sig.block || sig.end > depth) {
+                throw rangeError(`integer between ${sig.block + 1} and ${depth}`, `${name}.signals[${k}].end`, sig.end);
+              }
+              const order = sig.kind === "forecastError" ? sig.order ?? 1 : 1;
+              if (order !== 0 && order !== 1) throw rangeError("0 or 1", `${name}.signals[${k}].order`, order);
+              return { block: sig.block, kind: sig.kind, end: sig.end, order };
+            }
+            if (sig.kind !== "input" && sig.kind !== "residual") {
+              throw typeError("'input', 'residual', 'forecastError' or 'residualNorm'", `${name}.signals[${k}].kind`, (sig as { kind: unknown }).kind);
+            }
             return { block: sig.block, kind: sig.kind };
           });
         }
-        if (b.firstBlockCache !== undefined) {
-          const { threshold, probeEnd = 1 } = b.firstBlockCache;
-          if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0) {
-            throw rangeError("finite number >= 0", `${name}.firstBlockCache.threshold`, threshold);
-          }
-          if (!Number.isInteger(probeEnd) || probeEnd < 1 || probeEnd >= depth) {
-            throw rangeError(`integer between 1 and ${depth - 1}`, `${name}.firstBlockCache.probeEnd`, probeEnd);
-          }
-          out.firstBlockCache = { threshold, probeEnd };
-        }
+        if (b.firstBlockCache !== undefined) out.firstBlockCache = checkFirstBlockCache(b.firstBlockCache, `${name}.firstBlockCache`, depth, batch);
         return out;
       });
       const native_: NativeStepRequest = { branches };
@@ -244,11 +313,16 @@ export class Session implements AsyncDisposable, Disposable {
         if (typeof request.sharePrefixes !== "boolean") throw typeError("boolean", "request.sharePrefixes", request.sharePrefixes);
         native_.sharePrefixes = request.sharePrefixes;
       }
+      if (request.cacheBudgetBytes !== undefined) {
+        const v = request.cacheBudgetBytes;
+        if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw rangeError("non-negative integer", "request.cacheBudgetBytes", v);
+        native_.cacheBudgetBytes = v;
+      }
       const link = linkAbortSignal(request.signal, "request.signal");
       if (link.flag) native_.abort = link.flag;
       try {
         const r = await handle.step(x._handle("x"), tValues, native_);
-        return {
+        const out: SessionStepResult = {
           branchOutputs: r.branchOutputs.map((o) => Tensor._wrap(o)),
           ...(r.guided ? { guided: Tensor._wrap(r.guided) } : {}),
           ...(r.next ? { next: Tensor._wrap(r.next) } : {}),
@@ -256,7 +330,12 @@ export class Session implements AsyncDisposable, Disposable {
           cacheHits: r.cacheHits,
           macs: r.macs,
           macsUncached: r.macsUncached,
+          slotBytes: r.slotBytes,
+          blocksComputed: r.blocksComputed,
+          blocksReused: r.blocksReused,
         };
+        this.#cache?.observe(out);
+        return out;
       } finally {
         link.release();
       }

@@ -91,6 +91,8 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
   const line = {
     fd: result.fd, acc: result.acc, psnr: result.psnr, ssim: result.ssim,
     macs: result.macs, macsUncached: result.macsUncached, wallMs: result.wallMs, peakBytes: result.peakBytes,
+    blocksComputed: result.blocksComputed, blocksReused: result.blocksReused, cacheBytes: result.cacheBytes,
+    ...(result.fdUncached !== undefined ? { fdUncached: result.fdUncached, accUncached: result.accUncached, wallMsUncached: result.wallMsUncached } : {}),
     n: result.n, steps: result.steps, cfg: result.cfg, seedBase: result.seedBase, noise: result.noise,
     ...(result.cache ? { cache: result.cache } : {}),
     ...(result.guidance ? { guidance: result.guidance } : {}),

@@ -10,6 +10,7 @@ import { packageRoot } from "../native.js";
 import { NOISE_KINDS } from "../noise/index.js";
 import { baseSeedRange, MAX_STEPS } from "../pipeline/options.js";
 import { Pipeline } from "../pipeline/pipeline.js";
+import { CachePolicy } from "../cache/policy.js";
 import {
   choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectTogether,
   rejectUnknownOptions, stringOption, threadsOption, UsageError,
@@ -18,7 +19,7 @@ import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
                       [--seed N] [--noise philox|reference] [--threads T] [--dtype f32|bf16] [--device auto|cpu|cuda[:N]] [--upscale F]
-                      [--out FILE]`;
+                      [--cache SPEC] [--out FILE]`;
 
 /** Image formats the writer (sharp) picks from the file extension. */
 export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp", ".avif", ".tif", ".tiff"] as const;
@@ -41,7 +42,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     return 0;
   }
   // Every option is checked here, before the model loads.
-  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json"], GENERATE_USAGE);
+  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "cache", "out", "json"], GENERATE_USAGE);
   rejectPositionals(args, GENERATE_USAGE);
   rejectTogether(args, "class", "grid");
   rejectTogether(args, "n", "grid");
@@ -88,6 +89,13 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     ?? Math.min(grid ? 4 : 8, maxUpscale);
   const out = outputFileOption(args, "out", grid ? "grid.png" : "sample.png", IMAGE_EXTENSIONS);
   const threads = threadsOption(args);
+  const cacheSpec = stringOption(args, "cache");
+  let cache: CachePolicy | undefined;
+  try {
+    cache = cacheSpec === undefined ? undefined : CachePolicy.from(cacheSpec);
+  } catch (e) {
+    throw new UsageError(`--cache ${cacheSpec}: ${(e as Error).message}`);
+  }
 
   await using pipe = await Pipeline.load({ model: modelDir, threads, dtype, device });
   const steps = stepsOption ?? pipe.recommended.steps;
@@ -96,7 +104,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   let result;
   try {
     result = await pipe.generate({
-      classLabels: labels, steps, guidanceScale: cfg, seed, noise,
+      classLabels: labels, steps, guidanceScale: cfg, seed, noise, ...(cache ? { cache } : {}),
       onStep: (e) => progress.update(e.step),
     });
   } finally {
@@ -118,7 +126,8 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     }
   }
   const s = result.stats;
-  const summary = { files: written, images: result.images.length, steps: steps, cfg: cfg ?? pipe.recommended.guidanceScale, wallMs: s.wallMs, forwards: s.forwards, macs: s.macs };
+  const summary = { files: written, images: result.images.length, steps: steps, cfg: cfg ?? pipe.recommended.guidanceScale, wallMs: s.wallMs, forwards: s.forwards, macs: s.macs,
+    ...(cache ? { cache: cache.toString(), macsUncached: s.macsUncached, blocksComputed: s.blocksComputed, blocksReused: s.blocksReused, cacheBytes: s.cacheBytes } : {}) };
   if (args.options.has("json")) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stderr.write(`${summary.images} image(s), ${steps} steps, CFG ${summary.cfg}, ${(s.wallMs / 1000).toFixed(2)} s\n`);

@@ -49,6 +49,14 @@ export interface EvalResult {
   macsUncached: number;
   wallMs: number;
   peakBytes: number;
+  blocksComputed: number;
+  blocksReused: number;
+  /** Peak bytes of stored residuals of one generate() call. */
+  cacheBytes: number;
+  /** With a cache policy: the uncached run on the same seeds, in the same process (FD, ACC, wall time). */
+  fdUncached?: number;
+  accUncached?: number;
+  wallMsUncached?: number;
   n: number;
   steps: number;
   cfg: number;
@@ -83,13 +91,13 @@ function checkOptions(o: EvalOptions, classes: number): void {
   if (o.batchSize !== undefined) positiveInt(o.batchSize, "batchSize");
 }
 
-async function generateSet(
+export async function generateSet(
   pipe: Pipeline, labels: Int32Array, o: EvalOptions, policies: { cache?: CachePolicy; guidance?: Guider }, phase: "generate" | "plain",
 ): Promise<GeneratedSet> {
   const n = labels.length;
   const batchSize = o.batchSize ?? 100;
   const chunks: Uint8Array[] = [];
-  const total: GenerateStats = { forwards: 0, blocksComputed: 0, blocksReused: 0, macs: 0, macsUncached: 0, wallMs: 0, peakBytes: 0 };
+  const total: GenerateStats = { forwards: 0, blocksComputed: 0, blocksReused: 0, macs: 0, macsUncached: 0, wallMs: 0, peakBytes: 0, cacheBytes: 0 };
   for (let startK = 0; startK < n; startK += batchSize) {
     const count = Math.min(batchSize, n - startK);
     const out = await pipe.generate({
@@ -111,6 +119,7 @@ async function generateSet(
     total.macsUncached += out.stats.macsUncached;
     total.wallMs += out.stats.wallMs;
     total.peakBytes = Math.max(total.peakBytes, out.stats.peakBytes);
+    total.cacheBytes = Math.max(total.cacheBytes, out.stats.cacheBytes);
     o.onProgress?.({ phase, done: startK + count, total: n });
   }
   const size = chunks[0]!.length;
@@ -135,16 +144,20 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
   try {
     const run = await generateSet(pipe, labels, o, { cache, guidance }, "generate");
     let psnr: number | null = null, ssim: number | null = null;
+    let plain: GeneratedSet | undefined;
     if (cache || guidance) {
-      const plain = await generateSet(pipe, labels, o, {}, "plain");
+      plain = await generateSet(pipe, labels, o, {}, "plain");
       const fidelity = batchFidelity(run.images, plain.images, o.n, { height: info.height, width: info.width, channels: info.channels });
       psnr = fidelity.psnr;
       ssim = fidelity.ssim;
     }
     o.onProgress?.({ phase: "metrics", done: 0, total: o.n });
-    const out = await classifier.classify(run.images, o.n, info.height, info.width, info.channels);
-    const fd = frechetDistance(featureStats(out.features, o.n, out.featureDim), realStats);
-    const acc = accuracy(out.logits, out.numClasses, labels);
+    const score = async (images: Uint8Array) => {
+      const out = await classifier.classify(images, o.n, info.height, info.width, info.channels);
+      return { fd: frechetDistance(featureStats(out.features, o.n, out.featureDim), realStats), acc: accuracy(out.logits, out.numClasses, labels) };
+    };
+    const { fd, acc } = await score(run.images);
+    const uncached = cache && plain ? await score(plain.images) : undefined;
     o.onProgress?.({ phase: "metrics", done: o.n, total: o.n });
     if (o.save) {
       writeSafetensors(o.save, {
@@ -158,6 +171,10 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
       macsUncached: run.stats.macsUncached,
       wallMs: run.stats.wallMs,
       peakBytes: run.stats.peakBytes,
+      blocksComputed: run.stats.blocksComputed,
+      blocksReused: run.stats.blocksReused,
+      cacheBytes: run.stats.cacheBytes,
+      ...(uncached && plain ? { fdUncached: uncached.fd, accUncached: uncached.acc, wallMsUncached: plain.stats.wallMs } : {}),
       n: o.n, steps: o.steps, cfg: o.cfg, seedBase: o.seedBase, noise,
       ...(cache ? { cache: formatSpec(cache.toJSON()) } : {}),
       ...(guidance ? { guidance: formatSpec(guidance.toJSON()) } : {}),

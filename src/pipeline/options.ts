@@ -45,9 +45,10 @@ export interface GenerateOptions {
   strength?: number;
   /** Inpainting: 1 = regenerate, 0 = keep initImage. A Tensor [H, W], [N or 1, 1 or C, H, W], or H·W values. */
   mask?: Tensor | Float32Array;
-  /** Block cache policy (a CachePolicy, SPEC string or { kind, …params }). Only 'none' runs today; the others are
-   * refused with a clear error rather than silently ignored. */
+  /** Block cache policy (a CachePolicy, SPEC string or { kind, …params }; docs/caching.md). */
   cache?: CachePolicy | PolicySpec | string;
+  /** Cap on the bytes the cache stores per generation: over it a block computes instead (never an error). */
+  cacheBudgetBytes?: number;
   /** Guidance method (a Guider, SPEC string or { kind, …params }); replaces guidanceScale. Only 'cfg' runs today. */
   guidance?: Guider | PolicySpec | string;
 }
@@ -60,6 +61,7 @@ export interface CheckedGenerate {
   /** The guidance method the loop runs: `guidance`, or CFG at guidanceScale. */
   guider: Guider;
   cache: CachePolicy;
+  cacheBudgetBytes: number | undefined;
   noise: NoiseKind;
   strength: number;
 }
@@ -98,7 +100,11 @@ export function checkGenerateOptions(
   // Policies the engine cannot run yet are refused here (src/cache/policy.ts, src/guidance/policy.ts), not ignored.
   const cache = options.cache === undefined ? CachePolicy.none() : CachePolicy.from(options.cache);
   const guider = options.guidance === undefined ? new ClassifierFreeGuidance({ scale: guidanceScale }) : guiderFrom(options.guidance);
-  return { labels, steps, seeds, guidanceScale, guider, cache, noise, strength };
+  const { cacheBudgetBytes } = options;
+  if (cacheBudgetBytes !== undefined && (typeof cacheBudgetBytes !== "number" || !Number.isSafeInteger(cacheBudgetBytes) || cacheBudgetBytes < 1)) {
+    throw rangeError("positive integer", "cacheBudgetBytes", cacheBudgetBytes);
+  }
+  return { labels, steps, seeds, guidanceScale, guider, cache, cacheBudgetBytes, noise, strength };
 }
 
 /**

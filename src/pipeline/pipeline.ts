@@ -29,6 +29,8 @@ import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
 import { watchPeakMemory } from "../memory.js";
+import { cacheBranch, type CacheTally } from "./cacheStep.js";
+import type { CacheRun } from "../cache/run.js";
 
 export type Device = DeviceSpec;
 
@@ -46,8 +48,10 @@ export interface GenerateStats {
   blocksComputed: number;
   blocksReused: number;
   macs: number;
-  /** MACs the same run would take with every block computed (equal to macs until caching lands). */
+  /** MACs the same run would take with every block computed. */
   macsUncached: number;
+  /** Peak bytes of the cache's stored residuals during the run (0 without a cache). */
+  cacheBytes: number;
   wallMs: number;
   /** The engine's peak native allocation during the run (its own count of every engine block in the process:
    * weights, workspaces, slots, tensors; src/memory.ts), not sampled RSS. */
@@ -146,6 +150,8 @@ export class Pipeline implements AsyncDisposable {
     const owned: Tensor[] = []; // tensors to release when the generation ends, successful or not
     const keep = <T extends Tensor>(t: T): T => { owned.push(t); return t; };
     let forwards = 0, blocksComputed = 0, macs = 0;
+    const tally: CacheTally = { blocksComputed: 0, blocksReused: 0, macs: 0, cacheBytes: 0 };
+    let cacheRun: CacheRun | undefined;
     let x: Tensor | undefined;
     let session: Session | undefined;
     try {
@@ -189,15 +195,21 @@ export class Pipeline implements AsyncDisposable {
         // all run on the model's thread. Otherwise today's path: forward(s), combineBranches, scheduler.step.
         const terms = mask ? null : fusable ? epilogueTerms(scheduler, t) : null;
         let outputs: Tensor[] | undefined;
+        if (i === first && checked.cache.kind !== "none") {
+          if (!terms) throw rangeError("a flow-match Euler step without inpainting (the one-job step) for a cache policy", "scheduler", options.scheduler);
+          cacheRun = checked.cache.start({ depth, batch, branches: branches.length, total: runSteps });
+        }
+        const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
         if (terms) {
           session ??= model.session();
           const state = scheduler.state ?? [];
           const result = await session.step(x, new Float32Array(batch).fill(t), {
-            branches: branches.map((b) => ({
+            branches: branches.map((b, k) => ({
               key: b.name,
               labels: b.condition === "null" ? nullLabels : labels,
-              ...planActions(b.plan, depth),
+              ...(cacheRun ? cacheBranch(cacheRun, cacheStep, k, b.plan) : planActions(b.plan, depth)),
             })),
+            ...(checked.cacheBudgetBytes !== undefined ? { cacheBudgetBytes: checked.cacheBudgetBytes } : {}),
             epilogue: {
               branchWeights: combination.weights,
               anchor: combination.anchor,
@@ -210,6 +222,15 @@ export class Pipeline implements AsyncDisposable {
             signal,
           });
           result.guided?.dispose();
+          if (cacheRun) {
+            cacheRun.observe(cacheStep, result.signals, result.cacheHits);
+            tally.blocksComputed += result.blocksComputed;
+            tally.blocksReused += result.blocksReused;
+            tally.macs += result.macs;
+            tally.cacheBytes = Math.max(tally.cacheBytes, result.slotBytes);
+            tally.stepComputed = result.blocksComputed;
+            tally.stepReused = result.blocksReused;
+          }
           scheduler.advance!(t);
           x.dispose();
           x = result.next!;
@@ -249,8 +270,8 @@ export class Pipeline implements AsyncDisposable {
           step: i - first + 1,
           total: runSteps,
           sigma: allSigmas[i]!,
-          computedBlocks: stepBlocks,
-          reusedBlocks: 0,
+          computedBlocks: cacheRun ? tally.stepComputed! : stepBlocks,
+          reusedBlocks: cacheRun ? tally.stepReused! : 0,
           ms: performance.now() - stepStart,
         });
       }
@@ -277,10 +298,11 @@ export class Pipeline implements AsyncDisposable {
         latents,
         stats: {
           forwards,
-          blocksComputed,
-          blocksReused: 0,
-          macs,
+          blocksComputed: cacheRun ? tally.blocksComputed : blocksComputed,
+          blocksReused: tally.blocksReused,
+          macs: cacheRun ? tally.macs : macs,
           macsUncached: forwards * macsPerSample.total,
+          cacheBytes: tally.cacheBytes,
           wallMs: performance.now() - start,
           peakBytes: endPeakWatch(),
         },

@@ -15,7 +15,8 @@ const CLI = path.join(ROOT, "dist/cli.js");
 const dir = mkdtempSync(path.join(tmpdir(), "ditto-eval-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const CONTRACT_KEYS = ["fd", "acc", "psnr", "ssim", "macs", "macsUncached", "wallMs", "peakBytes", "n", "steps", "cfg", "seedBase", "noise"];
+const CONTRACT_KEYS = ["fd", "acc", "psnr", "ssim", "macs", "macsUncached", "wallMs", "peakBytes", "blocksComputed", "blocksReused", "cacheBytes", "n", "steps", "cfg", "seedBase", "noise"];
+const CACHE_KEYS = ["fdUncached", "accUncached", "wallMsUncached", "cache"];
 
 describe.skipIf(!existsSync(FIXTURE))("ditto eval harness", () => {
   it("evaluates N samples with protocol labels and seeds and saves them", async () => {
@@ -34,13 +35,28 @@ describe.skipIf(!existsSync(FIXTURE))("ditto eval harness", () => {
     expect(Array.from(saved.tensors.get("labels")!.data as BigInt64Array, Number)).toEqual(Array.from({ length: 20 }, (_, k) => Math.floor(k / 2)));
   });
 
+  it("with a cache policy also runs the uncached set on the same seeds and reports both", async () => {
+    const result = await runEval({ fixture: FIXTURE, n: 10, steps: 8, cfg: 4, seedBase: 10000, cache: "fora:interval=2", threads: 2 });
+    expect(Object.keys(result).sort()).toEqual([...CONTRACT_KEYS, ...CACHE_KEYS].sort());
+    expect(result.cache).toBe("fora:interval=2,warmupSteps=0");
+    expect(result.macs).toBeLessThan(0.6 * result.macsUncached);
+    expect(result.macsUncached).toBe(10 * 2 * 8 * 181972992);
+    expect(result.blocksReused).toBe(10 * 2 * 4 * 6); // every other step reuses all six blocks
+    expect(result.blocksComputed + result.blocksReused).toBe(10 * 2 * 8 * 6);
+    expect(result.cacheBytes).toBeGreaterThan(0);
+    expect(result.psnr).toBeGreaterThan(20);
+    expect(result.psnr).toBeLessThan(Infinity); // the images differ from the uncached ones
+    expect(result.fdUncached).toBeGreaterThan(0);
+    expect(result.wallMsUncached).toBeGreaterThan(0);
+  });
+
   it("refuses bad N and policies it cannot run, before generating", async () => {
     await expect(runEval({ fixture: FIXTURE, n: 15, steps: 2, cfg: 2, seedBase: 0 }))
       .rejects.toThrow("Expected a multiple of 10 (the number of classes) for n but received 15");
     await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, cache: "nope" }))
       .rejects.toThrow(/^Unknown cache policy "nope"/);
-    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, cache: "firstBlock:threshold=0.08" }))
-      .rejects.toThrow('Cache policy "firstBlock" is not implemented yet');
+    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, cache: "firstBlock:threshold=-1" }))
+      .rejects.toThrow("Expected number >= 0 for cache.threshold but received -1");
     await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, guidance: "skipLayers:layers=4,scale=1.8" }))
       .rejects.toThrow('Guidance method "skipLayers" is not implemented yet');
   });

@@ -141,7 +141,8 @@ describe("pipeline", () => {
     await expect(pipe.generate({ classLabels: [1, 2], seed: [1] })).rejects.toThrow("Expected 2 seeds (one per sample) for seed but received 1");
     await expect(pipe.generate({ classLabels: [1], steps: 0 })).rejects.toThrow("Expected integer between 1 and 10000 for steps but received 0");
     await expect(pipe.generate({ classLabels: [1], strength: 0.5 })).rejects.toThrow(RangeError);
-    await expect(pipe.generate({ classLabels: [1], cache: { kind: "firstBlock" } })).rejects.toThrow('Cache policy "firstBlock" is not implemented yet');
+    await expect(pipe.generate({ classLabels: [1], cache: { kind: "firstBlock", threshold: 2, warmupSteps: -1 } })).rejects.toThrow("Expected integer >= 0 for cache.warmupSteps but received -1");
+    await expect(pipe.generate({ classLabels: [1], cache: "auto", cacheBudgetBytes: 0 })).rejects.toThrow("Expected positive integer for cacheBudgetBytes but received 0");
     await expect(pipe.generate({ classLabels: [1], initImage: Tensor.zeros([1, 3, 16, 16]) }))
       .rejects.toThrow("Expected shape [1, 1 or 3, 32, 32] for initImage but received [1, 3, 16, 16]");
   });

@@ -57,9 +57,13 @@ describe("cache policy objects", () => {
     expect(Object.isFrozen(none)).toBe(true);
   });
 
-  it("refuses the policies the engine does not run yet, after checking their parameters", () => {
-    expect(() => CachePolicy.from("firstBlock:threshold=0.08")).toThrow(new RangeError('Cache policy "firstBlock" is not implemented yet: generate without a cache policy'));
-    expect(() => CachePolicy.from({ kind: "fora", interval: 2 })).toThrow('Cache policy "fora" is not implemented yet: generate without a cache policy');
+  it("checks parameters and names", () => {
+    expect(() => CachePolicy.from("firstBlock:threshold=-1")).toThrow(new RangeError("Expected number >= 0 for cache.threshold but received -1"));
+    expect(() => CachePolicy.from({ kind: "fora", interval: 0 })).toThrow(new RangeError("Expected integer >= 1 for cache.interval but received 0"));
+    expect(() => CachePolicy.taylorSeer({ order: 2 })).toThrow(new RangeError("Expected integer between 0 and 1 for cache.order but received 2"));
+    expect(() => CachePolicy.magCache({})).toThrow(new RangeError("Expected a ratio curve (ratios=… or profile=FILE from ditto calibrate) for cache.profile but received undefined"));
+    expect(() => CachePolicy.from("magCache:retainRatio=2,ratios=1+0.9")).toThrow(new RangeError("Expected number between 0 and 1 for cache.retainRatio but received 2"));
+    expect(() => CachePolicy.from("teaCache:profile=/nonexistent/profile.json")).toThrow(/^Cannot read cache profile \/nonexistent\/profile.json/);
     expect(() => CachePolicy.from({ kind: "fora", intervall: 2 })).toThrow(new RangeError('Unknown parameter "intervall" for cache policy fora: expected one of interval, warmupSteps'));
     expect(() => CachePolicy.from({ kind: "fora", interval: 2.5 })).toThrow(new RangeError("Expected an integer for cache policy fora.interval but received 2.5"));
     expect(() => CachePolicy.from({ kind: "deltaDit", blocks: [1, -1] })).toThrow(new RangeError("Expected a non-empty array of non-negative integers for cache policy deltaDit.blocks but received [1,-1]"));

@@ -79,20 +79,36 @@ class BackboneKernels {
 enum class SignalKind : uint8_t {
   InputChange,     // relative L1 of block `block`'s input vs the same branch/sample's at the previous such request
   ResidualChange,  // relative L1 of block `block`'s residual (h_out - h_in) vs the previous one
+  // The next two are read where the row stores the span [block, end) this step (NaN for rows that do not), from
+  // the residual R just computed, before it replaces the stored one:
+  ForecastError,   // sum |P - R| / sum |R|, P = what Reuse (order 0) / Forecast (order 1) would have added now (+inf: none)
+  ResidualNorm,    // |R|_2 of the sample (MagCache's magnitude, ratios taken by the caller)
 };
 struct SignalRequest {
   int32_t block = 0;
   SignalKind kind = SignalKind::ResidualChange;
+  int32_t end = 0;    // ForecastError / ResidualNorm: end (exclusive) of the stored span
+  int32_t order = 1;  // ForecastError: 0 = reuse, 1 = first-order forecast
 };
 
 // First-Block Cache (ParaAttention FBCache) run natively: blocks [0, probe_end) are computed (per the plan);
 // then per sample d = rel_l1(residual of [0, probe_end), the one stored when the rest was last computed);
 // d < threshold and a stored residual of [probe_end, depth) -> h += that residual and the rest is skipped;
 // otherwise the rest runs per the plan and its residual and the probe residual are stored.
+// Generalised for the other online rules: rest_end < depth keeps blocks [rest_end, depth) running (DBCache's Bn);
+// input_probe (probe_end 0) takes d = rel_l1(block 0's input, the previous step's), the reference updated at every
+// step (TeaCache, EasyCache); hit when accumulated[s] + scale[s] * poly(d) < threshold (poly = coefficients, highest
+// power first; empty = identity; accumulated / scale empty = 0 / 1), so a caller keeps the rule's running sums and
+// can force a sample to compute (accumulated = +inf).
 struct FirstBlockCacheRule {
   bool enabled = false;
   int32_t probe_end = 1;
   float threshold = 0.f;
+  int32_t rest_end = 0;  // 0 = depth
+  bool input_probe = false;
+  std::vector<float> coefficients;
+  std::vector<float> accumulated;  // per sample
+  std::vector<float> scale;        // per sample
 };
 
 struct BranchPlan {
@@ -126,6 +142,9 @@ struct StepRequest {
   bool share_prefixes = true;   // false: every branch runs from block 0 (for tests and measurements)
   const std::atomic<bool>* abort = nullptr;
   IntermediateSink capture;     // single branch only
+  // > 0: a cap on the session's stored bytes. A store that would pass it frees its slot instead, and a Reuse /
+  // Forecast whose span is then missing computes the span (never an error); 0 = no cap.
+  uint64_t cache_budget_bytes = 0;
 };
 
 struct StepResult {
@@ -136,6 +155,8 @@ struct StepResult {
   std::vector<std::vector<uint8_t>> cache_hits;  // [b][s]: the first-block cache reused the rest
   uint64_t macs = 0;           // executed
   uint64_t macs_uncached = 0;  // every branch computing every block, no sharing
+  uint64_t blocks_computed = 0;  // block kernel runs, summed over rows
+  uint64_t blocks_reused = 0;    // blocks replaced by a stored residual (Reuse / Forecast spans, cache hits)
 };
 
 // State of one generation. Not thread-safe: one step at a time (the binding queues them on the model's job queue).

@@ -113,6 +113,7 @@ struct StepRunner {
   std::vector<BackendBuffer> block_input;  // per row: input of the current block, when a residual signal wants it
   std::vector<BackendBuffer> probe_input;  // per row: input of block 0 for the first-block cache
   std::vector<uint8_t> rest_cached;         // per row: the first-block cache reused the rest
+  std::vector<int64_t> rest_end;            // per branch: end of the span the first-block cache may reuse
 
   StepRunner(Denoiser& m, Session* s, const StepRequest& r)
       : model(m), session(s), req(r), k(m.kernels()), ops(m.kernels().ops()) {}
@@ -136,6 +137,7 @@ struct StepRunner {
     if (req.capture && nb != 1) return invalid_argument("Capture needs a single branch");
     const bool stateful_allowed = session != nullptr;
     plan.assign(static_cast<size_t>(nb), {});
+    rest_end.assign(static_cast<size_t>(nb), L);
     for (size_t b = 0; b < req.branches.size(); ++b) {
       const BranchPlan& bp = req.branches[b];
       const auto& a = bp.actions;
@@ -179,15 +181,31 @@ struct StepRunner {
         if (sig.block < 0 || sig.block >= L)
           return invalid_argument("Expected a signal block in [0, " + std::to_string(L - 1) + "] but received " +
                                   std::to_string(sig.block));
+        const bool span = sig.kind == SignalKind::ForecastError || sig.kind == SignalKind::ResidualNorm;
+        if (span && (sig.end <= sig.block || sig.end > L))
+          return invalid_argument("Expected a signal span end in [" + std::to_string(sig.block + 1) + ", " +
+                                  std::to_string(L) + "] but received " + std::to_string(sig.end));
+        if (sig.kind == SignalKind::ForecastError && sig.order != 0 && sig.order != 1)
+          return invalid_argument("Expected a forecast-error order of 0 or 1 but received " + std::to_string(sig.order));
       }
       const FirstBlockCacheRule& fbc = bp.first_block_cache;
+      rest_end[b] = fbc.rest_end == 0 ? L : fbc.rest_end;
       if (fbc.enabled) {
         if (!stateful_allowed) return invalid_argument("The first-block cache needs a session (model.session())");
-        if (fbc.probe_end < 1 || fbc.probe_end >= L)
-          return invalid_argument("Expected the first-block cache's probe end in [1, " + std::to_string(L - 1) +
-                                  "] but received " + std::to_string(fbc.probe_end));
+        if (fbc.input_probe ? fbc.probe_end != 0 : (fbc.probe_end < 1 || fbc.probe_end >= L))
+          return invalid_argument(fbc.input_probe ? "Expected the first-block cache's probe end 0 with an input probe but received " +
+                                                        std::to_string(fbc.probe_end)
+                                                  : "Expected the first-block cache's probe end in [1, " + std::to_string(L - 1) +
+                                                        "] but received " + std::to_string(fbc.probe_end));
+        if (rest_end[b] <= fbc.probe_end || rest_end[b] > L)
+          return invalid_argument("Expected the first-block cache's rest end in [" + std::to_string(fbc.probe_end + 1) +
+                                  ", " + std::to_string(L) + "] but received " + std::to_string(rest_end[b]));
         if (!std::isfinite(fbc.threshold) || fbc.threshold < 0)
           return invalid_argument("Expected a finite, non-negative first-block cache threshold");
+        for (const auto* v : {&fbc.accumulated, &fbc.scale})
+          if (!v->empty() && static_cast<int64_t>(v->size()) != B)
+            return invalid_argument("Expected " + std::to_string(B) + " per-sample values for the first-block cache but received " +
+                                    std::to_string(v->size()));
         for (int64_t s = 0; s < B; ++s)
           for (int64_t i = 0; i < L; ++i) {
             const BlockAction& act = plan[b][static_cast<size_t>(s)][static_cast<size_t>(i)];
@@ -206,6 +224,12 @@ struct StepRunner {
           const BlockAction& act = plan[b][static_cast<size_t>(s)][static_cast<size_t>(i)];
           if (act.kind != BlockActionKind::Reuse && act.kind != BlockActionKind::Forecast) continue;
           auto it = session->slots_.find(Session::SlotKey{key, s, static_cast<int32_t>(i), act.span_end, kStored});
+          if ((it == session->slots_.end() || !it->second.current.data) && req.cache_budget_bytes > 0) {
+            // dropped for the budget: compute the span instead
+            auto& row = plan[b][static_cast<size_t>(s)];
+            for (int32_t j = static_cast<int32_t>(i); j < act.span_end; ++j) row[static_cast<size_t>(j)].kind = BlockActionKind::Compute;
+            continue;
+          }
           if (it == session->slots_.end() || !it->second.current.data)
             return invalid_argument(action_error(b, s, i, "no residual stored for blocks [" + std::to_string(i) + ", " +
                                                               std::to_string(act.span_end) + ")"));
@@ -296,7 +320,8 @@ struct StepRunner {
   }
 
   bool active(int64_t r, int64_t i) const {
-    return fork[static_cast<size_t>(r / B)] <= i && !rest_cached[static_cast<size_t>(r)];
+    return fork[static_cast<size_t>(r / B)] <= i &&
+           !(rest_cached[static_cast<size_t>(r)] && i < rest_end[static_cast<size_t>(r / B)]);
   }
   const BlockAction& action(int64_t r, int64_t i) const {
     return plan[static_cast<size_t>(r / B)][static_cast<size_t>(r % B)][static_cast<size_t>(i)];
@@ -310,6 +335,19 @@ struct StepRunner {
 
   // Moves `value` into the slot (the slot's current value becomes its previous one).
   void put_slot(const Session::SlotKey& key, BackendBuffer value, bool keep_history) {
+    if (req.cache_budget_bytes > 0) {
+      auto it = session->slots_.find(key);
+      size_t freed = 0;
+      if (it != session->slots_.end()) freed = keep_history ? it->second.previous.bytes() : it->second.current.bytes();
+      if (session->bytes_.load() - freed + value.bytes() > req.cache_budget_bytes) {
+        // over budget: drop the slot (its users compute instead)
+        if (it != session->slots_.end()) {
+          session->bytes_ -= it->second.current.bytes() + it->second.previous.bytes();
+          session->slots_.erase(it);
+        }
+        return;
+      }
+    }
     Session::Slot& slot = session->slots_[key];
     if (keep_history) {
       if (slot.previous.data) session->bytes_ -= slot.previous.bytes();
@@ -357,10 +395,50 @@ struct StepRunner {
                                       predicted.data.get(), row_size));
       DITTO_RETURN_IF_ERROR(ops.axpby(1.f, h, 1.f, predicted.data.get(), h, row_size));
       executed += 4 * static_cast<uint64_t>(row_size);
+      result.blocks_reused += static_cast<uint64_t>(a.span_end - i);
       return Status::Ok();
     }
+    result.blocks_reused += static_cast<uint64_t>(a.span_end - i);
     DITTO_RETURN_IF_ERROR(ops.axpby(1.f, h, 1.f, slot->current.data.get(), h, row_size));
     executed += 2 * static_cast<uint64_t>(row_size);
+    return Status::Ok();
+  }
+
+  // The first-block cache's decision for row r from its probe value (the residual of [0, probe_end), or block 0's
+  // input for an input probe): reuse the stored rest [probe_end, rest_end) or compute it and store it.
+  Status decide_rest(int64_t r, BackendBuffer probe) {
+    const size_t b = static_cast<size_t>(r / B);
+    const size_t s = static_cast<size_t>(r % B);
+    const BranchPlan& bp = req.branches[b];
+    const FirstBlockCacheRule& fbc = bp.first_block_cache;
+    const int32_t end = static_cast<int32_t>(rest_end[b]);
+    const auto probe_key = slot_key(r, 0, fbc.probe_end, kProbeRef);
+    const auto rest_key = slot_key(r, fbc.probe_end, end, kRest);
+    float d = std::numeric_limits<float>::infinity();
+    if (const Session::Slot* ref = find_slot(probe_key))
+      DITTO_RETURN_IF_ERROR(ops.relative_l1(probe.data.get(), ref->current.data.get(), 1, row_size, &d));
+    result.signals[b][bp.signals.size() * static_cast<size_t>(B) + s] = d;
+    double value = d;
+    if (!fbc.coefficients.empty()) {
+      value = 0;
+      for (float c : fbc.coefficients) value = value * d + c;  // Horner, highest power first
+    }
+    const double acc = fbc.accumulated.empty() ? 0.0 : fbc.accumulated[s];
+    const double scale = fbc.scale.empty() ? 1.0 : fbc.scale[s];
+    const Session::Slot* rest = find_slot(rest_key);
+    const bool hit = rest && std::isfinite(d) && acc + scale * value < fbc.threshold;
+    // TeaCache / EasyCache compare with the previous step's input, FBCache with the probe of the last computed step.
+    if (fbc.input_probe || !hit) put_slot(probe_key, std::move(probe), false);
+    if (hit) {
+      DITTO_RETURN_IF_ERROR(ops.axpby(1.f, row_ptr(r), 1.f, rest->current.data.get(), row_ptr(r), row_size));
+      executed += 2 * static_cast<uint64_t>(row_size);
+      rest_cached[static_cast<size_t>(r)] = 1;
+      result.cache_hits[b][s] = 1;
+      result.blocks_reused += static_cast<uint64_t>(end - fbc.probe_end);
+    } else {
+      DITTO_ASSIGN_OR_RETURN(BackendBuffer in, snapshot(r));
+      pending.push_back({r, fbc.probe_end, end, kRest, std::move(in)});
+    }
     return Status::Ok();
   }
 
@@ -372,12 +450,17 @@ struct StepRunner {
     for (int64_t r = 0; r < rows; ++r) {
       if (!active(r, i)) continue;
       const BranchPlan& bp = req.branches[static_cast<size_t>(r / B)];
+      if (bp.first_block_cache.enabled && bp.first_block_cache.input_probe && i == 0) {
+        DITTO_ASSIGN_OR_RETURN(BackendBuffer in, snapshot(r));
+        DITTO_RETURN_IF_ERROR(decide_rest(r, std::move(in)));
+        if (!active(r, i)) continue;
+      }
       const BlockAction& a = action(r, i);
       if (a.store_end != 0) {
         DITTO_ASSIGN_OR_RETURN(BackendBuffer in, snapshot(r));
         pending.push_back({r, static_cast<int32_t>(i), a.store_end, kStored, std::move(in)});
       }
-      if (bp.first_block_cache.enabled && i == 0) {
+      if (bp.first_block_cache.enabled && !bp.first_block_cache.input_probe && i == 0) {
         DITTO_ASSIGN_OR_RETURN(probe_input[static_cast<size_t>(r)], snapshot(r));
       }
       for (size_t q = 0; q < bp.signals.size(); ++q) {
@@ -388,7 +471,7 @@ struct StepRunner {
           DITTO_ASSIGN_OR_RETURN(float d, change_signal(slot_key(r, sig.block, -1 - static_cast<int32_t>(sig.kind), kSignalRef),
                                                         std::move(in)));
           result.signals[static_cast<size_t>(r / B)][q * static_cast<size_t>(B) + static_cast<size_t>(r % B)] = d;
-        } else if (!block_input[static_cast<size_t>(r)].data) {
+        } else if (sig.kind == SignalKind::ResidualChange && !block_input[static_cast<size_t>(r)].data) {
           DITTO_ASSIGN_OR_RETURN(block_input[static_cast<size_t>(r)], snapshot(r));
         }
       }
@@ -435,6 +518,7 @@ struct StepRunner {
         return ops.copy(scratch.data.get() + s * row_size, row_ptr(s), (e - s) * row_size);
       }));
       DITTO_RETURN_IF_ERROR(k.block(i, r, end - r, perturb));
+      result.blocks_computed += static_cast<uint64_t>(end - r);
       executed += static_cast<uint64_t>(end - r) * (block_macs - (perturb ? attention_macs : 0));
       DITTO_RETURN_IF_ERROR(for_scale_spans([&](int64_t s, int64_t e, float alpha) -> Status {
         // h_out = h_in + alpha * (block(h_in) - h_in)
@@ -442,6 +526,39 @@ struct StepRunner {
         return ops.lerp(scratch.data.get() + s * row_size, row_ptr(s), alpha, row_ptr(s), (e - s) * row_size);
       }));
       r = end;
+    }
+    return Status::Ok();
+  }
+
+  // ForecastError / ResidualNorm requests on the span a row has just stored, from its new residual `res`, before it
+  // replaces the stored one.
+  Status span_signals(const Pending& p, const BackendBuffer& res) {
+    const size_t b = static_cast<size_t>(p.row / B);
+    const BranchPlan& bp = req.branches[b];
+    for (size_t q = 0; q < bp.signals.size(); ++q) {
+      const SignalRequest& sig = bp.signals[q];
+      if (sig.block != p.begin || sig.end != p.end) continue;
+      float& out = result.signals[b][q * static_cast<size_t>(B) + static_cast<size_t>(p.row % B)];
+      if (sig.kind == SignalKind::ResidualNorm) {
+        float dot = 0, norm = 0, unused = 0;
+        DITTO_RETURN_IF_ERROR(ops.dot_norm(res.data.get(), res.data.get(), 1, row_size, &dot, &norm, &unused));
+        out = norm;
+      } else if (sig.kind == SignalKind::ForecastError) {
+        out = std::numeric_limits<float>::infinity();
+        const Session::Slot* slot = find_slot(slot_key(p.row, p.begin, p.end, p.role));
+        if (!slot) continue;
+        if (sig.order == 1 && slot->previous.data && slot->current_step != slot->previous_step) {
+          // the prediction add_stored's Forecast would make at this step
+          const float f = static_cast<float>(session->step_index_ - slot->current_step) /
+                          static_cast<float>(slot->current_step - slot->previous_step);
+          DITTO_ASSIGN_OR_RETURN(BackendBuffer predicted, ops.allocate(row_size));
+          DITTO_RETURN_IF_ERROR(ops.axpby(1.f + f, slot->current.data.get(), -f, slot->previous.data.get(),
+                                          predicted.data.get(), row_size));
+          DITTO_RETURN_IF_ERROR(ops.relative_l1(predicted.data.get(), res.data.get(), 1, row_size, &out));
+        } else if (sig.order == 0) {
+          DITTO_RETURN_IF_ERROR(ops.relative_l1(slot->current.data.get(), res.data.get(), 1, row_size, &out));
+        }
+      }
     }
     return Status::Ok();
   }
@@ -454,6 +571,7 @@ struct StepRunner {
         continue;
       }
       DITTO_ASSIGN_OR_RETURN(BackendBuffer res, residual(it->row, it->input));
+      if (it->role == kStored || it->role == kRest) DITTO_RETURN_IF_ERROR(span_signals(*it, res));
       put_slot(slot_key(it->row, it->begin, it->end, it->role), std::move(res), it->role == kStored);
       it = pending.erase(it);
     }
@@ -472,25 +590,10 @@ struct StepRunner {
       block_input[static_cast<size_t>(r)] = {};
       const FirstBlockCacheRule& fbc = bp.first_block_cache;
       if (!fbc.enabled || i != fbc.probe_end - 1) continue;
+      if (fbc.input_probe) continue;
       DITTO_ASSIGN_OR_RETURN(BackendBuffer probe, residual(r, probe_input[static_cast<size_t>(r)]));
       probe_input[static_cast<size_t>(r)] = {};
-      const auto probe_key = slot_key(r, 0, fbc.probe_end, kProbeRef);
-      const auto rest_key = slot_key(r, fbc.probe_end, static_cast<int32_t>(L), kRest);
-      float d = std::numeric_limits<float>::infinity();
-      if (const Session::Slot* ref = find_slot(probe_key))
-        DITTO_RETURN_IF_ERROR(ops.relative_l1(probe.data.get(), ref->current.data.get(), 1, row_size, &d));
-      result.signals[b][bp.signals.size() * static_cast<size_t>(B) + static_cast<size_t>(r % B)] = d;
-      const Session::Slot* rest = find_slot(rest_key);
-      if (d < fbc.threshold && rest) {
-        DITTO_RETURN_IF_ERROR(ops.axpby(1.f, row_ptr(r), 1.f, rest->current.data.get(), row_ptr(r), row_size));
-        executed += 2 * static_cast<uint64_t>(row_size);
-        rest_cached[static_cast<size_t>(r)] = 1;
-        result.cache_hits[b][static_cast<size_t>(r % B)] = 1;
-      } else {
-        put_slot(probe_key, std::move(probe), false);
-        DITTO_ASSIGN_OR_RETURN(BackendBuffer in, snapshot(r));
-        pending.push_back({r, fbc.probe_end, static_cast<int32_t>(L), kRest, std::move(in)});
-      }
+      DITTO_RETURN_IF_ERROR(decide_rest(r, std::move(probe)));
     }
     return Status::Ok();
   }

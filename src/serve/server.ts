@@ -91,6 +91,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       if (e instanceof QueueFullError) {
         return reply.code(429).header("retry-after", String(e.retryAfterSeconds)).send(errorBody(e));
       }
+      if (e instanceof ServiceClosingError) return reply.code(503).send(errorBody(e));
       throw e;
     }
     if (request.query.async === "1" || request.query.async === "true") {

@@ -210,4 +210,16 @@ describe("ditto serve bounds and cancellation", () => {
       await service.stop();
     }
   });
+
+  it("answers 503 once the job queue is closing (shutdown)", async () => {
+    const service = await startService({ maxQueue: 1, concurrency: 1 });
+    try {
+      await service.backend.close();
+      const response = await service.post({ classLabels: [0], steps: 2 });
+      expect(response.status).toBe(503);
+      expect(await errorMessage(response)).toBe("The service is shutting down");
+    } finally {
+      await service.stop();
+    }
+  });
 });

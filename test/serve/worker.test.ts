@@ -143,6 +143,34 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
     } finally {
       await client.close();
     }
+
+    // A client that disconnects while a worker runs its job: the id goes out on the cancel channel, the worker aborts
+    // the job between blocks, and it fails once (no retry); the worker then takes the next job.
+    const leaving = new AbortController();
+    const pending = post(url, { classLabels: [6], steps: 10_000 }, "", leaving.signal).catch((e: Error) => e);
+    const watcher = queueClient("contract");
+    let cancelledId: string | undefined;
+    try {
+      while (!cancelledId) {
+        cancelledId = (await watcher.queue.getActive())[0]?.id;
+        if (!cancelledId) await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await watcher.close();
+    }
+    await worker.logged(new RegExp(`^ditto worker: job ${cancelledId} started`));
+    leaving.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await worker.logged(new RegExp(`^ditto worker: job ${cancelledId} failed: AbortError: `));
+    // The worker logs before BullMQ moves the job to failed: poll until it has.
+    let state = "active";
+    while (state === "active") state = ((await (await fetch(`${url}/v1/jobs/${cancelledId}`)).json()) as { state: string }).state;
+    expect(state).toBe("cancelled");
+    const next = await post(url, { classLabels: [6], steps: 2, seed: 0 });
+    expect(next.status).toBe(200);
+    expect(worker.stderr()).toContain(`job ${cancelledId} cancelled`);
+    expect(worker.stderr()).not.toContain(`job ${cancelledId} started (attempt 2)`);
+
     serve.child.kill("SIGTERM");
     worker.child.kill("SIGTERM");
     expect(await serve.exited).toBe(0);

@@ -170,7 +170,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       // The worker logs before BullMQ moves the job to failed: poll until it has.
       let status: { state: string } = { state: "active" };
       while (status.state === "active") status = (await (await fetch(`${url}/v1/jobs/${cancelledId}`)).json()) as typeof status;
-      expect(status).toMatchObject({ state: "cancelled", error: { name: "AbortError" } });
+      expect(status).toEqual({ id: cancelledId, state: "cancelled", error: { name: "AbortError", message: "The operation was aborted" } });
       const next = await post(url, { classLabels: [6], steps: 2, seed: 0 });
       expect(next.status).toBe(200);
       expect(worker.stderr()).toContain(`job ${cancelledId} cancelled`);

@@ -46,10 +46,10 @@ export class QueueFullError extends Error {
   }
 }
 
-/** The node is shutting down while a client waits; a queued job stays queued (503: ask another node). */
+/** The node is shutting down (503): no new jobs; a client still waiting on a queued job may ask another node. */
 export class ServiceClosingError extends Error {
-  constructor() {
-    super("The service is shutting down; a queued job stays on the queue (GET /v1/jobs/:id on another node)");
+  constructor(message = "The service is shutting down; a queued job stays on the queue (GET /v1/jobs/:id on another node)") {
+    super(message);
     this.name = "ServiceClosingError";
   }
 }

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 
 import { abortError } from "../errors.js";
 import type { Pipeline } from "../pipeline/pipeline.js";
-import { QueueFullError, retryAfterSeconds, type JobBackend, type JobOutput, type JobStatus } from "./backend.js";
+import { QueueFullError, retryAfterSeconds, ServiceClosingError, type JobBackend, type JobOutput, type JobStatus } from "./backend.js";
 import type { ServiceMetrics } from "./metrics.js";
 import type { GenerateRequest } from "./request.js";
 
@@ -45,7 +45,7 @@ export class LocalJobQueue implements JobBackend {
   }
 
   async submit(request: GenerateRequest): Promise<string> {
-    if (this.#closed) throw new Error("The service is shutting down");
+    if (this.#closed) throw new ServiceClosingError("The service is shutting down");
     if (this.#waiting.length >= this.#options.maxQueue) {
       this.#options.metrics.jobFinished("rejected");
       throw new QueueFullError(this.#waiting.length, retryAfterSeconds(this.#waiting.length, this.#options.concurrency, this.#meanJobSeconds));

@@ -134,9 +134,11 @@ export class RedisJobQueue implements JobBackend {
   }
 
   async status(id: string): Promise<JobStatus | undefined> {
+    // The state first, then the job's data: a job finishing between two reads then has its return value or failure
+    // reason in the data (read the other way round, a just-failed job showed no reason).
+    const bullState = await this.#queue.getJobState(id);
     const job = await this.#queue.getJob(id);
-    if (!job) return undefined;
-    const bullState = await job.getState();
+    if (!job || bullState === "unknown") return undefined;
     const state: JobState = bullState === "active" ? "active" : bullState === "completed" ? "completed" : bullState === "failed"
       ? (jobError(job.failedReason).name === "AbortError" ? "cancelled" : "failed") : "waiting";
     const status: JobStatus = { id, state };

@@ -5,6 +5,7 @@
 // left (nobody reads that answer), 500 only for engine failures.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
+import { abortError } from "../errors.js";
 import { QueueFullError, ServiceClosingError, type JobBackend, type JobOutput, type JobStatus } from "./backend.js";
 import type { ServiceMetrics } from "./metrics.js";
 import { loadFastify } from "./optional.js";
@@ -84,23 +85,31 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (wantsPng && checked.classLabels.length !== 1) {
       return reply.code(400).send(errorBody(new RangeError(`Expected one label with Accept: image/png for classLabels but received ${checked.classLabels.length}`)));
     }
-    let id: string;
+    // A client that disconnects before its answer cancels its job (the response closes without finishing). The
+    // listener goes on before the job is queued: a client may leave while submit() is still on its way to Redis.
+    let id: string | undefined;
+    let clientGone = false;
+    reply.raw.on("close", () => {
+      if (reply.raw.writableFinished) return;
+      clientGone = true;
+      if (id !== undefined) void backend.cancel(id);
+    });
     try {
       id = await backend.submit(checked);
     } catch (e) {
       if (e instanceof QueueFullError) {
         return reply.code(429).header("retry-after", String(e.retryAfterSeconds)).send(errorBody(e));
       }
+      if (e instanceof ServiceClosingError) return reply.code(503).send(errorBody(e));
       throw e;
+    }
+    if (clientGone || request.raw.socket?.destroyed) {
+      void backend.cancel(id);
+      return reply.code(499).send(errorBody(abortError("The client disconnected before its job was queued")));
     }
     if (request.query.async === "1" || request.query.async === "true") {
       return reply.code(202).header("location", `/v1/jobs/${id}`).send({ id, state: "waiting", status: `/v1/jobs/${id}` });
     }
-    // A client that disconnects before its answer cancels its job (the response closes without finishing).
-    const onClose = () => {
-      if (!reply.raw.writableFinished) void backend.cancel(id);
-    };
-    reply.raw.on("close", onClose);
     let output: JobOutput;
     try {
       output = await backend.result(id);

@@ -160,6 +160,23 @@ describe("ditto serve (local queue)", () => {
   });
 });
 
+describe("ditto serve with --concurrency 2", () => {
+  it("runs concurrent requests with the same images as sequential generate() calls", async () => {
+    const service = await startService({ maxQueue: 4, concurrency: 2 });
+    try {
+      const bodies = [0, 1, 2].map((seed) => ({ classLabels: [seed + 4], steps: 3, seed }));
+      const answers = await Promise.all(bodies.map(async (body) => (await (await service.post(body)).json()) as { images: string[] }));
+      for (const [k, body] of bodies.entries()) {
+        const direct = await pipe.generate(body);
+        direct.latents.dispose();
+        expect(answers[k]!.images).toEqual([(await direct.images[0]!.toPNG()).toString("base64")]);
+      }
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
 describe("ditto serve bounds and cancellation", () => {
   it("answers 429 with Retry-After above --max-queue, and a client that disconnects cancels its job", async () => {
     const service = await startService({ maxQueue: 1, concurrency: 1 });
@@ -189,6 +206,18 @@ describe("ditto serve bounds and cancellation", () => {
       // The service still works after the cancellations.
       const after = await service.post({ classLabels: [0], steps: 2, seed: 0 });
       expect(after.status).toBe(200);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("answers 503 once the job queue is closing (shutdown)", async () => {
+    const service = await startService({ maxQueue: 1, concurrency: 1 });
+    try {
+      await service.backend.close();
+      const response = await service.post({ classLabels: [0], steps: 2 });
+      expect(response.status).toBe(503);
+      expect(await errorMessage(response)).toBe("The service is shutting down");
     } finally {
       await service.stop();
     }

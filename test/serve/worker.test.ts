@@ -56,9 +56,13 @@ function ditto(...argv: string[]): Ditto {
   };
 }
 
-async function startWorker(redis: RedisServer, queue: string, out: string): Promise<Ditto> {
+/**
+ * A worker on `queue`. Its lock is BullMQ's default (30 s) unless a test kills workers: a short lock recovers sooner
+ * but can expire on a CPU-starved CI machine (the job then counts as stalled), so only the kill test shortens it.
+ */
+async function startWorker(redis: RedisServer, queue: string, out: string, lockMs = 30_000): Promise<Ditto> {
   const worker = ditto("worker", "--model", MODEL, "--redis", redis.url, "--queue", queue, "--out", out, "--threads", "1",
-    "--lock-duration", "2000", "--stalled-interval", "1000");
+    "--lock-duration", String(lockMs), "--stalled-interval", "1000");
   await worker.line(/^worker ready on /);
   return worker;
 }
@@ -114,39 +118,72 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
     const out = path.join(work, "contract");
     const worker = await startWorker(redis, "contract", out);
     const { serve, url } = await startServe(redis, "contract", 4);
-    const body = { classLabels: [3, 4], steps: 4, seed: 0 };
-    const response = await post(url, body);
-    expect(response.status).toBe(200);
-    const json = await response.json() as { id: string; images: string[]; stats: { forwards: number }; worker: string };
-    expect(json.images).toEqual([0, 1].map((i) => path.join(out, `${json.id}-${i}.png`)));
-    expect(json.worker).toBe(`${hostname()}:${worker.child.pid}`);
-    await using pipe = await Pipeline.load({ model: MODEL, threads: 1 });
-    const direct = await pipe.generate(body);
-    direct.latents.dispose();
-    for (const [i, image] of direct.images.entries()) expect(readFileSync(json.images[i]!).equals(await image.toPNG())).toBe(true);
-    expect(json.stats.forwards).toBe(direct.stats.forwards);
-
-    // Bad input is a 400 from serve with the API's message, before anything is queued.
-    const bad = await post(url, { classLabels: [3], steps: 0 });
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe("Expected integer between 1 and 10000 for steps but received 0");
-
-    // A bad job put on the queue by someone else fails on the worker with the same message, without retries.
-    const client = queueClient("contract");
     try {
-      const job = await client.queue.add("generate", { classLabels: [99], steps: 2 }, { attempts: 3 });
-      await expect(job.waitUntilFinished(client.events)).rejects.toThrow("RangeError: Expected integer between 0 and 10 (10 = unconditional) for classLabels[0] but received 99");
-      const failed = await client.queue.getJob(job.id!);
-      expect(failed!.attemptsMade).toBe(1);
-      const status = await (await fetch(`${url}/v1/jobs/${job.id}`)).json() as { state: string; error: { name: string } };
-      expect(status).toMatchObject({ state: "failed", error: { name: "RangeError" } });
+      const body = { classLabels: [3, 4], steps: 4, seed: 0 };
+      const response = await post(url, body);
+      expect(response.status).toBe(200);
+      const json = await response.json() as { id: string; images: string[]; stats: { forwards: number }; worker: string };
+      expect(json.images).toEqual([0, 1].map((i) => path.join(out, `${json.id}-${i}.png`)));
+      expect(json.worker).toBe(`${hostname()}:${worker.child.pid}`);
+      await using pipe = await Pipeline.load({ model: MODEL, threads: 1 });
+      const direct = await pipe.generate(body);
+      direct.latents.dispose();
+      for (const [i, image] of direct.images.entries()) expect(readFileSync(json.images[i]!).equals(await image.toPNG())).toBe(true);
+      expect(json.stats.forwards).toBe(direct.stats.forwards);
+
+      // Bad input is a 400 from serve with the API's message, before anything is queued.
+      const bad = await post(url, { classLabels: [3], steps: 0 });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { message: string } }).error.message).toBe("Expected integer between 1 and 10000 for steps but received 0");
+
+      // A bad job put on the queue by someone else fails on the worker with the same message, without retries.
+      const client = queueClient("contract");
+      try {
+        const job = await client.queue.add("generate", { classLabels: [99], steps: 2 }, { attempts: 3 });
+        await expect(job.waitUntilFinished(client.events)).rejects.toThrow("RangeError: Expected integer between 0 and 10 (10 = unconditional) for classLabels[0] but received 99");
+        const failed = await client.queue.getJob(job.id!);
+        expect(failed!.attemptsMade).toBe(1);
+        const status = await (await fetch(`${url}/v1/jobs/${job.id}`)).json() as { state: string; error: { name: string } };
+        expect(status).toMatchObject({ state: "failed", error: { name: "RangeError" } });
+      } finally {
+        await client.close();
+      }
+
+      // A client that disconnects while a worker runs its job: the id goes out on the cancel channel, the worker aborts
+      // the job between blocks, and it fails once (no retry); the worker then takes the next job.
+      const leaving = new AbortController();
+      const pending = post(url, { classLabels: [6], steps: 10_000 }, "", leaving.signal).catch((e: Error) => e);
+      const watcher = queueClient("contract");
+      let cancelledId: string | undefined;
+      try {
+        while (!cancelledId) {
+          cancelledId = (await watcher.queue.getActive())[0]?.id;
+          if (!cancelledId) await new Promise((r) => setTimeout(r, 20));
+        }
+      } finally {
+        await watcher.close();
+      }
+      await worker.logged(new RegExp(`^ditto worker: job ${cancelledId} started`));
+      leaving.abort();
+      expect(await pending).toBeInstanceOf(Error);
+      await worker.logged(new RegExp(`^ditto worker: job ${cancelledId} failed: AbortError: `));
+      // The worker logs before BullMQ moves the job to failed: poll until it has.
+      let status: { state: string } = { state: "active" };
+      while (status.state === "active") status = (await (await fetch(`${url}/v1/jobs/${cancelledId}`)).json()) as typeof status;
+      expect(status).toEqual({ id: cancelledId, state: "cancelled", error: { name: "AbortError", message: "The operation was aborted" } });
+      const next = await post(url, { classLabels: [6], steps: 2, seed: 0 });
+      expect(next.status).toBe(200);
+      expect(worker.stderr()).toContain(`job ${cancelledId} cancelled`);
+      expect(worker.stderr()).not.toContain(`job ${cancelledId} started (attempt 2)`);
+
+      serve.child.kill("SIGTERM");
+      worker.child.kill("SIGTERM");
+      expect(await serve.exited).toBe(0);
+      expect(await worker.exited).toBe(0);
     } finally {
-      await client.close();
+      // A failed check must not leave a worker running a long job beside the next tests.
+      for (const child of [serve.child, worker.child]) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
-    serve.child.kill("SIGTERM");
-    worker.child.kill("SIGTERM");
-    expect(await serve.exited).toBe(0);
-    expect(await worker.exited).toBe(0);
   });
 
   it("answers 429 above --max-queue waiting jobs, a client that disconnects removes its waiting job, SIGTERM answers waiting clients 503", async () => {
@@ -195,14 +232,14 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
     client.events.on("completed", ({ jobId }) => completions.push(jobId));
     await client.events.waitUntilReady();
     try {
-      const doomed = await startWorker(redis, "kill", out);
+      const doomed = await startWorker(redis, "kill", out, 5000);
       const job = await client.queue.add("generate", { classLabels: [5], steps: 60, seed: 3 }, { attempts: 3 });
       await doomed.logged(new RegExp(`^ditto worker: job ${job.id} started`));
       doomed.child.kill("SIGKILL");
       await doomed.exited;
       expect(doomed.stderr()).not.toContain(`job ${job.id} completed`);
 
-      const rescuer = await startWorker(redis, "kill", out);
+      const rescuer = await startWorker(redis, "kill", out, 5000);
       const value = await job.waitUntilFinished(client.events) as { images: string[]; worker: string };
       expect(value.worker).toBe(`${hostname()}:${rescuer.child.pid}`);
       expect(value.images).toEqual([path.join(out, `${job.id}-0.png`)]);

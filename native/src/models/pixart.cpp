@@ -42,12 +42,12 @@ struct Config {
 
 struct Block {
   family::Linear qkv, self_out, q, kv, cross_out, ff1, ff2;
-  std::vector<float> table;  // scale_shift_table [6, D]
+  HostVector<float> table;  // scale_shift_table [6, D]
 };
 
 struct Weights {
   family::Linear patch_embed, t_fc1, t_fc2, adaln, cap1, cap2, proj_out;
-  std::vector<float> final_table;  // [2, D]
+  HostVector<float> final_table;  // [2, D]
   std::vector<Block> blocks;
   uint64_t bytes() const {
     uint64_t b = patch_embed.bytes() + t_fc1.bytes() + t_fc2.bytes() + adaln.bytes() + cap1.bytes() + cap2.bytes() +
@@ -284,7 +284,7 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     if (text_computed_) {
       kv_.key_values.assign(static_cast<size_t>(c_.depth), {});
       context_.assign(static_cast<size_t>(B * L * D), 0.f);
-      std::vector<float> hidden(static_cast<size_t>(B * L * D));
+      HostVector<float> hidden(static_cast<size_t>(B * L * D));
       cpu::Epilogue gelu;
       gelu.activation = cpu::Activation::GeluTanh;
       family::apply(tp, w_.cap1, text.data<float>(), B * L, c_.caption_channels, hidden.data(), D, gelu);
@@ -512,7 +512,7 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
   std::unique_ptr<CpuOps> ops_;
   Workspace ws_;
   family::CrossKvCache kv_;
-  std::vector<float> context_, mask_bias_, pos_, ones_;
+  HostVector<float> context_, mask_bias_, pos_, ones_;  // counted engine memory (ditto/memory.h)
   int64_t height_ = 0, width_ = 0, text_len_ = 0, pos_h_ = -1, pos_w_ = -1;
   bool text_computed_ = true;
   uint64_t weight_bytes_ = 0;

@@ -41,7 +41,7 @@ void release_all_pages(const SafetensorsFile& file) {
   for (const SafetensorsEntry& e : file.entries()) release_pages(file, e.name);
 }
 
-Result<std::vector<float>> CheckpointReader::floats(const std::string& name, const Shape& expected) const {
+Result<HostVector<float>> CheckpointReader::floats(const std::string& name, const Shape& expected) const {
   DITTO_ASSIGN_OR_RETURN(Shape s, shape(name));
   if (!expected.empty() && s != expected)
     return model_load_error("Tensor " + in_quotes(name) + " in " + in_quotes(file_.path()) + " has shape " +
@@ -50,7 +50,7 @@ Result<std::vector<float>> CheckpointReader::floats(const std::string& name, con
   DITTO_ASSIGN_OR_RETURN(Tensor t, file_.get_f32(name));
   release_pages(file_, name);
   const float* p = t.data<float>();
-  return std::vector<float>(p, p + t.numel());
+  return HostVector<float>(p, p + t.numel());
 }
 
 Result<Linear> CheckpointReader::linear(const std::vector<std::string>& prefixes, int64_t k, bool bias) const {
@@ -62,22 +62,22 @@ Result<Linear> CheckpointReader::linear(const std::vector<std::string>& prefixes
       return model_load_error("Tensor " + in_quotes(prefix + ".weight") + " in " + in_quotes(file_.path()) +
                               " has shape " + shape_string(s) + " but [N, " + std::to_string(k) +
                               "] was expected (" + layout_ + " layout)");
-    DITTO_ASSIGN_OR_RETURN(std::vector<float> w, floats(prefix + ".weight", s));
+    DITTO_ASSIGN_OR_RETURN(HostVector<float> w, floats(prefix + ".weight", s));
     weight.insert(weight.end(), w.begin(), w.end());
     if (bias) {
-      DITTO_ASSIGN_OR_RETURN(std::vector<float> bb, floats(prefix + ".bias", {s[0]}));
+      DITTO_ASSIGN_OR_RETURN(HostVector<float> bb, floats(prefix + ".bias", {s[0]}));
       b.insert(b.end(), bb.begin(), bb.end());
     }
     n += s[0];
   }
   Linear l;
   DITTO_ASSIGN_OR_RETURN(l.weight, cpu::PackedWeight::pack(weight.data(), n, k, dtype_));
-  l.bias = std::move(b);
+  l.bias.assign(b.begin(), b.end());
   return l;
 }
 
 Result<Linear> CheckpointReader::conv_as_linear(const std::string& prefix, const Shape& expected) const {
-  DITTO_ASSIGN_OR_RETURN(std::vector<float> w, floats(prefix + ".weight", expected));
+  DITTO_ASSIGN_OR_RETURN(HostVector<float> w, floats(prefix + ".weight", expected));
   const int64_t n = expected[0], k = shape_numel(expected) / expected[0];
   Linear l;
   DITTO_ASSIGN_OR_RETURN(l.weight, cpu::PackedWeight::pack(w.data(), n, k, dtype_));

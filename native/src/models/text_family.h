@@ -11,6 +11,7 @@
 
 #include "ditto/cpu/gemm.h"
 #include "ditto/json.h"
+#include "ditto/memory.h"
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "ditto/thread_pool.h"
@@ -19,7 +20,7 @@ namespace ditto::family {
 
 struct Linear {
   cpu::PackedWeight weight;  // [out, in]
-  std::vector<float> bias;   // [out] (empty: no bias)
+  HostVector<float> bias;    // [out] (empty: no bias); counted engine memory (ditto/memory.h)
   int64_t out() const { return weight.n(); }
   int64_t in() const { return weight.k(); }
   uint64_t bytes() const { return weight.bytes() + bias.size() * sizeof(float); }
@@ -40,7 +41,7 @@ class CheckpointReader {
   CheckpointReader(const SafetensorsFile& file, std::string layout_name, DType dtype)
       : file_(file), layout_(std::move(layout_name)), dtype_(dtype) {}
   Result<Shape> shape(const std::string& name) const;
-  Result<std::vector<float>> floats(const std::string& name, const Shape& expected) const;
+  Result<HostVector<float>> floats(const std::string& name, const Shape& expected) const;
   // The [rows_i, k] weights `<prefix>.weight` of every prefix stacked row-wise (+ their biases) as one Linear.
   Result<Linear> linear(const std::vector<std::string>& prefixes, int64_t k, bool bias = true) const;
   // A Conv{2,3}d with stride == kernel as patchify + Linear: weight [D, ...] flattened to [D, prod(...)].
@@ -98,8 +99,8 @@ Status check_text_condition(const Tensor& t, const std::string& name, int64_t ba
 // and reused while the stacked condition tensors (bytes and shapes) stay the same: every step of a generation,
 // and later calls with the same text. `fresh` tells the prelude whether it must (re)compute.
 struct CrossKvCache {
-  std::vector<std::vector<float>> key_values;  // [block] -> [rows * L * 2D]
-  std::vector<std::vector<uint8_t>> signature;  // the condition tensors the buffers were computed from
+  std::vector<HostVector<float>> key_values;    // [block] -> [rows * L * 2D]
+  std::vector<HostVector<uint8_t>> signature;  // the condition tensors the buffers were computed from
   std::vector<Shape> shapes;
   // True when `conditions` differ from the cached ones (and records them); the caller then recomputes.
   bool update(const std::vector<const Tensor*>& conditions);

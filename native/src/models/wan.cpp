@@ -141,14 +141,14 @@ const std::vector<std::string> kAnchors = {"condition_embedder.time_proj.weight"
 
 struct Block {
   family::Linear qkv, self_out, q, kv, cross_out, ffn1, ffn2;
-  std::vector<float> self_norm_q, self_norm_k, cross_norm_q, cross_norm_k;  // RMSNorm weights [D] (empty: none)
-  std::vector<float> cross_ln_weight, cross_ln_bias;                        // affine LN [D] (empty: Identity)
-  std::vector<float> table;                                                 // [6, D]
+  HostVector<float> self_norm_q, self_norm_k, cross_norm_q, cross_norm_k;  // RMSNorm weights [D] (empty: none)
+  HostVector<float> cross_ln_weight, cross_ln_bias;                        // affine LN [D] (empty: Identity)
+  HostVector<float> table;                                                 // [6, D]
 };
 
 struct Weights {
   family::Linear patch_embed, text1, text2, time1, time2, time_proj, head;
-  std::vector<float> head_table;  // [2, D]
+  HostVector<float> head_table;  // [2, D]
   std::vector<Block> blocks;
   uint64_t bytes() const {
     uint64_t b = patch_embed.bytes() + text1.bytes() + text2.bytes() + time1.bytes() + time2.bytes() +
@@ -372,7 +372,7 @@ class WanModel final : public Denoiser, public BackboneKernels {
     if (text_computed_) {
       kv_.key_values.assign(static_cast<size_t>(c_.depth), {});
       context_.assign(static_cast<size_t>(B * L * D), 0.f);
-      std::vector<float> hidden(static_cast<size_t>(B * L * D));
+      HostVector<float> hidden(static_cast<size_t>(B * L * D));
       cpu::Epilogue gelu;
       gelu.activation = cpu::Activation::GeluTanh;
       family::apply(tp, w_.text1, text.data<float>(), B * L, c_.text_dim, hidden.data(), D, gelu);
@@ -629,7 +629,7 @@ class WanModel final : public Denoiser, public BackboneKernels {
   std::unique_ptr<CpuOps> ops_;
   Workspace ws_;
   family::CrossKvCache kv_;
-  std::vector<float> context_, rope_cos_, rope_sin_, ones_;
+  HostVector<float> context_, rope_cos_, rope_sin_, ones_;  // counted engine memory (ditto/memory.h)
   int64_t frames_ = 0, height_ = 0, width_ = 0, text_len_ = 0, rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
   bool text_computed_ = true;
   uint64_t weight_bytes_ = 0;

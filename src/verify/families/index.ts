@@ -3,3 +3,4 @@
 import "./dit.js";
 import "./schedulers.js";
 import "./ditDdim.js";
+import "./vaeKl.js";

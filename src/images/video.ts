@@ -44,7 +44,7 @@ export async function saveVideo(frames: readonly Image[], webpPath: string, opti
   frames.forEach((f, i) => strip.set(f.data, i * first.data.length));
   const sharp = ((m: any) => m.default ?? m)(await import("sharp"));
   await sharp(strip, { raw: { width: first.width, height: first.height * frames.length, channels: first.channels, pageHeight: first.height } })
-    .webp({ loop: 0, delay: Math.round(1000 / fps), lossless: true })
+    .webp({ loop: 0, delay: frames.map(() => Math.round(1000 / fps)), lossless: true }) // one delay per frame: a scalar only sets the first
     .toFile(webpPath);
   return { webp: webpPath, frames: written };
 }

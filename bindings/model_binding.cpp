@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "conditions_binding.h"
 #include "ditto/model.h"
 #include "errors.h"
 #include "external_memory.h"
@@ -46,7 +47,7 @@ class AbortFlagWrap : public Napi::ObjectWrap<AbortFlagWrap> {
 struct ForwardRequest {
   ditto::Tensor x;
   std::vector<float> t;
-  std::vector<int64_t> y;
+  ditto::Conditions conditions;
   std::vector<ditto::BlockAction> blocks;
   std::shared_ptr<std::atomic<bool>> abort;
   bool capture = false;
@@ -77,7 +78,7 @@ class ForwardJob : public QueuedJob {
         if (copy.ok()) intermediates_[std::string(name)] = std::move(copy).value();
       };
     }
-    const ditto::Conditions conditions{request_.y, {}};
+    const ditto::Conditions& conditions = request_.conditions;
     auto result = request_.with_cfg
                       ? model_->forward_with_cfg(request_.x, request_.t, conditions, request_.cfg_scale,
                                                  request_.guided_channels, options)
@@ -168,6 +169,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     }
     o.Set("configPath", m.config_path);
     o.Set("kwargsJson", m.config_json);
+    o.Set("inputs", TensorSpecsToJs(env, m.inputs));
+    o.Set("conditions", TensorSpecsToJs(env, m.conditions));
+    o.Set("outputs", TensorSpecsToJs(env, m.outputs));
+    const std::vector<ditto::BlockList>& lists = Live(env).backbone().lists;
+    Napi::Array block_lists = Napi::Array::New(env, lists.size());
+    for (size_t i = 0; i < lists.size(); ++i) {
+      Napi::Object l = Napi::Object::New(env);
+      l.Set("name", lists[i].name);
+      l.Set("count", double(lists[i].count));
+      block_lists.Set(uint32_t(i), l);
+    }
+    o.Set("blockLists", block_lists);
     return o;
   }
 
@@ -210,8 +223,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return info.Env().Undefined();
   }
 
-  // forward(x, t: Float32Array, y: Int32Array, options?: {capture, blocks: [{kind, alpha}], abort: AbortFlag,
-  //         cfgScale, guidedChannels}) → Promise<{out, intermediates}>; cfgScale present = forward_with_cfg.
+  // forward(x, t: Float32Array, labels: Int32Array | undefined, options?: {conditions: {name: NativeTensor},
+  //         capture, blocks: [{kind, alpha}], abort: AbortFlag, cfgScale, guidedChannels})
+  //   → Promise<{out, intermediates}>; cfgScale present = forward_with_cfg.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Live(env);
@@ -220,13 +234,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
       ThrowTypeError(env, "Expected Float32Array for t");
     }
-    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      ThrowTypeError(env, "Expected Int32Array for labels");
-    }
     Napi::Float32Array t = info[1].As<Napi::Float32Array>();
-    Napi::Int32Array y = info[2].As<Napi::Int32Array>();
     request.t.assign(t.Data(), t.Data() + t.ElementLength());
-    request.y.assign(y.Data(), y.Data() + y.ElementLength());
+    Napi::Value tensors = env.Undefined();
+    if (info.Length() > 3 && info[3].IsObject()) tensors = info[3].As<Napi::Object>().Get("conditions");
+    request.conditions = ParseConditions(env, Live(env).info(), info[2], tensors, "");
     if (info.Length() > 3 && info[3].IsObject()) {
       Napi::Object options = info[3].As<Napi::Object>();
       request.capture = options.Get("capture").ToBoolean();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "conditions_binding.h"
 #include "ditto/executor.h"
 #include "errors.h"
 #include "tensor_binding.h"
@@ -35,19 +36,12 @@ ditto::BlockAction ParseAction(Napi::Env env, const Napi::Value& value) {
   return a;
 }
 
-std::vector<int64_t> Labels(Napi::Env env, const Napi::Value& value) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    ThrowTypeError(env, "Expected Int32Array for branch labels");
-  Napi::Int32Array y = value.As<Napi::Int32Array>();
-  return std::vector<int64_t>(y.Data(), y.Data() + y.ElementLength());
-}
-
-ditto::BranchPlan ParseBranch(Napi::Env env, const Napi::Value& value) {
+ditto::BranchPlan ParseBranch(Napi::Env env, const ditto::ModelInfo& info, const Napi::Value& value) {
   if (!value.IsObject()) ThrowTypeError(env, "Expected an object for each branch");
   Napi::Object o = value.As<Napi::Object>();
   ditto::BranchPlan b;
   if (o.Get("key").IsString()) b.key = o.Get("key").As<Napi::String>().Utf8Value();
-  b.conditions.labels = Labels(env, o.Get("labels"));
+  b.conditions = ParseConditions(env, info, o.Get("labels"), o.Get("conditions"), "branch ");
   Napi::Value actions = o.Get("actions");
   if (actions.IsArray()) {
     Napi::Array rows = actions.As<Napi::Array>();
@@ -91,7 +85,8 @@ std::vector<float> Numbers(Napi::Env env, const Napi::Value& value, const char* 
 
 // The session shared by the JS object and its queued jobs.
 struct SessionState {
-  explicit SessionState(std::shared_ptr<ditto::Denoiser> model) : session(std::move(model)) {}
+  explicit SessionState(std::shared_ptr<ditto::Denoiser> m) : model(m), session(std::move(m)) {}
+  std::shared_ptr<ditto::Denoiser> model;  // for its ModelInfo (condition names) on the JS thread
   ditto::Session session;
 };
 
@@ -192,7 +187,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     Napi::Object o = info[2].As<Napi::Object>();
     if (!o.Get("branches").IsArray()) ThrowTypeError(env, "Expected an array for branches");
     Napi::Array branches = o.Get("branches").As<Napi::Array>();
-    for (uint32_t b = 0; b < branches.Length(); ++b) request.branches.push_back(ParseBranch(env, branches.Get(b)));
+    for (uint32_t b = 0; b < branches.Length(); ++b) request.branches.push_back(ParseBranch(env, state_->model->info(), branches.Get(b)));
     if (o.Get("epilogue").IsObject()) {
       Napi::Object e = o.Get("epilogue").As<Napi::Object>();
       request.epilogue.enabled = true;

@@ -4,6 +4,7 @@ export type { LoadModelOptions, ModelConfig, ModelDType, ForwardDetailedOptions,
 export { Session } from "./session.js";
 export { loadVae, Vae } from "./vae.js";
 export type { LoadVaeOptions, VaeConfig, VaeRunOptions, VaeEncodeResult, DecodeVideoOptions, VideoProgress } from "./vae.js";
+export type { ModelInfo, ModelTensorSpec, ModelConditions, Labels } from "./modelInputs.js";
 export type { SessionBlockAction, SessionBranch, SessionStepRequest, SessionStepResult } from "./session.js";
 export { Tensor } from "./tensor.js";
 export { chooseDevice } from "./device.js";

@@ -8,7 +8,7 @@
 // AbortError, code ERR_ABORTED). Synchronous members (config, macsPerSample, threads) throw. Rejections carry the
 // caller's stack, captured before the native call.
 import { linkAbortSignal } from "./abortLink.js";
-import { toFloat32, toLabels } from "./batchArgs.js";
+import { toFloat32 } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
@@ -22,6 +22,7 @@ import {
   type NativeModel,
   type NativeModelConfig,
 } from "./native.js";
+import { checkConditions, checkModelInput, splitConditions, type Labels, type ModelConditions, type ModelInfo } from "./modelInputs.js";
 import { Session } from "./session.js";
 import { Tensor } from "./tensor.js";
 import { capThreads, MAX_THREADS } from "./threads.js";
@@ -43,7 +44,7 @@ export interface LoadModelOptions {
 }
 
 /** The checkpoint's constructor kwargs (as written in its JSON) plus the engine's normalised fields. */
-export interface ModelConfig extends Omit<NativeModelConfig, "kwargsJson"> {
+export interface ModelConfig extends Omit<NativeModelConfig, "kwargsJson" | "inputs" | "conditions" | "outputs" | "blockLists"> {
   [kwarg: string]: unknown;
 }
 
@@ -97,6 +98,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
 export class Model implements AsyncDisposable, Disposable {
   #native: NativeModel | undefined;
   readonly #config: ModelConfig;
+  readonly #info: ModelInfo;
   readonly path: string;
   readonly dtype: ModelDType;
   /** The device the model actually runs on, as the engine loaded it ('cpu' or 'cuda:N'). */
@@ -117,7 +119,8 @@ export class Model implements AsyncDisposable, Disposable {
     } catch {
       // the engine always re-serialises valid JSON; keep the normalised fields regardless
     }
-    const { kwargsJson: _kwargsJson, ...normalised } = raw;
+    const { kwargsJson: _kwargsJson, inputs, conditions, outputs, blockLists, ...normalised } = raw;
+    this.#info = Object.freeze({ family: raw.family, layout: raw.layout, inputs, conditions, outputs, blockLists }) as ModelInfo;
     // The engine stores eps as float32; print the decimal the config meant (1e-6, not 9.99999997e-7).
     normalised.normEps = Number(normalised.normEps.toPrecision(7));
     normalised.ffNormEps = Number(normalised.ffNormEps.toPrecision(7));
@@ -127,6 +130,12 @@ export class Model implements AsyncDisposable, Disposable {
   get config(): ModelConfig {
     this.#live();
     return this.#config;
+  }
+
+  /** What the model takes and returns (inputs, conditions with their shapes, outputs) and its block lists. */
+  get info(): ModelInfo {
+    this.#live();
+    return this.#info;
   }
 
   get disposed(): boolean {
@@ -150,7 +159,8 @@ export class Model implements AsyncDisposable, Disposable {
   session(): Session {
     const handle = callNative(() => this.#live().session());
     const c = this.#config;
-    return new Session(handle, { modelDisposed: () => this.disposed, depth: c.depth, inChannels: c.inChannels, inputSize: c.inputSize, numClasses: c.numClasses });
+    const depth = this.#info.blockLists.reduce((n, l) => n + l.count, 0);
+    return new Session(handle, { modelDisposed: () => this.disposed, depth, info: this.#info, exactInput: this.#exactInput(), numClasses: c.numClasses });
   }
 
   /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */
@@ -159,12 +169,14 @@ export class Model implements AsyncDisposable, Disposable {
   }
 
   /**
-   * One call of the raw network. x [B, C, H, W]; t [B] the network's own timestep input (float); labels [B] in
-   * [0, numClasses] (numClasses = the null class). Resolves to [B, outChannels, H, W].
+   * One call of the raw network. x [B, C, H, W]; t [B] the network's own timestep input (float); conditions: the
+   * labels [B] in [0, numClasses] (numClasses = the null class) of a label-conditioned model, or an object
+   * { labels?, [name]: Tensor } with the condition tensors model.info.conditions names (batch first). Resolves to
+   * [B, outChannels, H, W].
    */
-  async forward(x: Tensor, t: Float32Array | number[], labels: Int32Array | number[]): Promise<Tensor> {
+  async forward(x: Tensor, t: Float32Array | number[], conditions: Labels | ModelConditions): Promise<Tensor> {
     const callSite = new Error();
-    const { out } = await this.#run(callSite, x, t, labels, {}, undefined);
+    const { out } = await this.#run(callSite, x, t, conditions, {}, undefined);
     return out;
   }
 
@@ -172,11 +184,11 @@ export class Model implements AsyncDisposable, Disposable {
   async forwardDetailed(
     x: Tensor,
     t: Float32Array | number[],
-    labels: Int32Array | number[],
+    conditions: Labels | ModelConditions,
     options: ForwardDetailedOptions = {},
   ): Promise<ForwardDetailedResult> {
     const callSite = new Error();
-    return this.#run(callSite, x, t, labels, options, undefined);
+    return this.#run(callSite, x, t, conditions, options, undefined);
   }
 
   /**
@@ -187,13 +199,13 @@ export class Model implements AsyncDisposable, Disposable {
   async forwardWithCfg(
     x: Tensor,
     t: Float32Array | number[],
-    labels: Int32Array | number[],
+    conditions: Labels | ModelConditions,
     scale: number,
     guidedChannels = 3,
     options: ForwardDetailedOptions = {},
   ): Promise<Tensor> {
     const callSite = new Error();
-    const { out } = await this.#run(callSite, x, t, labels, options, { scale, guidedChannels });
+    const { out } = await this.#run(callSite, x, t, conditions, options, { scale, guidedChannels });
     return out;
   }
 
@@ -211,6 +223,12 @@ export class Model implements AsyncDisposable, Disposable {
     this.dispose();
   }
 
+  /** The input shape the engine needs when the spec leaves sizes free that the config fixes (DiT: inputSize). */
+  #exactInput(): number[] | undefined {
+    const c = this.#config;
+    return typeof c.inChannels === "number" && typeof c.inputSize === "number" ? [-1, c.inChannels, c.inputSize, c.inputSize] : undefined;
+  }
+
   #live(): NativeModel {
     if (!this.#native) throw disposedError("Model");
     return this.#native;
@@ -220,23 +238,19 @@ export class Model implements AsyncDisposable, Disposable {
     callSite: Error,
     x: Tensor,
     t: Float32Array | number[],
-    labels: Int32Array | number[],
+    conditions: unknown,
     options: ForwardDetailedOptions,
     cfg: { scale: number; guidedChannels: number } | undefined,
   ): Promise<ForwardDetailedResult> {
     try {
       const handle = this.#live();
       const c = this.#config;
-      if (!(x instanceof Tensor)) throw typeError("Tensor", "x", x);
-      const shape = x.shape;
-      if (shape.length !== 4) throw shapeError("shape with 4 dimensions [B, C, H, W]", "x", shape);
-      const [batch, channels, height, width] = shape as [number, number, number, number];
-      if (batch < 1 || channels !== c.inChannels || height !== c.inputSize || width !== c.inputSize) {
-        throw shapeError(`shape [B, ${c.inChannels}, ${c.inputSize}, ${c.inputSize}] with B >= 1`, "x", shape);
-      }
+      const batch = checkModelInput(this.#info, x, this.#exactInput());
       const tValues = toFloat32(t, "t", batch);
-      const yValues = toLabels(labels, "labels", batch, c.numClasses);
+      const { labels, tensors } = splitConditions(conditions);
+      const checked = checkConditions(this.#info, labels, tensors, batch, { labels: "labels", tensors: "conditions" }, c.numClasses);
       const request: NativeForwardOptions = this.#blockOptions(options);
+      if (checked.tensors) request.conditions = checked.tensors;
       if (cfg) {
         if (typeof cfg.scale !== "number" || !Number.isFinite(cfg.scale)) throw typeError("finite number", "scale", cfg.scale);
         if (!Number.isInteger(cfg.guidedChannels) || cfg.guidedChannels < 0 || cfg.guidedChannels > c.outChannels) {
@@ -250,7 +264,7 @@ export class Model implements AsyncDisposable, Disposable {
       if (link.flag) request.abort = link.flag;
       let result: NativeForwardResult;
       try {
-        result = await handle.forward(x._handle("x"), tValues, yValues, request);
+        result = await handle.forward((x as Tensor)._handle("x"), tValues, checked.labels, request);
       } finally {
         link.release();
       }

@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { DittoError, DITTO_ERROR_CODES, type DittoErrorCode } from "./errors.js";
+import type { ModelTensorSpec } from "./modelInputs.js";
 
 export interface NativeTensor {
   shape(): number[];
@@ -50,6 +51,11 @@ export interface NativeModelConfig {
   configPath: string;
   /** The constructor kwargs as written in that JSON (not part of model.config). */
   kwargsJson: string;
+  /** The model's specs (model.info, not part of model.config). */
+  inputs: ModelTensorSpec[];
+  conditions: ModelTensorSpec[];
+  outputs: ModelTensorSpec[];
+  blockLists: { name: string; count: number }[];
 }
 
 export interface NativeBlockAction {
@@ -61,7 +67,8 @@ export interface NativeBlockAction {
 
 export interface NativeStepBranch {
   key?: string;
-  labels: Int32Array;
+  labels?: Int32Array;
+  conditions?: Record<string, NativeTensor>;
   actions?: NativeBlockAction[][];
   signals?: { block: number; kind: "input" | "residual" }[];
   firstBlockCache?: { probeEnd: number; threshold: number };
@@ -93,6 +100,7 @@ export interface NativeSession {
 }
 
 export interface NativeForwardOptions {
+  conditions?: Record<string, NativeTensor>;
   capture?: boolean;
   blocks?: NativeBlockAction[];
   abort?: NativeAbortFlag;
@@ -107,7 +115,7 @@ export interface NativeForwardResult {
 
 export interface NativeModel {
   config(): NativeModelConfig;
-  forward(x: NativeTensor, t: Float32Array, y: Int32Array, options?: NativeForwardOptions): Promise<NativeForwardResult>;
+  forward(x: NativeTensor, t: Float32Array, labels: Int32Array | undefined, options?: NativeForwardOptions): Promise<NativeForwardResult>;
   /** MACs of one sample's forward per backbone part (blocks: the transformer blocks without their adaLN
    * projections, which run in the prelude). */
   macsPerSample(): { total: number; prelude: number; blocks: number; final: number };

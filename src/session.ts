@@ -8,7 +8,7 @@
 // block span); end(), an aborted step and dispose() free them (slotBytes back to 0).
 // Arguments are checked here with the house messages; every failure of step()/end() is a rejection.
 import { linkAbortSignal } from "./abortLink.js";
-import { toFloat32, toLabels } from "./batchArgs.js";
+import { toFloat32 } from "./batchArgs.js";
 import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
 import {
   toDittoError,
@@ -17,6 +17,7 @@ import {
   type NativeStepBranch,
   type NativeStepRequest,
 } from "./native.js";
+import { checkConditions, checkModelInput, type ModelInfo } from "./modelInputs.js";
 import { Tensor } from "./tensor.js";
 
 /** What one block does for one sample of one branch. storeEnd: also keep the residual of blocks [this, storeEnd). */
@@ -32,8 +33,10 @@ export type SessionBlockAction = (
 export interface SessionBranch {
   /** Slot key across steps (default: the branch's index). */
   key?: string;
-  /** Class labels of the B samples (numClasses = unconditional). */
-  labels: Int32Array | readonly number[];
+  /** Class labels of the B samples (numClasses = unconditional), for a label-conditioned model. */
+  labels?: Int32Array | readonly number[];
+  /** Condition tensors by the names in model.info.conditions (batch first), for the other families. */
+  conditions?: Readonly<Record<string, Tensor>>;
   /** One plan (every sample) or one per sample; each has one action per block. Default: compute every block. */
   actions?: readonly SessionBlockAction[] | readonly (readonly SessionBlockAction[])[];
   /** Relative-L1 change of a block's input or residual vs this branch's previous one, per sample. */
@@ -79,8 +82,9 @@ export interface SessionModelInfo {
   /** True once the model is disposed (its job queue is closed: steps reject with ERR_DISPOSED). */
   modelDisposed: () => boolean;
   depth: number;
-  inChannels: number;
-  inputSize: number;
+  info: ModelInfo;
+  /** The input shape the engine needs where info leaves sizes free (see checkModelInput). */
+  exactInput: readonly number[] | undefined;
   numClasses: number;
 }
 
@@ -149,12 +153,8 @@ export class Session implements AsyncDisposable, Disposable {
     try {
       const handle = this.#live();
       const info = this.#info;
-      if (!(x instanceof Tensor)) throw typeError("Tensor", "x", x);
+      const batch = checkModelInput(info.info, x, info.exactInput);
       const shape = x.shape;
-      if (shape.length !== 4 || shape[0]! < 1 || shape[1] !== info.inChannels || shape[2] !== info.inputSize || shape[3] !== info.inputSize) {
-        throw shapeError(`shape [B, ${info.inChannels}, ${info.inputSize}, ${info.inputSize}] with B >= 1`, "x", shape);
-      }
-      const batch = shape[0]!;
       const tValues = toFloat32(t, "t", batch);
       if (request === null || typeof request !== "object") throw typeError("object", "request", request);
       if (!Array.isArray(request.branches) || request.branches.length === 0) {
@@ -164,7 +164,10 @@ export class Session implements AsyncDisposable, Disposable {
       const branches: NativeStepBranch[] = request.branches.map((b, i) => {
         const name = `request.branches[${i}]`;
         if (b === null || typeof b !== "object") throw typeError("object", name, b);
-        const out: NativeStepBranch = { labels: toLabels(b.labels, `${name}.labels`, batch, info.numClasses) };
+        const checked = checkConditions(info.info, b.labels, b.conditions, batch, { labels: `${name}.labels`, tensors: `${name}.conditions` }, info.numClasses);
+        const out: NativeStepBranch = {};
+        if (checked.labels) out.labels = checked.labels;
+        if (checked.tensors) out.conditions = checked.tensors;
         if (b.key !== undefined) {
           if (typeof b.key !== "string") throw typeError("string", `${name}.key`, b.key);
           out.key = b.key;

@@ -63,6 +63,7 @@ struct TensorSpec {
   std::string name;
   Shape shape;
   DType dtype = DType::F32;
+  bool optional = false;  // a condition the caller may leave out (e.g. an attention mask)
 };
 
 // A named scalar of the architecture (e.g. hiddenSize), in the API's camelCase spelling.
@@ -113,11 +114,15 @@ struct LoadOptions {
 };
 
 // Conditions of one batch: class labels for label-conditioned families, tensors (e.g. text embeddings) for
-// others; which ones a family reads is in ModelInfo::conditions.
+// others; which ones a family reads is in ModelInfo::conditions. tensors[j] is the j-th entry of
+// ModelInfo::conditions that is not "labels", in order, with the batch as dim 0; an absent optional condition is
+// a default-constructed Tensor (ndim() == 0).
 struct Conditions {
   std::vector<int64_t> labels;
   std::vector<Tensor> tensors;
 };
+// The tensor of the condition named `name` (nullptr when the family has no such condition or it was left out).
+const Tensor* find_condition(const ModelInfo& info, const Conditions& conditions, std::string_view name);
 
 // A loaded denoiser on one device. The forward and the sessions run through the executor; a family
 // implements kernels() (its BackboneKernels for this backend) and the descriptive members.

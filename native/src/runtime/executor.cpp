@@ -40,7 +40,8 @@ bool same_conditions(const Conditions& a, const Conditions& b) {
   for (size_t i = 0; i < a.tensors.size(); ++i) {
     const Tensor& x = a.tensors[i];
     const Tensor& y = b.tensors[i];
-    if (x.shape() != y.shape() || x.dtype() != y.dtype() || std::memcmp(x.raw(), y.raw(), x.nbytes()) != 0) return false;
+    if (x.shape() != y.shape() || x.dtype() != y.dtype()) return false;
+    if (x.nbytes() > 0 && std::memcmp(x.raw(), y.raw(), x.nbytes()) != 0) return false;
   }
   return true;
 }
@@ -52,7 +53,16 @@ Result<Conditions> stack_conditions(const std::vector<BranchPlan>& branches) {
   const size_t num_tensors = branches[0].conditions.tensors.size();
   for (size_t j = 0; j < num_tensors; ++j) {
     Shape shape = branches[0].conditions.tensors[j].shape();
+    if (shape.empty()) {  // an optional condition left out: it must be left out by every branch
+      for (const auto& b : branches)
+        if (b.conditions.tensors.size() <= j || b.conditions.tensors[j].ndim() != 0)
+          return invalid_argument("Expected condition tensor " + std::to_string(j) + " to be given by every branch or by none");
+      all.tensors.emplace_back();
+      continue;
+    }
     for (size_t b = 0; b < branches.size(); ++b) {
+      if (branches[b].conditions.tensors.size() != num_tensors)
+        return invalid_argument("Expected " + std::to_string(num_tensors) + " condition tensors in every branch");
       const Tensor& t = branches[b].conditions.tensors[j];
       if (t.ndim() == 0 || t.dtype() != branches[0].conditions.tensors[j].dtype())
         return invalid_argument("Expected condition tensor " + std::to_string(j) + " of every branch to have the same dtype");

@@ -1,4 +1,4 @@
-// load_model() and the family registry: each family says whether a checkpoint's tensor names are its own and
+// load_model(), find_condition() and the family registry: each family says whether a checkpoint's tensor names are its own and
 // loads it for one backend. The DiT CPU loader is registered here (the engine's built-in family); a backend
 // library linked into a program registers its loaders with register_family().
 #include <algorithm>
@@ -23,6 +23,16 @@ std::vector<FamilyLoader>& registry() {
 std::string backend_of(const std::string& device) { return device.rfind("cuda", 0) == 0 ? "cuda" : device; }
 
 }  // namespace
+
+const Tensor* find_condition(const ModelInfo& info, const Conditions& conditions, std::string_view name) {
+  size_t j = 0;
+  for (const TensorSpec& spec : info.conditions) {
+    if (spec.name == "labels") continue;
+    if (spec.name == name) return j < conditions.tensors.size() && conditions.tensors[j].ndim() > 0 ? &conditions.tensors[j] : nullptr;
+    ++j;
+  }
+  return nullptr;
+}
 
 void register_family(FamilyLoader loader) {
   std::lock_guard<std::mutex> lock(registry_mutex());

@@ -14,6 +14,7 @@ import path from "node:path";
 import { abortError, disposedError, rangeError, typeError } from "../errors.js";
 import type { Image } from "../images/image.js";
 import { loadModel, type Model, type ModelDType } from "../model.js";
+import type { Labels, ModelConditions, ModelInfo, ModelTensorSpec } from "../modelInputs.js";
 import { batchNoiseTensor } from "../noise/index.js";
 import { createGlyphReferenceScheduler, createScheduler, fluxMu } from "../schedulers/index.js";
 import type { Scheduler } from "../schedulers/types.js";
@@ -66,16 +67,10 @@ interface Layout {
   modelShape: number[];
 }
 
-interface InfoSpec {
-  name: string;
-  shape: number[];
-  optional?: boolean;
-}
+type InfoSpec = ModelTensorSpec;
 
-/** model.info (the family-neutral description) where the engine has it; undefined for an older binding. */
-function modelInfo(model: Model): { family: string; inputs?: InfoSpec[]; conditions?: InfoSpec[] } {
-  const info = (model as unknown as { info?: { family: string; inputs?: InfoSpec[]; conditions?: InfoSpec[] } }).info;
-  return info ?? { family: String(model.config.family) };
+function modelInfo(model: Model): ModelInfo {
+  return model.info;
 }
 
 function defaultScheduler(family: string, model: Model): { scheduler: Scheduler; timestepScale: number } {
@@ -145,7 +140,7 @@ export class LatentPipeline {
   layout(batch: number, options: { height?: number; width?: number; frames?: number } = {}): Layout {
     const model = this.model, vae = this.vae;
     const f = vae.config.downscale;
-    const spec = modelInfo(model).inputs?.[0];
+    const spec = modelInfo(model).inputs[0]!;
     const c = vae.config.latentChannels;
     const size = (value: number | undefined, fixed: number | undefined, name: string): number => {
       if (value !== undefined) {
@@ -156,12 +151,6 @@ export class LatentPipeline {
       }
       return fixed !== undefined && fixed > 0 ? fixed : 512 / f;
     };
-    if (!spec) {
-      const cfg = model.config;
-      if (cfg.inChannels !== c) throw rangeError(`a VAE with ${cfg.inChannels} latent channels (the model's inChannels)`, "vae.latentChannels", c);
-      const h = size(options.height, cfg.inputSize, "height"), w = size(options.width, cfg.inputSize, "width");
-      return { kind: "image", shape: [batch, c, h, w], modelShape: [batch, c, h, w] };
-    }
     const dims = spec.shape;
     if (dims.length === 5) {
       if (dims[1]! > 0 && dims[1] !== c) throw rangeError(`a VAE with ${dims[1]} latent channels`, "vae.latentChannels", c);
@@ -220,8 +209,7 @@ export class LatentPipeline {
       const t = timesteps[i]!;
       const input = scheduler.scaleModelInput(x, t);
       const tInput = new Float32Array(batch).fill(Math.fround(t * timestepScale));
-      const forward = model.forwardDetailed as unknown as (x: Tensor, t: Float32Array, c: unknown, o: object) => Promise<{ out: Tensor }>;
-      const { out } = await forward.call(model, input, tInput, conditions, { signal: options.signal });
+      const { out } = await model.forwardDetailed(input, tInput, conditions, { signal: options.signal });
       if (input !== x) input.dispose();
       const prediction = layout.kind !== "packed" && out.shape[1]! > latentChannels ? firstChannels(out, latentChannels) : out;
       const next = scheduler.step(prediction, t, x);
@@ -252,8 +240,8 @@ export class LatentPipeline {
     this.dispose();
   }
 
-  #conditions(info: ReturnType<typeof modelInfo>, given: LatentConditions | undefined, batch: number, layout: Layout): unknown {
-    if (info.family === "dit" || info.conditions === undefined) {
+  #conditions(info: ModelInfo, given: LatentConditions | undefined, batch: number, layout: Layout): Labels | ModelConditions {
+    if (info.conditions.every((c) => c.name === "labels")) {
       const numClasses = Number(this.model.config.numClasses);
       if (given === undefined) return new Int32Array(batch).fill(numClasses); // the null class: unconditional
       if (!(given instanceof Int32Array) && !Array.isArray(given)) throw typeError("labels (Int32Array or number[])", "options.conditions", given);
@@ -262,7 +250,7 @@ export class LatentPipeline {
     if (given === undefined || given === null || typeof given !== "object" || Array.isArray(given) || given instanceof Int32Array) {
       throw typeError(`an object of condition tensors (${info.conditions.map((c) => c.name).join(", ")})`, "options.conditions", given);
     }
-    const out: Record<string, unknown> = { ...given };
+    const out: ModelConditions = { ...given };
     // Flux's position ids depend only on the sizes: text tokens at 0, image tokens at (0, row, col) of the packed grid.
     const named = new Map(info.conditions.map((c) => [c.name, c]));
     const text = out.encoderHiddenStates instanceof Tensor ? out.encoderHiddenStates : undefined;

@@ -66,7 +66,7 @@ describe.skipIf(!HAS_CASES)("LatentPipeline (golden DiT + golden VAE)", () => {
     await expect(pipe.generate({ frames: 3, steps: 1 })).rejects.toThrow("Expected 1 (an image model) for frames but received 3");
     if (HAS_GLYPHS) {
       const glyphs = await LatentPipeline.load(GLYPHS, { vae: pipe.vae, threads: 1 });
-      expect(() => glyphs.layout(1)).toThrow("Expected a VAE with 3 latent channels (the model's inChannels) for vae.latentChannels but received 4");
+      expect(() => glyphs.layout(1)).toThrow("Expected a VAE with 3 latent channels (the model's input channels) for vae.latentChannels but received 4");
       glyphs.dispose();
       expect(pipe.vae.disposed).toBe(false); // a Vae passed in stays the caller's
     }

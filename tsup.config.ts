@@ -12,4 +12,6 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   shims: true,
+  // The service's optional dependencies are imported only by `ditto serve` / `ditto worker` (src/serve/optional.ts).
+  external: ["fastify", "bullmq", "ioredis"],
 });

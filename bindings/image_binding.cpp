@@ -51,6 +51,10 @@ Napi::Value ToUint8NHWC(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "Expected a float32 tensor [N, C, H, W] for images but received " +
                             ditto::shape_string(images.shape()));
   }
+  if (!images.on_host()) {
+    ThrowIfError(env, ditto::invalid_argument("Expected images on the host but they are on " + images.device_name() +
+                                              " (copy them back with toFloat32Array)"));
+  }
   auto* worker = new ImageWorker(env, images);
   Napi::Promise promise = worker->Promise();
   worker->Queue();

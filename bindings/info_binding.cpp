@@ -1,10 +1,12 @@
 // Engine facts for `ditto info` and tests: ISA in use, CPU features, default thread count, the DITTO_ISA-like
 // run-time override (setIsa) so tests can exercise every kernel path this machine has, and V8's external-memory
-// counter (externalMemory), which is what the native memory reported by tensors and models moves.
+// counter (externalMemory), which is what the native memory reported by tensors and models moves, and the engine's
+// own allocation counters (memory, peak trackers: ditto/memory.h).
 #include <string>
 
 #include "addon.h"
 #include "ditto/cpu_features.h"
+#include "ditto/memory.h"
 #include "ditto/thread_pool.h"
 #include "errors.h"
 
@@ -66,12 +68,44 @@ Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(total));
 }
 
+// memory(): the engine's allocation counters (process-wide: every model, tensor and worker thread).
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  const ditto::MemoryCounters c = ditto::memory_counters();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("allocatedBytes", static_cast<double>(c.allocated_bytes));
+  o.Set("peakBytes", static_cast<double>(c.peak_bytes));
+  o.Set("allocations", static_cast<double>(c.allocations));
+  o.Set("liveBlocks", static_cast<double>(c.live_blocks));
+  o.Set("cachedBytes", static_cast<double>(c.cached_bytes));
+  return o;
+}
+
+Napi::Value ResetPeakMemory(const Napi::CallbackInfo& info) {
+  ditto::reset_peak_memory();
+  return info.Env().Undefined();
+}
+
+// beginPeakTracking() -> id (-1 when every tracker is in use); endPeakTracking(id) -> the peak bytes since begin.
+Napi::Value BeginPeakTracking(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), ditto::begin_peak_tracking());
+}
+
+Napi::Value EndPeakTracking(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "Expected number for id");
+  const int id = info[0].As<Napi::Number>().Int32Value();
+  return Napi::Number::New(info.Env(), static_cast<double>(ditto::end_peak_tracking(id)));
+}
+
 }  // namespace
 
 void RegisterInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa, "setIsa"));
+  exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
+  exports.Set("resetPeakMemory", Napi::Function::New(env, ResetPeakMemory, "resetPeakMemory"));
+  exports.Set("beginPeakTracking", Napi::Function::New(env, BeginPeakTracking, "beginPeakTracking"));
+  exports.Set("endPeakTracking", Napi::Function::New(env, EndPeakTracking, "endPeakTracking"));
 }
 
 }  // namespace ditto_node

@@ -12,6 +12,7 @@
 
 #include "addon.h"
 #include "conditions_binding.h"
+#include "device_tensor.h"
 #include "ditto/model.h"
 #include "errors.h"
 #include "external_memory.h"
@@ -90,7 +91,7 @@ class ForwardJob : public QueuedJob {
 
   Napi::Value OnSuccess(Napi::Env env) override {
     Napi::Object result = Napi::Object::New(env);
-    result.Set("out", TensorWrap::NewInstance(env, std::move(out_)));
+    result.Set("out", TensorWrap::NewInstance(env, std::move(out_), model_->tensor_ops()));
     Napi::Object intermediates = Napi::Object::New(env);
     for (auto& [name, tensor] : intermediates_) intermediates.Set(name, TensorWrap::NewInstance(env, std::move(tensor)));
     result.Set("intermediates", intermediates);
@@ -123,6 +124,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
          InstanceMethod<&ModelWrap::Macs>("macsPerSample"), InstanceMethod<&ModelWrap::Threads>("threads"),
          InstanceMethod<&ModelWrap::MemoryBytes>("memoryBytes"),
          InstanceMethod<&ModelWrap::Device>("device"), InstanceMethod<&ModelWrap::Session>("session"),
+         InstanceMethod<&ModelWrap::Upload>("upload"),
          InstanceMethod<&ModelWrap::Dispose>("dispose")});
   }
   explicit ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {}
@@ -218,6 +220,25 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return Napi::String::New(info.Env(), Live(info.Env()).device());
   }
 
+  // upload(tensor) → a copy of a host tensor on the model's device (a device model), or on the host (a CPU model).
+  // Runs on the JS thread: one host-to-device copy of the tensor's bytes.
+  Napi::Value Upload(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ditto::Denoiser& model = Live(env);
+    const ditto::Tensor& host = TensorWrap::Get(env, info[0], "tensor");
+    if (!host.on_host()) {
+      ThrowIfError(env, ditto::invalid_argument("Expected tensor on the host but it is on " + host.device_name()));
+    }
+    std::shared_ptr<ditto::BackendOps> ops = model.tensor_ops();
+    if (!ops) {
+      auto copy = host.clone();
+      ThrowIfError(env, copy.status());
+      return TensorWrap::NewInstance(env, std::move(copy).value());
+    }
+    const std::string device = model.device();
+    const int index = std::stoi(device.substr(device.find(':') + 1));
+    return TensorWrap::NewInstance(env, device_tensor::Upload(env, *ops, host, index), ops);
+  }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     Close();
     return info.Env().Undefined();

@@ -85,8 +85,10 @@ std::vector<float> Numbers(Napi::Env env, const Napi::Value& value, const char* 
 
 // The session shared by the JS object and its queued jobs.
 struct SessionState {
-  explicit SessionState(std::shared_ptr<ditto::Denoiser> m) : model(m), session(std::move(m)) {}
+  explicit SessionState(std::shared_ptr<ditto::Denoiser> m)
+      : model(m), tensor_ops(m->tensor_ops()), session(std::move(m)) {}
   std::shared_ptr<ditto::Denoiser> model;  // for its ModelInfo (condition names) on the JS thread
+  std::shared_ptr<ditto::BackendOps> tensor_ops;  // a device model's: its step outputs stay device tensors
   ditto::Session session;
 };
 
@@ -111,11 +113,11 @@ class StepJob : public QueuedJob {
     Napi::Object o = Napi::Object::New(env);
     Napi::Array outputs = Napi::Array::New(env, result_.branch_outputs.size());
     for (size_t b = 0; b < result_.branch_outputs.size(); ++b)
-      outputs.Set(static_cast<uint32_t>(b), TensorWrap::NewInstance(env, std::move(result_.branch_outputs[b])));
+      outputs.Set(static_cast<uint32_t>(b), TensorWrap::NewInstance(env, std::move(result_.branch_outputs[b]), state_->tensor_ops));
     o.Set("branchOutputs", outputs);
     if (result_.guided.defined() && result_.guided.numel() > 0) {
-      o.Set("guided", TensorWrap::NewInstance(env, std::move(result_.guided)));
-      o.Set("next", TensorWrap::NewInstance(env, std::move(result_.next)));
+      o.Set("guided", TensorWrap::NewInstance(env, std::move(result_.guided), state_->tensor_ops));
+      o.Set("next", TensorWrap::NewInstance(env, std::move(result_.next), state_->tensor_ops));
     }
     Napi::Array signals = Napi::Array::New(env, result_.signals.size());
     for (size_t b = 0; b < result_.signals.size(); ++b) {
@@ -165,6 +167,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return ObjectWrap<SessionWrap>::DefineClass(env, "NativeSession",
                                                 {InstanceMethod<&SessionWrap::Step>("step"),
                                                  InstanceMethod<&SessionWrap::End>("end"),
+                                                 InstanceMethod<&SessionWrap::Release>("release"),
                                                  InstanceMethod<&SessionWrap::SlotBytes>("slotBytes")});
   }
   explicit SessionWrap(const Napi::CallbackInfo& info) : ObjectWrap<SessionWrap>(info) {}
@@ -177,6 +180,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   // step(x, t: Float32Array, {branches, epilogue?, returnBranchOutputs?, sharePrefixes?, abort?})
   Napi::Value Step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Live(env);
     ditto::StepRequest request;
     request.x = TensorWrap::Get(env, info[0], "x");
     if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
@@ -212,11 +216,28 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
   // end() → Promise<void>: frees every slot once the steps queued before it have run.
   Napi::Value End(const Napi::CallbackInfo& info) {
+    Live(info.Env());
     return QueuedJob::Start(info.Env(), *queue_, std::make_unique<EndJob>(state_));
   }
 
+  // release(): drops this object's hold on the session (and through it on the model), so a disposed session does
+  // not keep a disposed model's weights alive until the garbage collector finds it (issue 24). Jobs already queued
+  // hold their own reference and still run; the session's slots and model reference go with the last of them.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    state_.reset();
+    queue_.reset();
+    return info.Env().Undefined();
+  }
+
   Napi::Value SlotBytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(state_->session.slot_bytes()));
+    return Napi::Number::New(info.Env(), state_ ? double(state_->session.slot_bytes()) : 0.0);
+  }
+
+  void Live(Napi::Env env) {
+    if (state_) return;
+    Napi::Error error = Napi::Error::New(env, "Session has been disposed");
+    error.Set("code", Napi::String::New(env, "ERR_DISPOSED"));
+    throw error;
   }
 
   std::shared_ptr<SessionState> state_;

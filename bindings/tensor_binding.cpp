@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "device_tensor.h"
 #include "ditto/cpu/elementwise.h"
 #include "ditto/cpu/finite.h"
 #include "ditto/thread_pool.h"
@@ -84,6 +85,7 @@ Napi::Function TensorWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&TensorWrap::CountNonFinite>("countNonFinite"),
           InstanceMethod<&TensorWrap::Dispose>("dispose"),
           InstanceMethod<&TensorWrap::Disposed>("disposed"),
+          InstanceMethod<&TensorWrap::Device>("device"),
           StaticMethod<&TensorWrap::FromFloat32>("fromFloat32"),
           StaticMethod<&TensorWrap::Zeros>("zeros"),
           StaticMethod<&TensorWrap::Concat>("concat"),
@@ -104,6 +106,7 @@ void TensorWrap::Reset(ditto::Tensor tensor, std::shared_ptr<ExternalMemory> mem
 void TensorWrap::Release() {
   memory_.reset();  // the last handle on the storage reports its bytes back
   tensor_ = ditto::Tensor();
+  device_ops_.reset();
 }
 
 Napi::Object TensorWrap::NewInstance(Napi::Env env, ditto::Tensor tensor) {
@@ -114,10 +117,35 @@ Napi::Object TensorWrap::NewInstance(Napi::Env env, ditto::Tensor tensor) {
   return object;
 }
 
+Napi::Object TensorWrap::NewInstance(Napi::Env env, ditto::Tensor tensor, std::shared_ptr<ditto::BackendOps> device_ops) {
+  const bool on_device = !tensor.on_host();
+  Napi::Object object = NewInstance(env, std::move(tensor));
+  if (on_device) TensorWrap::Unwrap(object)->device_ops_ = std::move(device_ops);
+  return object;
+}
+
 Napi::Object TensorWrap::NewView(Napi::Env env, ditto::Tensor view, const TensorWrap& source) {
   Napi::Object object = GetAddonData(env).tensor_constructor.New({});
-  TensorWrap::Unwrap(object)->Reset(std::move(view), source.memory_);
+  TensorWrap* wrap = TensorWrap::Unwrap(object);
+  wrap->Reset(std::move(view), source.memory_);
+  wrap->device_ops_ = source.device_ops_;
   return object;
+}
+
+namespace {
+// The op table of a device tensor's model (every device tensor gets one when it is wrapped).
+ditto::BackendOps& OpsOf(Napi::Env env, const Napi::Value& value) {
+  const auto& ops = TensorWrap::Unwrap(value.As<Napi::Object>())->device_ops();
+  if (!ops) ThrowIfError(env, ditto::Status(ditto::StatusCode::kInternal, "device tensor without its model's ops"));
+  return *ops;
+}
+const std::shared_ptr<ditto::BackendOps>& OpsPtr(const Napi::Value& value) {
+  return TensorWrap::Unwrap(value.As<Napi::Object>())->device_ops();
+}
+}  // namespace
+
+Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), Get(info.Env(), info.This(), "this").device_name());
 }
 
 const ditto::Tensor& TensorWrap::Get(Napi::Env env, const Napi::Value& value, const char* what) {
@@ -142,7 +170,9 @@ Napi::Value TensorWrap::ToFloat32Array(const Napi::CallbackInfo& info) {
   const ditto::Tensor& t = Get(env, info.This(), "this");
   const int64_t n = t.numel();
   Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(n));
-  if (t.dtype() == ditto::DType::F32) {
+  if (!t.on_host()) {  // the one copy back to the host
+    if (n > 0) device_tensor::Download(env, OpsOf(env, info.This()), t, out.Data());
+  } else if (t.dtype() == ditto::DType::F32) {
     if (n > 0) std::memcpy(out.Data(), t.data<float>(), static_cast<size_t>(n) * sizeof(float));
   } else {
     auto converted = t.to(ditto::DType::F32);
@@ -154,7 +184,10 @@ Napi::Value TensorWrap::ToFloat32Array(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::Clone(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto copy = Get(env, info.This(), "this").clone();
+  const ditto::Tensor& t = Get(env, info.This(), "this");
+  if (!t.on_host())
+    return NewInstance(env, device_tensor::Concat(env, OpsOf(env, info.This()), {&t}, t.shape()), OpsPtr(info.This()));
+  auto copy = t.clone();
   ThrowIfError(env, copy.status());
   return NewInstance(env, std::move(copy).value());
 }
@@ -172,6 +205,11 @@ Napi::Value TensorWrap::Slice(const Napi::CallbackInfo& info) {
   const ditto::Tensor& t = Get(env, info.This(), "this");
   auto view = t.slice0(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
   ThrowIfError(env, view.status());
+  if (!t.on_host()) {
+    const ditto::Tensor& rows = view.value();
+    return NewInstance(env, device_tensor::Concat(env, OpsOf(env, info.This()), {&rows}, rows.shape()),
+                       OpsPtr(info.This()));
+  }
   auto copy = view.value().clone();  // a copy: slices never alias their source
   ThrowIfError(env, copy.status());
   return NewInstance(env, std::move(copy).value());
@@ -182,7 +220,10 @@ Napi::Value TensorWrap::Lerp(const Napi::CallbackInfo& info) {
   const ditto::Tensor& a = RequireF32(env, Get(env, info.This(), "this"), "this");
   const ditto::Tensor& b = RequireF32(env, Get(env, info[0], "other"), "other");
   RequireSameShape(env, a, b, "other");
+  device_tensor::RequireSameDevice(env, a, b, "other");
   float w = info[1].As<Napi::Number>().FloatValue();
+  if (!a.on_host())
+    return NewInstance(env, device_tensor::Lerp(env, OpsOf(env, info.This()), a, b, w), OpsPtr(info.This()));
   ditto::Tensor out = NewF32(env, a.shape());
   ditto::cpu::lerp(TensorOpPool(env), a.data<float>(), b.data<float>(), w, out.data<float>(), a.numel());
   return NewInstance(env, std::move(out));
@@ -193,7 +234,15 @@ Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
   const ditto::Tensor& a = RequireF32(env, Get(env, info.This(), "this"), "this");
   const ditto::Tensor& b = RequireF32(env, Get(env, info[0], "other"), "other");
   RequireSameShape(env, a, b, "other");
+  device_tensor::RequireSameDevice(env, a, b, "other");
   std::string op = info[1].As<Napi::String>().Utf8Value();
+  if (!a.on_host()) {
+    ditto::BackendOps& ops = OpsOf(env, info.This());
+    if (op == "add") return NewInstance(env, device_tensor::Axpby(env, ops, 1.f, a, 1.f, b), OpsPtr(info.This()));
+    if (op == "sub") return NewInstance(env, device_tensor::Axpby(env, ops, 1.f, a, -1.f, b), OpsPtr(info.This()));
+    ThrowIfError(env, ditto::unsupported_model("Tensor." + op + " is not implemented for tensors on " + a.device_name() +
+                                               " (copy them to the host with toFloat32Array)"));
+  }
   ditto::Tensor out = NewF32(env, a.shape());
   ditto::ThreadPool& pool = TensorOpPool(env);
   if (op == "add") {
@@ -212,6 +261,10 @@ Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
 Napi::Value TensorWrap::Scale(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ditto::Tensor& a = RequireF32(env, Get(env, info.This(), "this"), "this");
+  if (!a.on_host()) {
+    const float s = info[0].As<Napi::Number>().FloatValue();
+    return NewInstance(env, device_tensor::Axpby(env, OpsOf(env, info.This()), s, a, 0.f, a), OpsPtr(info.This()));
+  }
   ditto::Tensor out = NewF32(env, a.shape());
   ditto::cpu::scale(TensorOpPool(env), a.data<float>(), info[0].As<Napi::Number>().FloatValue(), out.data<float>(),
                     a.numel());
@@ -224,6 +277,7 @@ Napi::Value TensorWrap::Scale(const Napi::CallbackInfo& info) {
 Napi::Value TensorWrap::CountNonFinite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ditto::Tensor& a = Get(env, info.This(), "this");
+  if (!a.on_host()) return Napi::Number::New(env, device_tensor::CountNonFinite(env, OpsOf(env, info.This()), a));
   return Napi::Number::New(env, static_cast<double>(ditto::cpu::count_non_finite(a.raw(), a.dtype(), a.numel())));
 }
 
@@ -281,7 +335,10 @@ Napi::Value TensorWrap::Concat(const Napi::CallbackInfo& info) {
                                            std::to_string(i) + "] but received " + ditto::shape_string(s));
     }
     shape[0] += s[0];
+    device_tensor::RequireSameDevice(env, *parts[0], *parts[i], "tensors[i]");
   }
+  if (!parts[0]->on_host())
+    return NewInstance(env, device_tensor::Concat(env, OpsOf(env, list.Get(0u)), parts, shape), OpsPtr(list.Get(0u)));
   ditto::Tensor out = NewF32(env, shape);
   char* dst = static_cast<char*>(out.raw());
   for (const ditto::Tensor* part : parts) {
@@ -307,7 +364,10 @@ Napi::Value TensorWrap::Combine(const Napi::CallbackInfo& info) {
     parts.push_back(&RequireF32(env, Get(env, list.Get(i), "terms[i]"), "terms[i]"));
     c.push_back(coeffs.Get(i).As<Napi::Number>().FloatValue());
     RequireSameShape(env, *parts[0], *parts[i], "terms[i]");
+    device_tensor::RequireSameDevice(env, *parts[0], *parts[i], "terms[i]");
   }
+  if (!parts[0]->on_host())
+    return NewInstance(env, device_tensor::Combine(env, OpsOf(env, list.Get(0u)), parts, c), OpsPtr(list.Get(0u)));
   ditto::Tensor out = NewF32(env, parts[0]->shape());
   const int64_t n = out.numel();
   constexpr size_t kMaxInputs = 8;

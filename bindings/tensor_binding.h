@@ -1,11 +1,13 @@
 // NativeTensor: a JS handle (Napi::ObjectWrap) on a ditto::Tensor. Tensors stay native; toFloat32Array copies out.
 // The light arithmetic the samplers need (combine, lerp, add/sub/mul, scale, concat, slice) runs natively on the
-// calling thread through ditto/cpu/elementwise.h, never as per-element JS loops.
+// calling thread through ditto/cpu/elementwise.h, never as per-element JS loops. A tensor on a device (returned by
+// a CUDA model, or model.upload) carries that model's op table and computes there (device_tensor.h).
 #pragma once
 #include <napi.h>
 
 #include <memory>
 
+#include "ditto/executor.h"
 #include "ditto/tensor.h"
 #include "external_memory.h"
 
@@ -19,6 +21,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 
   // Wraps a tensor that owns its storage in a new JS NativeTensor, reporting its bytes as external memory.
   static Napi::Object NewInstance(Napi::Env env, ditto::Tensor tensor);
+  // The same for a tensor that may live on a device: `device_ops` (the model's tensor_ops) computes on it.
+  static Napi::Object NewInstance(Napi::Env env, ditto::Tensor tensor, std::shared_ptr<ditto::BackendOps> device_ops);
   // Wraps a view on `source`'s storage (reshape): it shares source's account, so the bytes count once and stay
   // reported while either handle lives.
   static Napi::Object NewView(Napi::Env env, ditto::Tensor view, const TensorWrap& source);
@@ -26,6 +30,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   static const ditto::Tensor& Get(Napi::Env env, const Napi::Value& value, const char* what);
 
   const ditto::Tensor& tensor() const { return tensor_; }
+  const std::shared_ptr<ditto::BackendOps>& device_ops() const { return device_ops_; }
 
  private:
   void Reset(ditto::Tensor tensor, std::shared_ptr<ExternalMemory> memory);
@@ -42,6 +47,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value CountNonFinite(const Napi::CallbackInfo& info);  // NaN/Inf count (the pipeline's step check)
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value Device(const Napi::CallbackInfo& info);  // "cpu" / "cuda:N"
 
   static Napi::Value FromFloat32(const Napi::CallbackInfo& info);
   static Napi::Value Zeros(const Napi::CallbackInfo& info);
@@ -50,6 +56,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 
   ditto::Tensor tensor_;
   std::shared_ptr<ExternalMemory> memory_;  // the storage's account, shared with views of it
+  std::shared_ptr<ditto::BackendOps> device_ops_;  // device tensors: the op table of the model that made them
   bool disposed_ = false;
 };
 

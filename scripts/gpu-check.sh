@@ -5,10 +5,27 @@
 #   2. the CUDA DiT forward vs the golden DiT cases and the glyph fixture (test_cuda_dit_golden, own log)
 #   3. the GPU op suite under compute-sanitizer (memcheck, racecheck), the DiT test under memcheck
 #   4. bench_cuda (Ditto) and examples/bench/cuda_torch.py (PyTorch eager+SDPA, torch.compile), joined into a table
+#      with the MFU of the DiT-XL/2-shaped forward against the bf16 GEMM peak measured in the same run
+#   5. api: the model through the public API (scripts/gpu-api-check.mjs: device 'cuda' forward / Pipeline.generate
+#      equal to the CPU within the f32 / bf16 bounds, one upload and one download per generation) and the 200-sample
+#      sets; fidelity: their FD / ACC within 1 point (scripts/fidelity_check.py)
+#   6. bench_generate: 50-step generation images/s through the API (examples/bench/gpu_generate.mjs) vs PyTorch eager
+#      and torch.compile on the same model, batch, noise and grid (examples/bench/generate_torch.py, which also fails
+#      when its latents differ from Ditto's)
 # Everything lands in $OUT (default ./gpu-out): gpu-check.log (set -x trace), per-part logs, bench.md, SUMMARY.txt.
-# The reference data (../shared) does not travel to a lent machine: run `scripts/gpu-check.sh --stage` here
-# first; it copies the DiT golden cases and the glyph fixture (~22 MB) into .gpu-shared/ (git-excluded) and
-# the device call carries it (carry: [".gpu-shared"]). $DITTO_SHARED overrides the lookup.
+# Exit status: 1 when any part that ran failed, timed out or was skipped for want of a GPU (a mismatch anywhere is
+# loud), else 0. `--parts a,b,…` runs a subset (the parts above by name: configure build ctest op_suite dit_golden
+# bench_ditto sanitizer bench_torch api fidelity bench_generate), e.g. to split the proof over two device calls.
+#
+# Staging (here, before the device call): `scripts/gpu-check.sh --stage` copies the DiT golden cases and the glyph
+# fixture (~22 MB) into .gpu-shared/ (git-excluded), and for the API parts builds libditto_cuda.so here (the addon
+# and the backend must come from the same compiler: ABI v2's core_abi check) and stores it with a compressed Node
+# binary in .gpu-stage/ (the lent machine has no Node). Carry [".gpu-shared", ".gpu-stage", "dist", "prebuilds"].
+# $DITTO_SHARED overrides the reference-data lookup.
+#
+# `scripts/gpu-check.sh --dry-run` (no GPU needed, ~1 minute): parses this script, compiles the Python parts, runs
+# the API part and the generate benchmark against the host emulation of the backend (build/libditto_cuda_emulated.so,
+# tiny sizes) and prints the commands of the GPU-only parts instead of running them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--stage" ]]; then
@@ -18,10 +35,30 @@ if [[ "${1:-}" == "--stage" ]]; then
   cp "$src"/fixtures/glyphs/{dit.json,dit.safetensors,reference-io.safetensors} .gpu-shared/fixtures/glyphs/ || exit 1
   chmod -R u+w .gpu-shared
   exclude="$(git rev-parse --git-path info/exclude)" && mkdir -p "$(dirname "$exclude")" &&
-    { grep -qx '/.gpu-shared/' "$exclude" 2>/dev/null || echo '/.gpu-shared/' >> "$exclude"; }
-  echo "gpu-check: staged $(du -sh .gpu-shared | cut -f1) in .gpu-shared; carry \".gpu-shared\" in the device call"
+    { grep -qx '/.gpu-shared/' "$exclude" 2>/dev/null || echo '/.gpu-shared/' >> "$exclude"; } &&
+    { grep -qx '/.gpu-stage/' "$exclude" 2>/dev/null || echo '/.gpu-stage/' >> "$exclude"; }
+  # The API parts: the addon (prebuilds/) and dist/ as built here, the backend built here by the same compiler, Node.
+  [[ -f prebuilds/linux-x64/ditto-dit.napi.node && -f dist/index.js ]] || { echo "gpu-check: run npm run build first"; exit 1; }
+  rm -rf .gpu-stage && mkdir -p .gpu-stage || exit 1
+  DITTO_CUDA_ARCHS="${DITTO_CUDA_ARCHS:-90a}" scripts/build-cuda.sh build-cuda || exit 1
+  [[ -f build-cuda/libditto_cuda.so ]] || { echo "gpu-check: no nvcc here, so no libditto_cuda.so to stage"; exit 1; }
+  cp build-cuda/libditto_cuda.so .gpu-stage/ || exit 1
+  xz -T2 -6 -c "$(command -v node)" > .gpu-stage/node.xz || exit 1
+  echo "gpu-check: staged $(du -sh .gpu-shared | cut -f1) in .gpu-shared, $(du -sh .gpu-stage | cut -f1) in .gpu-stage;" \
+    "carry [\".gpu-shared\", \".gpu-stage\", \"dist\", \"prebuilds\"] in the device call"
   exit 0
 fi
+DRY_RUN=0
+PARTS=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --parts) PARTS=",$2,"; shift ;;
+    *) echo "gpu-check: unknown argument $1 (--stage, --dry-run, --parts a,b,...)"; exit 64 ;;
+  esac
+  shift
+done
+want() { [[ -z "$PARTS" || "$PARTS" == *",$1,"* ]]; }
 SHARED="${DITTO_SHARED:-}"
 for cand in ../shared .gpu-shared; do
   [[ -z "$SHARED" && -d "$cand/golden" ]] && SHARED="$(cd "$cand" && pwd)"
@@ -36,9 +73,15 @@ BUDGET="${GPU_CHECK_BUDGET_S:-570}"
 BUILD="${GPU_BUILD_DIR:-build-gpu}"
 JOBS="$(nproc)"
 declare -A RESULT
+ORDER=()
 left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 part() {  # part <name> <timeout-s> <cmd...>: runs, logs to $OUT/<name>.log, records the exit code
   local name="$1" limit="$2"; shift 2
+  ORDER+=("$name")
+  local group="$name"
+  case "$name" in sanitizer_*) group=sanitizer ;; bench_generate_torch) group=bench_generate ;; esac
+  if ! want "$group"; then RESULT[$name]="not selected"; return; fi
+  if (( DRY_RUN )) && [[ -z "${DRY_OK:-}" ]]; then RESULT[$name]="DRY-RUN (would run: $*)"; return; fi
   local remaining; remaining=$(left)
   if (( remaining < 15 )); then RESULT[$name]="SKIPPED (out of time)"; return; fi
   (( limit > remaining - 5 )) && limit=$(( remaining - 5 ))
@@ -47,6 +90,26 @@ part() {  # part <name> <timeout-s> <cmd...>: runs, logs to $OUT/<name>.log, rec
   if (( rc == 0 )); then RESULT[$name]="OK"; elif (( rc == 77 )); then RESULT[$name]="SKIPPED (no GPU)"; elif (( rc == 124 || rc == 137 )); then RESULT[$name]="TIMEOUT (${limit}s)"; else RESULT[$name]="FAIL (rc=$rc)"; fi
   tail -n 40 "$OUT/$name.log"
 }
+
+# Node for the API parts: on PATH, else the one --stage compressed into .gpu-stage/.
+NODE="$(command -v node || true)"
+if [[ -z "$NODE" && -f .gpu-stage/node.xz ]]; then
+  xz -dc .gpu-stage/node.xz > "$OUT/node" && chmod +x "$OUT/node" && NODE="$OUT/node"
+fi
+API_ENV=(env DITTO_ADDON_PATH="$PWD/prebuilds/linux-x64/ditto-dit.napi.node" DITTO_CUDA_LIB="$PWD/.gpu-stage/libditto_cuda.so")
+if (( DRY_RUN )); then
+  # Here there is no GPU: the host emulation stands in for the backend (the test-only switch), at tiny sizes.
+  API_ENV=(env DITTO_CUDA_LIB="$PWD/build/libditto_cuda_emulated.so" DITTO_CUDA_EMULATED=1)
+  DRY_OK=1 part syntax 30 bash -n "$0"
+  DRY_OK=1 part python_parts 30 python3 -m py_compile scripts/fidelity_check.py examples/bench/generate_torch.py \
+    examples/bench/cuda_torch.py
+  DRY_OK=1 part api 600 "${API_ENV[@]}" "${NODE:-node}" scripts/gpu-api-check.mjs --out "$OUT" --quick --emulated
+  if python3 -c "import onnxruntime" 2>/dev/null; then
+    DRY_OK=1 part fidelity 60 python3 scripts/fidelity_check.py "$OUT"
+  fi
+  DRY_OK=1 part bench_generate 300 "${API_ENV[@]}" "${NODE:-node}" examples/bench/gpu_generate.mjs --batch 2 --steps 2 \
+    --repeat 1 --save "$OUT/generate-run.safetensors"
+fi
 
 nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
 nvcc --version > "$OUT/nvcc.txt" 2>&1 || true
@@ -84,11 +147,26 @@ if [[ -n "$SAN" ]]; then
   part sanitizer_racecheck 90 "$SAN" --tool racecheck --error-exitcode 1 "$BUILD/test_cuda_ops"
   part sanitizer_dit 90 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official"
 else
-  RESULT[sanitizer_memcheck]="SKIPPED (compute-sanitizer not found)"
+  ORDER+=(sanitizer_memcheck)
+  if (( DRY_RUN )); then RESULT[sanitizer_memcheck]="DRY-RUN (compute-sanitizer not found here)"
+  elif want sanitizer; then RESULT[sanitizer_memcheck]="SKIPPED (compute-sanitizer not found)"; fi
 fi
 part bench_torch 300 python3 examples/bench/cuda_torch.py
 cp "$OUT/bench_torch.log" "$OUT/bench_torch.jsonl" 2>/dev/null || true
 
+# ---- the model through the API (needs Node, dist/, prebuilds/, .gpu-stage/libditto_cuda.so: see --stage) ----
+if [[ -z "$NODE" ]] && ! (( DRY_RUN )); then
+  for p in api fidelity bench_generate; do ORDER+=("$p"); want "$p" && RESULT[$p]="FAIL (no Node: run --stage here and carry .gpu-stage)"; done
+elif ! (( DRY_RUN )); then
+  part api 240 "${API_ENV[@]}" "$NODE" scripts/gpu-api-check.mjs --out "$OUT"
+  part fidelity 60 python3 scripts/fidelity_check.py "$OUT"
+  part bench_generate 150 bash -c "set -e; for dt in f32 bf16; do ${API_ENV[*]} '$NODE' examples/bench/gpu_generate.mjs \
+    --device cuda --dtype \$dt --batch 64 --steps 50 --save '$OUT/generate-run-'\$dt'.safetensors'; done"
+  part bench_generate_torch 240 python3 examples/bench/generate_torch.py --run "$OUT/generate-run-f32.safetensors"
+fi
+cat "$OUT/bench_generate.log" "$OUT/bench_generate_torch.log" 2>/dev/null | grep '^{' > "$OUT/bench_generate.jsonl" || true
+
+rm -f "$OUT/mfu-missing"
 python3 - "$OUT" <<'PY' || true
 import json, sys, os
 out = sys.argv[1]
@@ -114,6 +192,21 @@ for case, r in ditto.items():
     f = lambda v: "-" if v is None else f"{v:.3f}"
     ratio = lambda v: "-" if v is None else f"{v / r['ms']:.2f}x"
     lines.append(f"| {case} | {r['ms']:.3f} | {r['tflops']:.1f} | {100*r['mfu']:.1f}% | {f(e)} | {f(c)} | {ratio(e)} | {ratio(c)} |")
+gen = {}
+for r in rows("bench_generate.jsonl"):
+    if "imagesPerSecond" in r:
+        gen[(r.get("mode", "ditto"), r["dtype"])] = r
+if gen:
+    lines.append("\n| 50-step generation (glyph DiT, B=64, CFG 4) | dtype | images/s | Ditto / this |")
+    lines.append("|---|---|---|---|")
+    for (mode, dt), r in sorted(gen.items()):
+        d = gen.get(("ditto", dt))
+        ratio = "-" if d is None or mode == "ditto" else f"{d['imagesPerSecond'] / r['imagesPerSecond']:.2f}x"
+        lines.append(f"| {'Ditto (API, cuda)' if mode == 'ditto' else 'PyTorch ' + mode} | {dt} | {r['imagesPerSecond']:.1f} | {ratio} |")
+xl = [c for c in ditto if c.startswith("dit_xl")]
+lines.append("\nDiT-XL/2-shaped forward MFU rows: " + (", ".join(f"{c} {100*ditto[c]['mfu']:.1f}%" for c in xl) if xl else "MISSING"))
+if not xl or not peak:
+    open(os.path.join(out, "mfu-missing"), "w").write("no DiT-XL/2 MFU row or no measured peak\n")
 tg = torch.get(("gemm_torch 8192^3", "eager"))
 lines.append(f"\nbf16 GEMM peak measured in this run: {peak} TFLOP/s" + (f"; torch 8192^3 GEMM: {tg:.3f} ms ({2*8192**3/tg/1e9:.1f} TFLOP/s)" if tg else ""))
 open(os.path.join(out, "bench.md"), "w").write("\n".join(lines) + "\n")
@@ -122,9 +215,9 @@ PY
 
 {
   echo "gpu-check summary ($(date -u +%FT%TZ), $(( $(date +%s) - START ))s)"
-  head -1 "$OUT/nvidia-smi.txt" 2>/dev/null
+  (( DRY_RUN )) || head -1 "$OUT/nvidia-smi.txt" 2>/dev/null
   nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader 2>/dev/null
-  for k in configure build ctest op_suite dit_golden bench_ditto sanitizer_memcheck sanitizer_racecheck sanitizer_dit bench_torch; do
+  for k in "${ORDER[@]}"; do
     printf '%-22s %s\n' "$k" "${RESULT[$k]:-not run}"
   done
   grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest.log" 2>/dev/null | head -20
@@ -132,6 +225,19 @@ PY
   grep -E "FAIL|tensor checks" "$OUT/dit_golden.log" 2>/dev/null | head -20
   grep -E '"dit_forward ' "$OUT/dit_golden.log" 2>/dev/null
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/sanitizer_*.log 2>/dev/null
+  grep -hE "^(PASS|FAIL) |MISMATCH|\"dFd\"" "$OUT/api.log" "$OUT/fidelity.log" "$OUT/bench_generate_torch.log" 2>/dev/null
 } > "$OUT/SUMMARY.txt"
+if [[ "${RESULT[bench_ditto]:-}" == OK && -f "$OUT/mfu-missing" ]]; then
+  ORDER+=(mfu); RESULT[mfu]="FAIL ($(cat "$OUT/mfu-missing"))"
+fi
+FAILED=()
+for k in "${ORDER[@]}"; do
+  case "${RESULT[$k]:-}" in OK|"not selected"|DRY-RUN*) ;; *) FAILED+=("$k: ${RESULT[$k]:-not run}") ;; esac
+done
+if (( ${#FAILED[@]} )); then
+  { echo "GPU-CHECK FAILED:"; printf '  %s\n' "${FAILED[@]}"; } >> "$OUT/SUMMARY.txt"
+else
+  echo "GPU-CHECK PASSED (every part that ran)" >> "$OUT/SUMMARY.txt"
+fi
 cat "$OUT/SUMMARY.txt"
-exit 0
+(( ${#FAILED[@]} == 0 ))

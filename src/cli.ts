@@ -9,6 +9,8 @@ const COMMANDS: Record<string, Command> = {
   verify: { summary: "check the engine against a golden case folder (or --all <dir>)", run: async () => (await import("./cli/verify.js")).runVerify },
   info: { summary: "version, CPU features, ISA and threads in use", run: async () => (await import("./cli/info.js")).runInfo },
   generate: { summary: "generate class-conditional images (PNG; --grid for a classes × N grid)", run: async () => (await import("./cli/generate.js")).runGenerate },
+  serve: { summary: "HTTP generation service (fastify; --queue redis://… hands jobs to workers)", run: async () => (await import("./cli/serve.js")).runServe },
+  worker: { summary: "consume generation jobs from a BullMQ queue on Redis", run: async () => (await import("./cli/worker.js")).runWorker },
   eval: { summary: "quality harness: FD / ACC (and PSNR / SSIM) of N samples on a fixture", run: async () => (await import("./cli/eval.js")).runEvalCommand },
 };
 

@@ -1,10 +1,10 @@
 // Device choice for loadModel / Pipeline.load: 'auto' | 'cpu' | 'cuda' | 'cuda:N', resolved by the engine's
 // choose_device (native/include/ditto/device.h), which dlopens the separately built CUDA backend only when asked.
-// The CPU engine runs every model; the CUDA DiT forward exists in the backend's native tests but is not yet
-// reachable from the addon, so an explicit 'cuda' that finds a GPU still fails with ERR_CUDA saying exactly that,
-// and 'auto' falls back to the CPU with the reason recorded (model.deviceReason, `ditto info`).
+// A usable GPU with a backend of ABI v2 runs models (docs/cuda.md); 'auto' takes it, else falls back to the CPU
+// with the reason recorded (model.deviceReason, `ditto info`); an explicit 'cuda' that cannot be honoured (no
+// backend, no driver, no device, a v1 backend) fails with ERR_CUDA saying why.
 import { DittoError, typeError } from "./errors.js";
-import { callNative, native } from "./native.js";
+import { callNative, native, type NativeTransferCounts } from "./native.js";
 
 export type DeviceSpec = "auto" | "cpu" | "cuda" | `cuda:${number}`;
 
@@ -12,14 +12,13 @@ export type DeviceSpec = "auto" | "cpu" | "cuda" | `cuda:${number}`;
 export type DeviceName = "cpu" | `cuda:${number}`;
 
 export interface DeviceChoice {
-  /** Where the model runs (today the CPU engine runs every model, so 'cpu' until the CUDA runtime is wired). */
+  /** Where the model runs: 'cpu' or 'cuda:N'. */
   device: DeviceName;
   /** Why this device was chosen when the request was 'auto' (e.g. no CUDA driver); empty for an explicit 'cpu'. */
   reason: string;
 }
 
-const CUDA_RUNTIME_MISSING =
-  "the CUDA DiT forward is built into libditto_cuda's native tests but not wired into the Node addon yet";
+const CUDA_ABI_V1 = "its CUDA backend has ABI v1 (device queries only); running models needs v2 (rebuild it with scripts/build-cuda.sh)";
 
 export function isDeviceSpec(value: unknown): value is DeviceSpec {
   return typeof value === "string" && /^(auto|cpu|cuda(:\d+)?)$/.test(value);
@@ -31,6 +30,13 @@ export function chooseDevice(spec: unknown = "auto", name = "device"): DeviceCho
   // Throws ERR_CUDA for an explicit CUDA request that cannot be honoured (no backend, no driver, no device).
   const probe = callNative(() => native().probeDevice(spec));
   if (probe.kind === "cpu") return { device: "cpu", reason: probe.reason };
-  if (spec === "auto") return { device: "cpu", reason: `found ${probe.description}, but ${CUDA_RUNTIME_MISSING}` };
-  throw new DittoError("ERR_CUDA", `Cannot run on device '${spec}' (${probe.description}): ${CUDA_RUNTIME_MISSING}`);
+  if (probe.abi >= 2) return { device: probe.device as DeviceName, reason: probe.reason };
+  if (spec === "auto") return { device: "cpu", reason: `found ${probe.description}, but ${CUDA_ABI_V1}` };
+  throw new DittoError("ERR_CUDA", `Cannot run on device '${spec}' (${probe.description}): ${CUDA_ABI_V1}`);
+}
+
+/** The CUDA backend's counted host↔device copies since the process loaded it (zeros without an ABI v2 backend):
+ * activations and device tensors, not weights. Pipeline.generate on 'cuda' copies its latents back once, at the end. */
+export function cudaTransferCounts(): NativeTransferCounts {
+  return callNative(() => native().cudaTransferCounts());
 }

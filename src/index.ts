@@ -7,11 +7,14 @@ export type { LoadVaeOptions, VaeConfig, VaeRunOptions, VaeEncodeResult, DecodeV
 export type { ModelInfo, ModelTensorSpec, ModelConditions, Labels } from "./modelInputs.js";
 export type { SessionBlockAction, SessionBranch, SessionStepRequest, SessionStepResult } from "./session.js";
 export { Tensor } from "./tensor.js";
-export { chooseDevice } from "./device.js";
+export { chooseDevice, cudaTransferCounts } from "./device.js";
 export type { DeviceSpec, DeviceChoice, DeviceName } from "./device.js";
 export { DittoError, isDittoError } from "./errors.js";
 export type { DittoErrorCode } from "./errors.js";
 export { info } from "./info.js";
+export { memory, resetPeakMemory } from "./memory.js";
+export type { MemoryStats } from "./memory.js";
+export { undisposedCollected } from "./lifecycle.js";
 export type { DittoInfo } from "./info.js";
 export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors } from "./io/safetensors.js";
 export type { SafetensorsTensor, SafetensorsContent, SafetensorsDType, SafetensorsTensorInput } from "./io/safetensors.js";

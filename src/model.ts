@@ -11,7 +11,8 @@ import { linkAbortSignal } from "./abortLink.js";
 import { toFloat32 } from "./batchArgs.js";
 import { brandClass } from "./brand.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "./device.js";
-import { DittoError, abortError, disposedError, rangeError, shapeError, typeError, withCallerStack } from "./errors.js";
+import { backstop, forget } from "./lifecycle.js";
+import { DittoError, abortError, disposedError, rangeError, typeError, withCallerStack } from "./errors.js";
 import {
   callNative,
   native,
@@ -109,6 +110,7 @@ export class Model implements AsyncDisposable, Disposable {
   /** @internal use loadModel() */
   constructor(handle: NativeModel, path: string, dtype: ModelDType) {
     this.#native = handle;
+    backstop(this, "models", handle);
     this.device = handle.device() as DeviceName;
     this.path = path;
     this.dtype = dtype;
@@ -163,6 +165,17 @@ export class Model implements AsyncDisposable, Disposable {
     return new Session(handle, { modelDisposed: () => this.disposed, depth, info: this.#info, exactInput: this.#exactInput(), numClasses: c.numClasses });
   }
 
+  /**
+   * A copy of a host tensor on this model's device: on 'cuda:N' a device tensor (one host→device copy) whose forward
+   * outputs, session steps and arithmetic stay on the GPU until toFloat32Array(); on 'cpu' a host copy. Throws
+   * ERR_INVALID_ARGUMENT for a tensor that is already on a device (docs/cuda.md, "Device tensors").
+   */
+  toDevice(tensor: Tensor): Tensor {
+    if (!(tensor instanceof Tensor)) throw typeError("Tensor", "tensor", tensor);
+    const handle = tensor._handle("tensor");
+    return Tensor._wrap(callNative(() => this.#live().upload(handle)));
+  }
+
   /** Multiply-accumulates of one forward of one sample ({ total, prelude, blocks, final }). */
   macsPerSample(): { total: number; prelude: number; blocks: number; final: number } {
     return callNative(() => this.#live().macsPerSample());
@@ -211,7 +224,9 @@ export class Model implements AsyncDisposable, Disposable {
 
   /** Releases the weights (idempotent). Forwards already queued still complete; later calls reject ERR_DISPOSED. */
   dispose(): void {
-    this.#native?.dispose();
+    if (!this.#native) return;
+    forget(this);
+    this.#native.dispose();
     this.#native = undefined;
   }
 
@@ -249,6 +264,9 @@ export class Model implements AsyncDisposable, Disposable {
       const tValues = toFloat32(t, "t", batch);
       const { labels, tensors } = splitConditions(conditions);
       const checked = checkConditions(this.#info, labels, tensors, batch, { labels: "labels", tensors: "conditions" }, c.numClasses);
+      // One vectorised native pass: a NaN/Infinity input would only come back as a NaN output (issue 24).
+      const nonFinite = (x as Tensor).countNonFinite();
+      if (nonFinite > 0) throw new RangeError(`Expected finite values for x but received ${nonFinite} NaN or infinite values`);
       const request: NativeForwardOptions = this.#blockOptions(options);
       if (checked.tensors) request.conditions = checked.tensors;
       if (cfg) {

@@ -20,6 +20,8 @@ export interface NativeTensor {
   binary(other: NativeTensor, op: "add" | "sub" | "mul"): NativeTensor;
   scale(s: number): NativeTensor;
   countNonFinite(): number;
+  /** Where the tensor's memory is: 'cpu' or 'cuda:N' (docs/cuda.md, "Device tensors"). */
+  device(): string;
   dispose(): void;
   disposed(): boolean;
 }
@@ -96,6 +98,8 @@ export interface NativeStepResult {
 export interface NativeSession {
   step(x: NativeTensor, t: Float32Array, request: NativeStepRequest): Promise<NativeStepResult>;
   end(): Promise<void>;
+  /** Drops the handle's hold on the session and its model (queued jobs keep theirs); later calls throw ERR_DISPOSED. */
+  release(): void;
   slotBytes(): number;
 }
 
@@ -122,6 +126,8 @@ export interface NativeModel {
   /** The device the engine loaded the model on. */
   device(): string;
   session(): NativeSession;
+  /** A copy of a host tensor on the model's device (one counted upload on CUDA; a host copy on the CPU). */
+  upload(tensor: NativeTensor): NativeTensor;
   threads(): number;
   /** Bytes the model holds: weights, tables and the workspace of the largest batch so far. */
   memoryBytes(): number;
@@ -186,6 +192,16 @@ export interface NativeDeviceProbe {
   index: number;
   description: string;
   reason: string;
+  /** CUDA: the backend library's ABI version (1: device queries only, 2: runs models); 0 for the CPU. */
+  abi: number;
+}
+
+/** The CUDA backend's counted host↔device copies (activations and device tensors, not weights). */
+export interface NativeTransferCounts {
+  hostToDeviceCopies: number;
+  hostToDeviceBytes: number;
+  deviceToHostCopies: number;
+  deviceToHostBytes: number;
 }
 
 export interface NativeAddon {
@@ -197,8 +213,15 @@ export interface NativeAddon {
   setIsa(isa: string | null): string;
   /** V8's external-memory counter for this isolate (bytes), which tensors and models move (bindings/external_memory.h). */
   externalMemory(): number;
+  /** The engine's allocation counters (native/include/ditto/memory.h), process-wide. */
+  memory(): { allocatedBytes: number; peakBytes: number; allocations: number; liveBlocks: number; cachedBytes: number };
+  resetPeakMemory(): void;
+  /** A peak tracker's id (-1 when all are in use); endPeakTracking returns its high-water mark in bytes. */
+  beginPeakTracking(): number;
+  endPeakTracking(id: number): number;
   probeDevice(spec: string): NativeDeviceProbe;
   describeDevices(): string;
+  cudaTransferCounts(): NativeTransferCounts;
   errorCodes: Record<string, number>;
   /** A batch's Gaussian noise [samples, countPerSample], generated off the JS thread (keys: low, high word per seed). */
   gaussianNoise(kind: "philox" | "reference", keys: Uint32Array, countPerSample: number): Promise<NativeTensor>;

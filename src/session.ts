@@ -284,14 +284,21 @@ export class Session implements AsyncDisposable, Disposable {
     const handle = this.#native;
     this.#native = undefined;
     handle?.end().catch(() => {
-      // the model was disposed first: its queue is closed and the slots die with the native session object
+      // the model was disposed first: its queue is closed; release() below frees the slots
     });
+    // Without this the native session (its slots and its reference to the model) lived until garbage collection, so
+    // a disposed model's weights outlived dispose() (issue 24). Queued jobs keep their own reference.
+    handle?.release();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     const handle = this.#native;
     this.#native = undefined;
-    if (handle) await handle.end().catch(() => undefined);
+    if (handle) {
+      const ended = handle.end().catch(() => undefined);
+      handle.release();
+      await ended;
+    }
   }
 
   [Symbol.dispose](): void {

@@ -5,6 +5,7 @@
 // DittoError ERR_DISPOSED synchronously.
 import { brandClass } from "./brand.js";
 import { disposedError, rangeError, shapeError, typeError } from "./errors.js";
+import { backstop, forget } from "./lifecycle.js";
 import { callNative, native, type NativeTensor } from "./native.js";
 
 function checkShape(shape: unknown, name = "shape"): number[] {
@@ -30,6 +31,7 @@ export class Tensor {
   private constructor(handle: NativeTensor, shape: readonly number[]) {
     this.#native = handle;
     this.#shape = Object.freeze([...shape]);
+    backstop(this, "tensors", handle);
   }
 
   /** @internal Wraps a native tensor handle (used by the model bindings). */
@@ -111,6 +113,12 @@ export class Tensor {
     return this.#native === undefined;
   }
 
+  /** Where the data lives: 'cpu', or 'cuda:N' for a tensor a CUDA model made (ops run there; mixing devices throws
+   * ERR_INVALID_ARGUMENT; toFloat32Array() copies back). */
+  get device(): "cpu" | `cuda:${number}` {
+    return callNative(() => this._handle().device()) as "cpu" | `cuda:${number}`;
+  }
+
   toFloat32Array(): Float32Array {
     return callNative(() => this._handle().toFloat32Array());
   }
@@ -168,7 +176,9 @@ export class Tensor {
 
   /** Frees the native memory now (idempotent); later use throws ERR_DISPOSED. */
   dispose(): void {
-    this.#native?.dispose();
+    if (!this.#native) return;
+    forget(this);
+    this.#native.dispose();
     this.#native = undefined;
   }
 

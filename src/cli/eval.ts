@@ -3,6 +3,7 @@
 // JSON line, last on stdout; progress goes to stderr.
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { isDeviceSpec, type DeviceSpec } from "../device.js";
 
 import { runEval, type EvalOptions } from "../eval/harness.js";
 import { readFixtureInfo } from "../io/ditJson.js";
@@ -19,7 +20,8 @@ import { defaultModelDir } from "./generate.js";
 import { createProgress } from "./progress.js";
 
 export const EVAL_USAGE = `Usage: ditto eval --fixture DIR --n N --steps S --cfg G --seed-base K [--noise philox|reference]
-                  [--cache SPEC] [--guidance SPEC] [--save FILE] [--threads T] [--batch B] [--dtype f32|bf16] [--json]`;
+                  [--cache SPEC] [--guidance SPEC] [--save FILE] [--threads T] [--batch B] [--dtype f32|bf16]
+                  [--device cpu|cuda[:N]|auto] [--json]`;
 
 /** `--cache` / `--guidance`: parsed, and refused up front when the engine cannot run the policy yet. */
 function policyOption(args: ParsedArgs, name: "cache" | "guidance"): string | undefined {
@@ -34,6 +36,13 @@ function policyOption(args: ParsedArgs, name: "cache" | "guidance"): string | un
   return spec;
 }
 
+// --device (default cpu: the protocol's reference numbers are CPU runs).
+function deviceOption(args: ParsedArgs): DeviceSpec {
+  const device = stringOption(args, "device") ?? "cpu";
+  if (!isDeviceSpec(device)) throw new UsageError(`--device expects auto, cpu, cuda or cuda:N but received ${device}`);
+  return device;
+}
+
 export async function runEvalCommand(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ["json", "help"]);
   if (args.options.has("help")) {
@@ -41,7 +50,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   // Every option is checked here, before the classifier or the model loads.
-  rejectUnknownOptions(args, ["fixture", "n", "steps", "cfg", "seed-base", "noise", "cache", "guidance", "save", "threads", "batch", "dtype", "json"], EVAL_USAGE);
+  rejectUnknownOptions(args, ["fixture", "n", "steps", "cfg", "seed-base", "noise", "cache", "guidance", "save", "threads", "batch", "dtype", "device", "json"], EVAL_USAGE);
   rejectPositionals(args, EVAL_USAGE);
   const fixture = folderOption(args, "fixture", defaultModelDir());
   const info = readFixtureInfo(fixture);
@@ -61,6 +70,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     threads: threadsOption(args),
     batchSize: intOption(args, "batch", { min: 1 }),
     dtype: choiceOption(args, "dtype", ["f32", "bf16"] as const),
+    device: deviceOption(args),
   };
   if (options.save) mkdirSync(path.dirname(path.resolve(options.save)), { recursive: true });
   const progress = createProgress();
@@ -92,7 +102,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(
       `FD ${result.fd.toFixed(4)}  ACC ${result.acc.toFixed(3)}${fidelity}\n` +
         `n ${result.n}, ${result.steps} steps, CFG ${result.cfg}, seeds ${result.seedBase}…${result.seedBase + result.n - 1} (${result.noise} noise)\n` +
-        `${(result.macs / 1e12).toFixed(3)} TMACs, ${(result.wallMs / 1000).toFixed(1)} s, ${(result.n / (result.wallMs / 1000)).toFixed(2)} images/s, peak RSS ${(result.peakBytes / 2 ** 20).toFixed(0)} MiB\n`,
+        `${(result.macs / 1e12).toFixed(3)} TMACs, ${(result.wallMs / 1000).toFixed(1)} s, ${(result.n / (result.wallMs / 1000)).toFixed(2)} images/s, peak engine memory ${(result.peakBytes / 2 ** 20).toFixed(0)} MiB\n`,
     );
   }
   return 0;

@@ -3,6 +3,7 @@
 // reference gaussian(K + k); the fixture's reference sampler (uniform flow Euler, CFG on the whole output) batched
 // across samples with cond + uncond in one 2B forward; FD (classifier fc1 features vs real-stats) and ACC; with a
 // cache or guidance policy also the plain run on the same seeds, reported as PSNR / SSIM against it.
+import type { DeviceSpec } from "../device.js";
 import { rangeError } from "../errors.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { batchFidelity } from "../metrics/fidelity.js";
@@ -31,6 +32,8 @@ export interface EvalOptions {
   save?: string;
   threads?: number;
   dtype?: "f32" | "bf16";
+  /** Where the pipeline runs (default 'cpu': the protocol's reference numbers are CPU runs; 'cuda' for the GPU). */
+  device?: DeviceSpec;
   /** Samples per generate() call (each step is one forward of 2·batchSize with CFG). Default 100. */
   batchSize?: number;
   /** Progress: samples done of the run named `phase`. */
@@ -128,7 +131,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
   const labels = protocolLabels(o.n, info.numClasses);
   const noise = o.noise ?? "philox";
 
-  const pipe = await Pipeline.load({ model: o.fixture, threads: o.threads, dtype: o.dtype });
+  const pipe = await Pipeline.load({ model: o.fixture, threads: o.threads, dtype: o.dtype, device: o.device ?? "cpu" });
   try {
     const run = await generateSet(pipe, labels, o, { cache, guidance }, "generate");
     let psnr: number | null = null, ssim: number | null = null;

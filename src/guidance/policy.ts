@@ -19,6 +19,7 @@ export function guiderFrom(value: Guider | PolicySpec | string): Guider {
   const spec = typeof value === "string" ? parseGuidanceSpec(value) : checkSpecObject(value, "guidance", GUIDANCE_SPECS);
   if (spec.kind === "cfg") {
     if (spec.scale === undefined) throw typeError("finite number", "guidance policy cfg.scale", undefined);
+    if ((spec.scale as number) < 0) throw new RangeError(`Expected number >= 0 for guidance policy cfg.scale but received ${spec.scale}`);
     return new ClassifierFreeGuidance({ scale: spec.scale as number });
   }
   throw new RangeError(`Guidance method "${spec.kind}" is not implemented yet: use guidanceScale (plain CFG)`);

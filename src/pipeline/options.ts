@@ -85,6 +85,7 @@ export function checkGenerateOptions(
   if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw rangeError(`integer between 1 and ${MAX_STEPS}`, "steps", steps);
   const guidanceScale = options.guidanceScale ?? defaults.guidanceScale;
   if (typeof guidanceScale !== "number" || !Number.isFinite(guidanceScale)) throw typeError("finite number", "guidanceScale", guidanceScale);
+  if (guidanceScale < 0) throw rangeError("finite number >= 0", "guidanceScale", guidanceScale);
   const noise = options.noise ?? "philox";
   if (!NOISE_KINDS.includes(noise)) throw typeError(`one of ${NOISE_KINDS.map((k) => `'${k}'`).join(", ")}`, "noise", noise);
   const seeds = checkSeeds(options.seed, labels.length);
@@ -157,7 +158,11 @@ export function broadcastToBatch(
 
 /** An init image option as model-space values with a shape (Images: x = u8/127.5 − 1, HWC → CHW). */
 export function initImageValues(init: NonNullable<GenerateOptions["initImage"]>): { values: Float32Array; shape: number[] } {
-  if (init instanceof Tensor) return { values: init.toFloat32Array(), shape: init.shape };
+  if (init instanceof Tensor) {
+    const nonFinite = init.countNonFinite();
+    if (nonFinite > 0) throw new RangeError(`Expected finite values for initImage but received ${nonFinite} NaN or infinite values`);
+    return { values: init.toFloat32Array(), shape: init.shape };
+  }
   const images = init instanceof Image ? [init] : Array.isArray(init) && init.every((i) => i instanceof Image) ? init : undefined;
   if (!images) {
     if (init instanceof Float32Array) throw typeError("Tensor or Image (a Float32Array has no shape)", "initImage", init);

@@ -28,6 +28,7 @@ import type { Session, SessionBlockAction } from "../session.js";
 import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
+import { watchPeakMemory } from "../memory.js";
 
 export type Device = DeviceSpec;
 
@@ -48,7 +49,8 @@ export interface GenerateStats {
   /** MACs the same run would take with every block computed (equal to macs until caching lands). */
   macsUncached: number;
   wallMs: number;
-  /** Peak resident set size of the process seen during the run. */
+  /** The engine's peak native allocation during the run (its own count of every engine block in the process:
+   * weights, workspaces, slots, tensors; src/memory.ts), not sampled RSS. */
   peakBytes: number;
 }
 
@@ -70,6 +72,16 @@ function configDir(model: Model, given: string | undefined): string | undefined 
   if (given && existsSync(given)) return statSync(given).isDirectory() ? given : path.dirname(given);
   const configPath = model.config.configPath;
   return typeof configPath === "string" ? path.dirname(configPath) : undefined;
+}
+
+/** The sampler settings a model folder's dit.json recommends (steps 50, CFG 4 where it says nothing). */
+export function recommendedSettings(dir: string | undefined): RecommendedSettings {
+  if (!dir || !existsSync(path.join(dir, "dit.json"))) return FALLBACK_RECOMMENDED;
+  const fixture = readFixtureInfo(dir);
+  return {
+    steps: fixture.recommendedSteps ?? FALLBACK_RECOMMENDED.steps,
+    guidanceScale: fixture.recommendedCfg ?? FALLBACK_RECOMMENDED.guidanceScale,
+  };
 }
 
 export class Pipeline implements AsyncDisposable {
@@ -97,15 +109,7 @@ export class Pipeline implements AsyncDisposable {
     if (model instanceof Model) loaded = model;
     else if (typeof model === "string" && model.length > 0) loaded = await loadModel(model, { threads, dtype, device });
     else throw typeError("model path or Model", "model", model);
-    let recommended = FALLBACK_RECOMMENDED;
-    const dir = configDir(loaded, typeof model === "string" ? model : undefined);
-    if (dir && existsSync(path.join(dir, "dit.json"))) {
-      const fixture = readFixtureInfo(dir);
-      recommended = {
-        steps: fixture.recommendedSteps ?? FALLBACK_RECOMMENDED.steps,
-        guidanceScale: fixture.recommendedCfg ?? FALLBACK_RECOMMENDED.guidanceScale,
-      };
-    }
+    const recommended = recommendedSettings(configDir(loaded, typeof model === "string" ? model : undefined));
     return new Pipeline(loaded, typeof model === "string", Object.freeze(recommended));
   }
 
@@ -138,7 +142,7 @@ export class Pipeline implements AsyncDisposable {
     const first = steps - runSteps;
 
     const start = performance.now();
-    let peakBytes = process.memoryUsage.rss();
+    const endPeakWatch = watchPeakMemory();
     const owned: Tensor[] = []; // tensors to release when the generation ends, successful or not
     const keep = <T extends Tensor>(t: T): T => { owned.push(t); return t; };
     let forwards = 0, blocksComputed = 0, macs = 0;
@@ -146,7 +150,7 @@ export class Pipeline implements AsyncDisposable {
     let session: Session | undefined;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
-      const eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
+      let eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
       let x0: Tensor | undefined;
       let mask: Tensor | undefined;
       if (options.initImage !== undefined) {
@@ -156,6 +160,18 @@ export class Pipeline implements AsyncDisposable {
       if (options.mask !== undefined) mask = keep(Tensor.from(maskValues(options.mask, batch, channels, size), sampleShape));
       const sigmaStart = allSigmas[first]!;
       x = x0 && first > 0 ? Tensor.combine([[Math.fround(1 - sigmaStart), x0], [sigmaStart, eps]]) : eps.clone();
+      if (model.device !== "cpu") {
+        // On a GPU the latents stay on the device from here to the end: this upload and the one download below are
+        // the only copies (docs/cuda.md, "Device tensors"); inpainting's known region goes up once too.
+        const host = x;
+        x = model.toDevice(host);
+        host.dispose();
+        if (mask) {
+          mask = keep(model.toDevice(mask));
+          if (x0) x0 = keep(model.toDevice(x0));
+          eps = keep(model.toDevice(eps));
+        }
+      }
 
       const nullLabels = new Int32Array(batch).fill(this.nullLabel);
       // The epilogue combines outputs shaped like x (not a learned-σ model's 2C channels).
@@ -229,7 +245,6 @@ export class Pipeline implements AsyncDisposable {
           x = blended;
         }
         assertFiniteLatents(x, i - first + 1, runSteps);
-        peakBytes = Math.max(peakBytes, process.memoryUsage.rss());
         onStep?.({
           step: i - first + 1,
           total: runSteps,
@@ -239,8 +254,17 @@ export class Pipeline implements AsyncDisposable {
           ms: performance.now() - stepStart,
         });
       }
-      const latents = x;
+      let latents = x;
       x = undefined;
+      if (latents.device !== "cpu") {
+        // The generation's one copy back to the host.
+        const device = latents;
+        try {
+          latents = Tensor.from(device.toFloat32Array(), device.shape);
+        } finally {
+          device.dispose();
+        }
+      }
       let images: Image[];
       try {
         images = await Image.fromTensor(latents);
@@ -258,7 +282,7 @@ export class Pipeline implements AsyncDisposable {
           macs,
           macsUncached: forwards * macsPerSample.total,
           wallMs: performance.now() - start,
-          peakBytes,
+          peakBytes: endPeakWatch(),
         },
       };
     } finally {
@@ -266,6 +290,7 @@ export class Pipeline implements AsyncDisposable {
       session?.dispose();
       x?.dispose();
       for (const tensor of owned) tensor.dispose();
+      endPeakWatch();
     }
   }
 

@@ -46,6 +46,10 @@ class BackendOps {
   // dot[s] = <x, y>, norm_x[s] = |x|, norm_y[s] = |y| over sample s's n elements
   virtual Status dot_norm(const float* x, const float* y, int64_t batch, int64_t n, float* dot, float* norm_x,
                           float* norm_y) = 0;
+  // Host memory -> this backend's memory and back (plain copies by default, for host backends; CUDA's wait for
+  // the stream and count every copy: docs/cuda.md, "Device tensors").
+  virtual Status upload(float* dst, const float* host, int64_t n);
+  virtual Status download(float* host, const float* src, int64_t n);
 };
 
 // What a family's backend implements for the executor. Rows are samples of the combined batch (all branches).

@@ -21,6 +21,7 @@
 namespace ditto {
 
 class BackboneKernels;
+class BackendOps;
 class Session;
 class SafetensorsFile;
 
@@ -138,6 +139,10 @@ class Denoiser {
   // The per-part kernels the executor drives. Callers hold kernels_mutex() while they use them.
   virtual BackboneKernels& kernels() = 0;
   std::mutex& kernels_mutex() { return kernels_mutex_; }
+  // A device model's op table for the tensors it returns (the binding's tensor arithmetic, uploads and downloads
+  // on the JS thread): on the model's stream, with its own scratch, so it never touches the executor's. Null for
+  // host models (their tensors are plain host memory).
+  virtual std::shared_ptr<BackendOps> tensor_ops() { return nullptr; }
 
   // x [B, ...] with t [B] and conditions of B samples; blocks, abort and capture as in ForwardOptions.
   Result<Tensor> forward(const Tensor& x, const std::vector<float>& t, const Conditions& conditions,

@@ -1,6 +1,8 @@
 // Tensor: a dense row-major array with a dtype and a shape over shared storage. Storage is either owned
 // (64-byte aligned heap) or borrowed from an mmap'd safetensors file; the shared_ptr keeps it alive.
-// Views (reshape, dim-0 slices) share storage; nothing here ever copies implicitly.
+// Views (reshape, dim-0 slices) share storage; nothing here ever copies implicitly. A tensor may live in a
+// backend's device memory (device() >= 0, a CUDA ordinal; borrow_device): its bytes are only touched through
+// that backend's BackendOps (ditto/executor.h), so clone() / to() refuse it (docs/cuda.md, "Device tensors").
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +32,12 @@ class Tensor {
   static Result<Tensor> zeros(DType dtype, Shape shape);
   // A tensor over memory someone else owns; `owner` keeps it alive (may be null for static data).
   static Tensor borrow(std::shared_ptr<const void> owner, void* data, DType dtype, Shape shape);
+  // A tensor in device memory of CUDA device `device` (>= 0); `owner` frees it.
+  static Tensor borrow_device(std::shared_ptr<const void> owner, void* data, DType dtype, Shape shape, int device);
+
+  int device() const { return device_; }  // -1: host memory; N: cuda:N
+  bool on_host() const { return device_ < 0; }
+  std::string device_name() const;       // "cpu" / "cuda:N"
 
   bool defined() const { return data_ != nullptr || numel() == 0; }
   DType dtype() const { return dtype_; }
@@ -58,6 +66,7 @@ class Tensor {
   void* data_ = nullptr;
   DType dtype_ = DType::F32;
   Shape shape_;
+  int device_ = -1;
 };
 
 // bf16 / f16 scalar conversions (round-to-nearest-even), shared by kernels and loaders.

@@ -1,6 +1,9 @@
 // The tensor storage cache (storage_cache.h): a mutex-guarded multimap from capacity to free blocks, plus an age
-// list for eviction. Budget: DITTO_STORAGE_CACHE_MB (default 256; 0 disables caching).
+// list for eviction. Budget: DITTO_STORAGE_CACHE_MB (default 256; 0 disables caching). Blocks handed to tensors
+// are counted as engine memory (ditto/memory.h) from acquire to release; parked blocks are cached_bytes only.
 #include "core/storage_cache.h"
+
+#include "ditto/memory.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -46,9 +49,7 @@ Cache& cache() {
 
 void* allocate(size_t capacity) { return std::aligned_alloc(64, capacity); }
 
-}  // namespace
-
-StorageBlock storage_acquire(size_t bytes) {
+StorageBlock acquire_uncounted(size_t bytes) {
   if (bytes < kStorageCacheMinBytes) {
     const size_t capacity = bytes == 0 ? 64 : (bytes + 63) / 64 * 64;
     void* p = allocate(capacity);
@@ -73,8 +74,19 @@ StorageBlock storage_acquire(size_t bytes) {
   return p ? StorageBlock{p, capacity} : StorageBlock{};
 }
 
+}  // namespace
+
+StorageBlock storage_acquire(size_t bytes) {
+  // Above physical memory the allocation cannot be backed: refuse it instead of letting overcommit accept it.
+  if (bytes > physical_memory_bytes()) return StorageBlock{};
+  StorageBlock block = acquire_uncounted(bytes);
+  if (block.ptr) ditto::detail::count_allocation(block.capacity);
+  return block;
+}
+
 void storage_release(StorageBlock block) {
   if (!block.ptr) return;
+  ditto::detail::count_release(block.capacity);
   const size_t budget = budget_bytes();
   if (block.capacity < kStorageCacheMinBytes || block.capacity > budget / 2) {
     std::free(block.ptr);

@@ -81,6 +81,14 @@ Tensor Tensor::borrow(std::shared_ptr<const void> owner, void* data, DType dtype
   return t;
 }
 
+Tensor Tensor::borrow_device(std::shared_ptr<const void> owner, void* data, DType dtype, Shape shape, int device) {
+  Tensor t = borrow(std::move(owner), data, dtype, std::move(shape));
+  t.device_ = device < 0 ? 0 : device;
+  return t;
+}
+
+std::string Tensor::device_name() const { return on_host() ? "cpu" : "cuda:" + std::to_string(device_); }
+
 Result<Tensor> Tensor::reshape(Shape shape) const {
   if (shape_numel(shape) != numel())
     return invalid_argument("Cannot reshape " + shape_string(shape_) + " to " + shape_string(shape));
@@ -101,12 +109,14 @@ Result<Tensor> Tensor::slice0(int64_t begin, int64_t end) const {
 }
 
 Result<Tensor> Tensor::clone() const {
+  if (!on_host()) return invalid_argument("Cannot copy a tensor on " + device_name() + " on the host; use its backend's ops");
   DITTO_ASSIGN_OR_RETURN(Tensor t, empty(dtype_, shape_));
   if (nbytes()) std::memcpy(t.data_, data_, nbytes());
   return t;
 }
 
 Result<Tensor> Tensor::to(DType target) const {
+  if (!on_host()) return invalid_argument("Cannot convert a tensor on " + device_name() + " on the host; use its backend's ops");
   if (target == dtype_) return clone();
   DITTO_ASSIGN_OR_RETURN(Tensor t, empty(target, shape_));
   const int64_t n = numel();

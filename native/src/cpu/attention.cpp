@@ -13,6 +13,7 @@
 
 #include "cpu/attention_kernels.h"
 #include "ditto/cpu_features.h"
+#include "ditto/memory.h"
 
 namespace ditto::cpu {
 
@@ -106,7 +107,7 @@ void attention(ThreadPool& pool, const AttentionArgs& args) {
   const size_t scratch_floats = static_cast<size_t>(detail::attention_scratch_floats(args.head_dim));
   auto run = [&](int64_t task, int) {
     // Per-thread scratch, grown on demand and reused across calls (a few KB to ~100 KB).
-    thread_local std::vector<float> scratch;
+    thread_local HostVector<float> scratch;  // counted engine memory (ditto/memory.h)
     if (scratch.size() < scratch_floats) scratch.resize(scratch_floats);
     const int64_t qb = task % q_blocks;
     const int64_t bh = task / q_blocks;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cpu/gemm_kernels.h"
+#include "ditto/memory.h"
 
 namespace ditto::cpu {
 namespace gemm {
@@ -47,12 +48,12 @@ const MicroKernel* choose_kernel(Isa isa, DType dtype) {
 struct Scratch {
   void* ptr = nullptr;
   size_t bytes = 0;
-  ~Scratch() { std::free(ptr); }
+  ~Scratch() { counted_free(ptr, bytes); }
   void* get(size_t want) {
     if (want > bytes) {
-      std::free(ptr);
+      counted_free(ptr, bytes);
       bytes = round_up(static_cast<int64_t>(want), 4096);
-      ptr = std::aligned_alloc(64, bytes);
+      ptr = counted_alloc(bytes);
       if (!ptr) {
         bytes = 0;
         throw std::bad_alloc();
@@ -115,9 +116,10 @@ Result<PackedWeight> PackedWeight::pack(const float* w, int64_t n, int64_t k, DT
   const int64_t panels = gemm::ceil_div(n, nr);
   const size_t elem = kern->bf16_operands ? 2 : 4;
   const size_t bytes = static_cast<size_t>(panels * kp * nr) * elem;
-  void* raw = std::aligned_alloc(64, gemm::round_up(static_cast<int64_t>(bytes), 64));
+  const size_t capacity = static_cast<size_t>(gemm::round_up(static_cast<int64_t>(bytes), 64));
+  void* raw = counted_alloc(capacity);
   if (!raw) return out_of_memory("PackedWeight::pack: could not allocate " + std::to_string(bytes) + " bytes");
-  std::shared_ptr<void> data(raw, std::free);
+  std::shared_ptr<void> data(raw, [capacity](void* p) { counted_free(p, capacity); });
   for (int64_t p = 0; p < panels; ++p) {
     for (int64_t kk = 0; kk < kp; ++kk) {
       for (int j = 0; j < nr; ++j) {

@@ -1,6 +1,8 @@
 // libditto_cuda.so's only export: ditto_cuda_backend_v1(), the versioned C function table the core's loader
-// (src/runtime/device.cpp) dlopen()s. Every entry catches its own failures and reports them as text, so no
-// C++ exception or type crosses the library boundary.
+// (src/runtime/device.cpp) dlopen()s: ABI v2 (ditto/device.h), v1's device queries then load_model (a CudaDit,
+// handed over as a ditto::Denoiser for the core's executor; the core checks core_abi first) and the copy
+// counters. Every entry catches its own failures and reports them as text, so no C++ exception crosses the
+// boundary. Built twice: for the GPU (nvcc kernels) and as the host emulation (emu/, DITTO_CUDA_EMULATED).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -10,7 +12,10 @@
 #include <vector>
 
 #include "ditto/device.h"
+#include "dit_cuda.h"
+#include "ditto/model.h"
 #include "ops.h"
+#include "transfers.h"
 
 namespace {
 
@@ -97,6 +102,51 @@ int self_test(int device, char* err, size_t err_len) {
   return 0;
 }
 
+// "cuda" -> 0, "cuda:N" -> N (the core resolved the spec already); -1 otherwise.
+int device_index(const std::string& device) {
+  if (device == "cuda") return 0;
+  if (device.rfind("cuda:", 0) != 0 || device.size() == 5) return -1;
+  int index = 0;
+  for (char ch : device.substr(5)) {
+    if (ch < '0' || ch > '9') return -1;
+    index = index * 10 + (ch - '0');
+  }
+  return index;
+}
+
+int load_model(const char* path, const void* options, void** denoiser, int* status_code, char* err, size_t err_len) {
+  *denoiser = nullptr;
+  *status_code = static_cast<int>(ditto::StatusCode::kCuda);
+  try {
+    const auto& o = *static_cast<const ditto::LoadOptions*>(options);
+    ditto::cuda::CudaDitOptions cuda_options;
+    cuda_options.dtype = o.dtype;
+    cuda_options.device = device_index(o.device);
+    if (cuda_options.device < 0) return fail(err, err_len, "Expected a CUDA device but received '" + o.device + "'");
+    auto loaded = ditto::cuda::CudaDit::load(path, cuda_options);
+    if (!loaded.ok()) {
+      *status_code = static_cast<int>(loaded.status().code());
+      return fail(err, err_len, loaded.status().message());
+    }
+    *denoiser = static_cast<ditto::Denoiser*>(std::move(loaded).value().release());
+    *status_code = 0;
+    return 0;
+  } catch (const std::bad_alloc&) {
+    *status_code = static_cast<int>(ditto::StatusCode::kOutOfMemory);
+    return fail(err, err_len, "out of host memory loading the CUDA model");
+  } catch (const std::exception& e) {
+    return fail(err, err_len, std::string("CUDA model load failed: ") + e.what());
+  }
+}
+
+void transfer_counts(DittoCudaTransferCounts* counts) { *counts = ditto::cuda::transfer_counts(); }
+
+#ifdef DITTO_CUDA_EMULATED
+constexpr int kEmulated = 1;
+#else
+constexpr int kEmulated = 0;
+#endif
+
 #ifndef DITTO_CUDA_ARCHS_STRING
 #define DITTO_CUDA_ARCHS_STRING "unknown"
 #endif
@@ -104,16 +154,21 @@ int self_test(int device, char* err, size_t err_len) {
 const std::string& build_info() {
   static const std::string info = "CUDA " + std::to_string(CUDART_VERSION / 1000) + "." +
                                   std::to_string((CUDART_VERSION % 1000) / 10) + ", archs " DITTO_CUDA_ARCHS_STRING +
-                                  ", cuBLASLt: " + (ditto::cuda::have_cublaslt() ? "yes" : "no");
+                                  ", cuBLASLt: " + (ditto::cuda::have_cublaslt() ? "yes" : "no") +
+                                  (kEmulated ? ", host emulation (tests only)" : "");
   return info;
 }
 
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) const DittoCudaBackendV1* ditto_cuda_backend_v1(void) {
-  static const DittoCudaBackendV1 table = {
-      DITTO_CUDA_ABI_VERSION, sizeof(DittoCudaBackendV1), build_info().c_str(), &device_count, &device_info,
-      &self_test,
+  static const DittoCudaBackendV2 table = {
+      {DITTO_CUDA_ABI_VERSION, sizeof(DittoCudaBackendV2), build_info().c_str(), &device_count, &device_info,
+       &self_test},
+      DITTO_CORE_ABI,
+      kEmulated,
+      &load_model,
+      &transfer_counts,
   };
-  return &table;
+  return &table.v1;
 }

@@ -4,10 +4,12 @@
 #include <vector>
 
 #include "ops.h"
+#include "transfers.h"
 
 namespace ditto::cuda {
 
 Result<BackendBuffer> CudaBackendOps::allocate(int64_t floats) {
+  DITTO_CUDA_RETURN(cudaSetDevice(device_), "cudaSetDevice");
   float* p = nullptr;
   if (cudaMalloc(&p, static_cast<size_t>(floats) * sizeof(float)) != cudaSuccess)
     return out_of_memory("cudaMalloc of " + std::to_string(floats * 4) + " bytes for the executor failed");
@@ -15,6 +17,16 @@ Result<BackendBuffer> CudaBackendOps::allocate(int64_t floats) {
   b.data = std::shared_ptr<float>(p, [](float* q) { cudaFree(q); });
   b.floats = floats;
   return b;
+}
+
+Status CudaBackendOps::upload(float* dst, const float* host, int64_t n) {
+  DITTO_CUDA_RETURN(cudaSetDevice(device_), "cudaSetDevice");
+  return copy_to_device(dst, host, static_cast<size_t>(n) * sizeof(float), stream_, "tensor upload");
+}
+
+Status CudaBackendOps::download(float* host, const float* src, int64_t n) {
+  DITTO_CUDA_RETURN(cudaSetDevice(device_), "cudaSetDevice");
+  return copy_to_host(host, src, static_cast<size_t>(n) * sizeof(float), stream_, "tensor download");
 }
 
 Status CudaBackendOps::copy(float* dst, const float* src, int64_t n) {

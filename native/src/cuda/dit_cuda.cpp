@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "cuda_backend_ops.h"
+#include "transfers.h"
 #include "dit_cuda_weights.h"
 #include "ditto/cpu/embed.h"
 #include "ditto/executor.h"
@@ -40,7 +41,10 @@ struct CudaDit::Impl final : BackboneKernels {
   CudaDitOptions options;
   DeviceDitWeights w;
   cudaStream_t stream = nullptr;
+  std::shared_ptr<void> stream_owner;  // destroys the stream once the model and its tensor ops are gone
   std::unique_ptr<CudaBackendOps> device_ops;
+  std::shared_ptr<CudaBackendOps> tensor_ops;  // the binding's, for returned device tensors (own scratch)
+  bool x_on_device = false;                    // this forward's x was a device tensor: so is its output
   ModelInfo info;
   Backbone backbone;
   Workspace ws;
@@ -48,9 +52,6 @@ struct CudaDit::Impl final : BackboneKernels {
   DeviceMemory pos_dynamic;  // diffusers pos table for a non-default grid
   int64_t pos_dynamic_h = 0, pos_dynamic_w = 0;
 
-  ~Impl() {
-    if (stream) cudaStreamDestroy(stream);
-  }
 
   bool use_bf16() const { return w.dtype == DType::BF16; }
   size_t act_size() const { return use_bf16() ? 2 : 4; }
@@ -168,8 +169,7 @@ struct CudaDit::Impl final : BackboneKernels {
   Status emit(const IntermediateSink* o, std::string_view name, const float* device, Shape shape) {
     if (!o) return Status::Ok();
     DITTO_ASSIGN_OR_RETURN(Tensor t, Tensor::empty(DType::F32, std::move(shape)));
-    DITTO_CUDA_RETURN(cudaMemcpyAsync(t.raw(), device, t.nbytes(), cudaMemcpyDeviceToHost, stream), "capture download");
-    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "capture");
+    DITTO_RETURN_IF_ERROR(copy_to_host(t.raw(), device, t.nbytes(), stream, "capture download"));
     (*o)(name, t);
     return Status::Ok();
   }
@@ -190,10 +190,15 @@ struct CudaDit::Impl final : BackboneKernels {
   }
 
   // ---- the forward -------------------------------------------------------------------------------------
-  // Host-side inputs: x and the timestep sinusoid are uploaded; labels stay on the host (row offsets).
+  // Inputs: x is uploaded (counted) or, already a device tensor, copied on the device; the timestep sinusoid
+  // (B x 256) is uploaded; labels stay on the host (row offsets).
   Status upload_inputs(const Tensor& x, const std::vector<float>& t, std::vector<float>* t_freq_host) {
     const int64_t B = x.dim(0);
-    DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.x_in.get(), x.raw(), x.nbytes(), cudaMemcpyHostToDevice, stream), "upload x");
+    if (x_on_device) {
+      DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.x_in.get(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, stream), "copy x");
+    } else {
+      DITTO_RETURN_IF_ERROR(copy_to_device(ws.x_in.get(), x.raw(), x.nbytes(), stream, "upload x"));
+    }
     t_freq_host->assign(static_cast<size_t>(B * dit::kTimestepFeatures), 0.f);
     cpu::timestep_embedding(t.data(), B, dit::kTimestepFeatures, 10000.f, config.freq_shift, true, t_freq_host->data());
     DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.t_freq.get(), t_freq_host->data(), t_freq_host->size() * sizeof(float),
@@ -338,6 +343,7 @@ struct CudaDit::Impl final : BackboneKernels {
                  const IntermediateSink* capture) override {
     DITTO_RETURN_IF_ERROR(validate(x, t, c));
     DITTO_CUDA_RETURN(cudaSetDevice(options.device), "cudaSetDevice");
+    x_on_device = !x.on_host();
     height = x.dim(2);
     width = x.dim(3);
     DITTO_RETURN_IF_ERROR(ensure_workspace(x.dim(0)));
@@ -350,9 +356,16 @@ struct CudaDit::Impl final : BackboneKernels {
   }
   Result<Tensor> final(int64_t rows, const IntermediateSink* capture) override {
     DITTO_RETURN_IF_ERROR(final_layer(rows, capture));
-    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {rows, config.out_channels, height, width}));
-    DITTO_CUDA_RETURN(cudaMemcpyAsync(out.raw(), ws.out.get(), out.nbytes(), cudaMemcpyDeviceToHost, stream), "download out");
-    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "CUDA DiT forward");
+    const Shape shape{rows, config.out_channels, height, width};
+    if (x_on_device) {  // the output stays on the device, in a buffer of its own (no host wait)
+      DITTO_ASSIGN_OR_RETURN(BackendBuffer buf, device_ops->allocate(shape_numel(shape)));
+      DITTO_CUDA_RETURN(cudaMemcpyAsync(buf.data.get(), ws.out.get(), buf.bytes(), cudaMemcpyDeviceToDevice, stream),
+                        "copy out");
+      float* data = buf.data.get();
+      return Tensor::borrow_device(std::shared_ptr<const void>(buf.data), data, DType::F32, shape, options.device);
+    }
+    DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, shape));
+    DITTO_RETURN_IF_ERROR(copy_to_host(out.raw(), ws.out.get(), out.nbytes(), stream, "download out"));
     return out;
   }
   Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
@@ -383,8 +396,10 @@ Result<std::unique_ptr<CudaDit>> CudaDit::load(const std::string& path, const Cu
   impl->config = config;
   impl->options = options;
   DITTO_CUDA_RETURN(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  impl->stream_owner = std::shared_ptr<void>(impl->stream, [](void* s) { cudaStreamDestroy(static_cast<cudaStream_t>(s)); });
   DITTO_ASSIGN_OR_RETURN(impl->w, load_device_dit_weights(*file, config, options.dtype));
-  impl->device_ops = std::make_unique<CudaBackendOps>(impl->stream);
+  impl->device_ops = std::make_unique<CudaBackendOps>(impl->stream, options.device);
+  impl->tensor_ops = std::make_shared<CudaBackendOps>(impl->stream, options.device, impl->stream_owner);
   impl->info = dit::model_info(config);
   impl->backbone = dit::backbone(config, static_cast<int64_t>(impl->w.groups.size()), impl->w.mlp_hidden);
   return std::unique_ptr<CudaDit>(new CudaDit(std::move(impl)));
@@ -398,6 +413,7 @@ const ModelInfo& CudaDit::info() const { return impl_->info; }
 const Backbone& CudaDit::backbone() const { return impl_->backbone; }
 std::string CudaDit::device() const { return "cuda:" + std::to_string(impl_->options.device); }
 BackboneKernels& CudaDit::kernels() { return *impl_; }
+std::shared_ptr<BackendOps> CudaDit::tensor_ops() { return impl_->tensor_ops; }
 
 Result<Tensor> CudaDit::forward(const Tensor& x, const std::vector<float>& t, const std::vector<int64_t>& y,
                                 const ForwardOptions& options) {

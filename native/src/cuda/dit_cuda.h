@@ -16,8 +16,9 @@
 //
 // Weights are read by name from the safetensors file through the CPU engine's reader and config parser
 // (parse_dit_config, detect_layout), with the same name map and conditioning-group rule as
-// native/src/models/dit_weights.cpp. This is a C++ entry of the CUDA build (library ditto_cuda_dit), used by
-// the golden test; it is not part of libditto_cuda.so's C ABI yet (docs/cuda.md).
+// native/src/models/dit_weights.cpp. The golden test links it directly (library ditto_cuda_dit); the addon reaches
+// it through libditto_cuda.so's ABI v2 load_model (backend.cpp, docs/cuda.md). Outputs live where x lives: a
+// device-tensor x gives a device-tensor output (no host copy), a host x a host output.
 #pragma once
 #include <memory>
 #include <string>
@@ -51,6 +52,7 @@ class CudaDit final : public Denoiser {
   int threads() const override { return 1; }
   uint64_t memory_bytes() const override { return weight_bytes(); }  // device weights; the workspace is not counted yet
   BackboneKernels& kernels() override;
+  std::shared_ptr<BackendOps> tensor_ops() override;  // on the model's stream, for its device tensors
 
   // Same contract as DitModel::forward: x [B, in_channels, H, W] f32 on the host, t [B], y [B]; returns
   // [B, out_channels, H, W] on the host. Captured intermediates are downloaded (only when a sink is set).

@@ -78,7 +78,7 @@ struct DitModel::Impl final : BackboneKernels {
   // Spatial size of the current forward: the config's input_size, or for diffusers checkpoints any multiple of
   // the patch size (DiTTransformer2DModel reads height/width from the input and recomputes the pos table).
   int64_t height = 0, width = 0;
-  std::vector<float> pos_dynamic;  // pos table for a non-default grid (diffusers only), rebuilt on size change
+  HostVector<float> pos_dynamic;  // pos table for a non-default grid (diffusers only), rebuilt on size change
   int64_t pos_dynamic_h = 0, pos_dynamic_w = 0;
   int64_t T() const { return (height / config.patch_size) * (width / config.patch_size); }
   int64_t default_T() const { return dit::num_tokens(config); }

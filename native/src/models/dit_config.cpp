@@ -8,11 +8,13 @@
 // num_layers=28, sample_size=32, patch_size=2, num_embeds_ada_norm=1000, norm_eps=1e-5).
 // The checkpoint layout (and with it the numeric conventions: timestep freq shift, FF-norm eps) comes from
 // the tensor names, never from which kwarg names the config uses (golden README "dit-diffusers").
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 
 #include "ditto/json.h"
+#include "ditto/memory.h"
 #include "models/dit_internal.h"
 
 namespace ditto {
@@ -245,6 +247,23 @@ Result<DitConfig> parse_dit_config(const std::string& json_path, const Safetenso
     if (c.hidden_size % 4 != 0) return kw.error("hidden size must be a multiple of 4 for the 2-D sin-cos table");
   }
   (void)class_dropout;  // the label table's row count is read from the checkpoint (num_classes [+1 null row])
+
+  // Refuse before anything is allocated a model that cannot fit: a lower bound of what loading it would hold
+  // (every parameter at 2 bytes, the f32 position table and one image's f32 activations), against physical memory.
+  const double D = static_cast<double>(c.hidden_size), mlp = c.mlp_ratio * D;
+  const double tokens = std::pow(static_cast<double>(c.input_size / c.patch_size), 2.0);
+  const double params = static_cast<double>(c.depth) * (10.0 * D * D + 2.0 * mlp * D) +
+                        static_cast<double>(c.num_classes + 1) * D +
+                        static_cast<double>(c.in_channels * c.patch_size * c.patch_size) * D;
+  const double bytes = 2.0 * params + 4.0 * tokens * D + 4.0 * tokens * (4.0 * D + std::max(3.0 * D, mlp));
+  const std::string sizes = diffusers_names
+      ? "\"num_layers\" " + std::to_string(c.depth) + ", hidden size \"num_attention_heads\" x \"attention_head_dim\" " +
+            std::to_string(c.hidden_size) + ", \"sample_size\" " + std::to_string(c.input_size) + " / \"patch_size\" " +
+            std::to_string(c.patch_size)
+      : "\"depth\" " + std::to_string(c.depth) + ", \"hidden_size\" " + std::to_string(c.hidden_size) +
+            ", \"mlp_ratio\" " + shortest(c.mlp_ratio) + ", \"input_size\" " + std::to_string(c.input_size) +
+            " / \"patch_size\" " + std::to_string(c.patch_size);
+  DITTO_RETURN_IF_ERROR(check_fits_in_memory(bytes, "Model config " + in_quotes(json_path) + " (" + sizes + ")"));
   return c;
 }
 

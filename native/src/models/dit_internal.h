@@ -15,6 +15,7 @@
 
 #include "ditto/cpu/gemm.h"
 #include "ditto/dit.h"
+#include "ditto/memory.h"
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 
@@ -24,7 +25,7 @@ constexpr int64_t kTimestepFeatures = 256;  // DiT's frequency_embedding_size (b
 
 struct PackedLinear {
   cpu::PackedWeight weight;  // [out, in]
-  std::vector<float> bias;   // [out]
+  HostVector<float> bias;    // [out], counted engine memory (ditto/memory.h)
   int64_t out() const { return weight.n(); }
   int64_t in() const { return weight.k(); }
 };
@@ -64,9 +65,9 @@ struct DitParts {
   int64_t mlp_hidden = 0;
 };
 
-using ConditionGroup = ConditionGroupOf<PackedLinear, std::vector<float>>;
+using ConditionGroup = ConditionGroupOf<PackedLinear, HostVector<float>>;
 using BlockWeights = BlockOf<PackedLinear>;
-using Weights = DitParts<PackedLinear, std::vector<float>>;
+using Weights = DitParts<PackedLinear, HostVector<float>>;
 
 // ---- The weight plan: the checkpoint layout knowledge (name map, stacking, grouping, shape checks) ----------
 // plan_weights() reads and shape-checks every tensor of either layout and describes the model above in f32 on

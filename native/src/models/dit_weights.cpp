@@ -227,13 +227,16 @@ Result<Weights> load_weights(const SafetensorsFile& file, const DitConfig& confi
   auto pack = [&](HostLinear&& linear) -> Status {
     PackedLinear out;
     DITTO_ASSIGN_OR_RETURN(out.weight, cpu::PackedWeight::pack(linear.weight.data(), linear.n, linear.k, dtype));
-    out.bias = std::move(linear.bias);
+    out.bias.assign(linear.bias.begin(), linear.bias.end());
     packed.push_back(std::move(out));
     return Status::Ok();
   };
   DITTO_ASSIGN_OR_RETURN(WeightPlan plan, plan_weights(file, config, pack));
-  auto keep_on_host = [](std::vector<float>&& table) -> Result<std::vector<float>> { return std::move(table); };
-  return materialize<PackedLinear, std::vector<float>>(std::move(plan), packed, keep_on_host);
+  // The tables the model keeps are counted engine memory (ditto/memory.h); the plan's copies die here.
+  auto keep_on_host = [](std::vector<float>&& table) -> Result<HostVector<float>> {
+    return HostVector<float>(table.begin(), table.end());
+  };
+  return materialize<PackedLinear, HostVector<float>>(std::move(plan), packed, keep_on_host);
 }
 
 }  // namespace ditto::dit

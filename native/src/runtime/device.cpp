@@ -56,15 +56,24 @@ LoadedBackend load_backend_once() {
                                                      DITTO_CUDA_ENTRY_SYMBOL + " (not a Ditto CUDA backend?)")};
     }
     const DittoCudaBackendV1* table = entry();
-    if (table == nullptr || table->abi_version != DITTO_CUDA_ABI_VERSION ||
-        table->struct_size < sizeof(DittoCudaBackendV1)) {
+    const bool v1 = table != nullptr && table->abi_version == 1 && table->struct_size >= sizeof(DittoCudaBackendV1);
+    const bool v2 = table != nullptr && table->abi_version == 2 && table->struct_size >= sizeof(DittoCudaBackendV2);
+    if (!v1 && !v2) {
       return {nullptr, Status(StatusCode::kCuda,
                               "CUDA backend " + path + " has ABI version " +
                                   std::to_string(table ? table->abi_version : 0) + " (table of " +
-                                  std::to_string(table ? table->struct_size : 0) + " bytes), this engine needs " +
-                                  std::to_string(DITTO_CUDA_ABI_VERSION) + " (" +
-                                  std::to_string(sizeof(DittoCudaBackendV1)) +
+                                  std::to_string(table ? table->struct_size : 0) +
+                                  " bytes), this engine accepts 1 (" + std::to_string(sizeof(DittoCudaBackendV1)) +
+                                  " bytes) or 2 (" + std::to_string(sizeof(DittoCudaBackendV2)) +
                                   " bytes); rebuild it with scripts/build-cuda.sh")};
+    }
+    // The host emulation (CPU kernels behind the CUDA host code) only ever runs when a test asks for it.
+    const char* allow = std::getenv("DITTO_CUDA_EMULATED");
+    if (v2 && reinterpret_cast<const DittoCudaBackendV2*>(table)->emulated &&
+        !(allow != nullptr && std::string(allow) == "1")) {
+      return {nullptr, Status(StatusCode::kCuda, "CUDA backend " + path +
+                                                     " is the host emulation (tests only); set DITTO_CUDA_EMULATED=1 "
+                                                     "to use it")};
     }
     // The handle is intentionally never closed: the table's function pointers live as long as the process.
     return {table, Status::Ok()};
@@ -118,6 +127,7 @@ Result<DeviceChoice> resolve_cuda(int index) {
   choice.index = index;
   choice.name = "cuda:" + std::to_string(index);
   choice.description = format_device_description(info);
+  choice.backend_abi = static_cast<int>(backend->abi_version);
   choice.reason = "requested";
   return choice;
 }
@@ -145,6 +155,31 @@ Result<const DittoCudaBackendV1*> cuda_backend() {
   return loaded.table;
 }
 
+Result<int> cuda_backend_abi() {
+  DITTO_ASSIGN_OR_RETURN(const DittoCudaBackendV1* table, cuda_backend());
+  return static_cast<int>(table->abi_version);
+}
+
+Result<const DittoCudaBackendV2*> cuda_backend_v2() {
+  DITTO_ASSIGN_OR_RETURN(const DittoCudaBackendV1* table, cuda_backend());
+  if (table->abi_version < 2)
+    return Status(StatusCode::kCuda, "The CUDA backend has ABI v1 (device queries only); running models needs v2: "
+                                     "rebuild it with scripts/build-cuda.sh");
+  const auto* v2 = reinterpret_cast<const DittoCudaBackendV2*>(table);
+  if (v2->core_abi == nullptr || std::string(v2->core_abi) != DITTO_CORE_ABI)
+    return Status(StatusCode::kCuda, std::string("The CUDA backend was built against another engine (core ABI '") +
+                                         (v2->core_abi ? v2->core_abi : "?") + "', this engine is '" + DITTO_CORE_ABI +
+                                         "'): rebuild it with scripts/build-cuda.sh from this checkout");
+  return v2;
+}
+
+DittoCudaTransferCounts cuda_transfer_counts() {
+  DittoCudaTransferCounts counts{};
+  Result<const DittoCudaBackendV2*> v2 = cuda_backend_v2();
+  if (v2.ok()) (*v2)->transfer_counts(&counts);
+  return counts;
+}
+
 Result<DeviceChoice> choose_device(const std::string& spec) {
   if (spec == "cpu") return cpu_choice("requested");
   if (spec == "auto") {
@@ -166,7 +201,8 @@ std::string describe_devices() {
   std::string out = "cpu: " + cpu_description() + "\n";
   Result<const DittoCudaBackendV1*> backend = cuda_backend();
   if (!backend.ok()) return out + "cuda: unavailable: " + backend.status().message() + "\n";
-  out += std::string("cuda backend: ") + (*backend)->build_info + "\n";
+  out += std::string("cuda backend: ") + (*backend)->build_info + ", ABI v" + std::to_string((*backend)->abi_version) +
+         "\n";
   char err[512] = {0};
   int count = 0;
   if ((*backend)->device_count(&count, err, sizeof err) != 0) return out + "cuda: unavailable: " + err + "\n";

@@ -128,6 +128,7 @@ struct StepRunner {
     nb = static_cast<int64_t>(req.branches.size());
     if (nb == 0) return invalid_argument("Expected at least one branch");
     const Tensor& x = req.x;
+    DITTO_RETURN_IF_ERROR(validate_devices());
     for (size_t b = 0; b < req.branches.size(); ++b)
       DITTO_RETURN_IF_ERROR(k.validate(x, req.t, req.branches[b].conditions));
     B = x.dim(0);
@@ -226,6 +227,29 @@ struct StepRunner {
                                   shape_string(extra.shape()));
     }
     return Status::Ok();
+  }
+
+  // Where the step's tensors live (docs/cuda.md, "Device tensors"): x on the host or on the model's device (the
+  // outputs follow x), the epilogue's extras where x is, conditions on the host. Mixing is a user error.
+  Status validate_devices() const {
+    const std::string where = req.x.device_name();
+    if (!req.x.on_host() && where != model.device())
+      return invalid_argument("Expected x on the host or on the model's device " + model.device() + " but it is on " + where);
+    for (const Tensor& extra : req.epilogue.extras)
+      if (extra.device_name() != where)
+        return invalid_argument("Expected extra tensors on " + where + " (where x is) but one is on " + extra.device_name());
+    for (const BranchPlan& bp : req.branches)
+      for (const Tensor& c : bp.conditions.tensors)
+        if (!c.on_host()) return invalid_argument("Expected condition tensors on the host but one is on " + c.device_name());
+    return Status::Ok();
+  }
+
+  // A new f32 tensor shaped `shape` where x lives: host memory, or a buffer of the backend's (device tensors).
+  Result<Tensor> empty_like_x(const Shape& shape) {
+    if (req.x.on_host()) return Tensor::empty(DType::F32, shape);
+    DITTO_ASSIGN_OR_RETURN(BackendBuffer buf, ops.allocate(shape_numel(shape)));
+    float* data = buf.data.get();
+    return Tensor::borrow_device(std::shared_ptr<const void>(buf.data), data, DType::F32, shape, req.x.device());
   }
 
   // A branch may start from an earlier root branch's rows when its inputs are the same and its plan agrees
@@ -472,10 +496,16 @@ struct StepRunner {
   }
 
   // The step's input batch: x once per branch (no copy for one branch).
-  Result<Tensor> stacked_x() const {
+  Result<Tensor> stacked_x() {
     if (nb == 1) return req.x;
     Shape shape = req.x.shape();
     shape[0] *= nb;
+    if (!req.x.on_host()) {  // validate() checked x is F32
+      DITTO_ASSIGN_OR_RETURN(Tensor all, empty_like_x(shape));
+      for (int64_t b = 0; b < nb; ++b)
+        DITTO_RETURN_IF_ERROR(ops.copy(all.data<float>() + b * req.x.numel(), req.x.data<float>(), req.x.numel()));
+      return all;
+    }
     DITTO_ASSIGN_OR_RETURN(Tensor all, Tensor::empty(req.x.dtype(), shape));
     for (int64_t b = 0; b < nb; ++b)
       std::memcpy(static_cast<uint8_t*>(all.raw()) + b * req.x.nbytes(), req.x.raw(), req.x.nbytes());
@@ -488,8 +518,10 @@ struct StepRunner {
     if (result.branch_outputs[0].shape() != req.x.shape())  // e.g. a learned-σ model's 2C output channels
       return invalid_argument("Expected model outputs of shape " + shape_string(req.x.shape()) +
                               " for the step epilogue but received " + shape_string(result.branch_outputs[0].shape()));
-    DITTO_ASSIGN_OR_RETURN(result.guided, Tensor::empty(DType::F32, req.x.shape()));
-    DITTO_ASSIGN_OR_RETURN(result.next, Tensor::empty(DType::F32, req.x.shape()));
+    DITTO_ASSIGN_OR_RETURN(result.guided, empty_like_x(req.x.shape()));
+    DITTO_ASSIGN_OR_RETURN(result.next, empty_like_x(req.x.shape()));
+    executed += static_cast<uint64_t>(n) * (static_cast<uint64_t>(nb) + 2 + e.extras.size());
+    if (!req.x.on_host()) return device_epilogue();
     float* g = result.guided.data<float>();
     float* nx = result.next.data<float>();
     const float* x = req.x.data<float>();
@@ -523,7 +555,33 @@ struct StepRunner {
       const float w = e.extra_weights[q];
       for (int64_t j = 0; j < n; ++j) nx[j] += w * xe[j];
     }
-    executed += static_cast<uint64_t>(n) * (static_cast<uint64_t>(nb) + 2 + e.extras.size());
+    return Status::Ok();
+  }
+
+  // The same epilogue, in the same order, on the device through the backend's ops (x, the outputs and the extras
+  // are there): each a·u + b·v is one axpby, so only the device's fused multiply-add may differ in the last bit.
+  Status device_epilogue() {
+    const StepEpilogue& e = req.epilogue;
+    const int64_t n = req.x.numel();
+    float* g = result.guided.data<float>();
+    float* nx = result.next.data<float>();
+    auto out = [&](int64_t b) { return result.branch_outputs[static_cast<size_t>(b)].data<float>(); };
+    if (e.anchor >= 0) {
+      const float* base = out(e.anchor);
+      DITTO_RETURN_IF_ERROR(ops.copy(g, base, n));
+      for (int64_t b = 0; b < nb; ++b) {
+        if (b == e.anchor) continue;
+        DITTO_RETURN_IF_ERROR(ops.axpby(1.f, out(b), -1.f, base, nx, n));  // nx as scratch: out_b - anchor
+        DITTO_RETURN_IF_ERROR(ops.axpby(1.f, g, e.branch_weights[static_cast<size_t>(b)], nx, g, n));
+      }
+    } else {
+      DITTO_RETURN_IF_ERROR(ops.axpby(e.branch_weights[0], out(0), 0.f, out(0), g, n));
+      for (int64_t b = 1; b < nb; ++b)
+        DITTO_RETURN_IF_ERROR(ops.axpby(1.f, g, e.branch_weights[static_cast<size_t>(b)], out(b), g, n));
+    }
+    DITTO_RETURN_IF_ERROR(ops.axpby(e.a, req.x.data<float>(), e.c, g, nx, n));
+    for (size_t q = 0; q < e.extras.size(); ++q)
+      DITTO_RETURN_IF_ERROR(ops.axpby(1.f, nx, e.extra_weights[q], e.extras[q].data<float>(), nx, n));
     return Status::Ok();
   }
 
@@ -586,6 +644,15 @@ struct StepRunner {
   }
 };
 
+Status BackendOps::upload(float* dst, const float* host, int64_t n) {
+  if (n > 0) std::memcpy(dst, host, static_cast<size_t>(n) * sizeof(float));
+  return Status::Ok();
+}
+Status BackendOps::download(float* host, const float* src, int64_t n) {
+  if (n > 0) std::memcpy(host, src, static_cast<size_t>(n) * sizeof(float));
+  return Status::Ok();
+}
+
 Result<StepResult> run_step(Denoiser& model, const StepRequest& request) {
   std::lock_guard<std::mutex> lock(model.kernels_mutex());
   StepRunner runner(model, nullptr, request);
@@ -634,6 +701,7 @@ Result<Tensor> Denoiser::forward(const Tensor& x, const std::vector<float>& t, c
 
 Result<Tensor> Denoiser::forward_with_cfg(const Tensor& x, const std::vector<float>& t, const Conditions& conditions,
                                           float cfg_scale, int64_t guided_channels, const ForwardOptions& options) {
+  if (!x.on_host()) return invalid_argument("forward_with_cfg takes x on the host but it is on " + x.device_name());
   if (x.ndim() != 4 || x.dim(0) < 2 || x.dim(0) % 2 != 0 || x.dtype() != DType::F32)
     return invalid_argument("forward_with_cfg expects an F32 batch of 2N samples [2N, C, H, W] but received " +
                             shape_string(x.shape()));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "ditto/device.h"
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "models/dit_family.h"
@@ -21,6 +22,18 @@ std::vector<FamilyLoader>& registry() {
 }
 
 std::string backend_of(const std::string& device) { return device.rfind("cuda", 0) == 0 ? "cuda" : device; }
+
+// A model on the dlopen()ed CUDA backend (ABI v2's load_model, docs/cuda.md): the backend builds its Denoiser
+// from the same weight plan; the executor here drives it like any other.
+Result<std::unique_ptr<Denoiser>> load_from_cuda_backend(const std::string& path, const LoadOptions& options) {
+  DITTO_ASSIGN_OR_RETURN(const DittoCudaBackendV2* backend, cuda_backend_v2());
+  void* loaded = nullptr;
+  int code = 0;
+  char err[1024] = {0};
+  if (backend->load_model(path.c_str(), &options, &loaded, &code, err, sizeof err) != 0 || loaded == nullptr)
+    return Status(code == 0 ? StatusCode::kCuda : static_cast<StatusCode>(code), err);
+  return std::unique_ptr<Denoiser>(static_cast<Denoiser*>(loaded));
+}
 
 }  // namespace
 
@@ -60,6 +73,7 @@ Result<std::unique_ptr<Denoiser>> load_model(const std::string& path, const Load
     }
     for (const FamilyLoader& g : loaders)
       if (g.family == f.family && g.backend == backend) return g.load(file, files, options);
+    if (backend == "cuda") return load_from_cuda_backend(files.weights, options);
     return Status(StatusCode::kCuda, "The " + f.family + " family has no loader for device " + options.device +
                                          " in this build");
   }

@@ -2,11 +2,12 @@
 // dit_cuda_weights.cpp: weight upload, workspace, the block sequence, strides, captures, block actions) runs
 // and is checked against the golden cases on machines without a GPU (ctest test_cuda_dit_emulated). It
 // proves the orchestration, not the kernels: those are test_cuda_ops' job on a GPU.
-// f32 ops: the CPU references (GEMM in double, attention_reference, layer_norm_reference). bf16 ops: the same
+// f32 ops: the CPU engine's GEMM (packed, f32 accumulation) and tiled attention, layer_norm_reference. bf16 ops: the same
 // on bf16 operands with bf16-rounded outputs where the GPU kernel writes bf16 (GEMM epilogue copy, LayerNorm,
 // attention output); the GPU additionally rounds P to bf16 inside attention, so real bf16 errors are a bit
 // larger than emulated ones.
 #include "ops.h"
+#include <algorithm>
 #include <cmath>
 #include <vector>
 #include "ditto/cpu/attention.h"
@@ -14,15 +15,23 @@
 #include "ditto/cpu/embed.h"
 #include "ditto/cpu/gemm.h"
 #include "ditto/cpu/norms.h"
+#include "ditto/thread_pool.h"
 namespace ditto::cuda {
 Status cuda_status(cudaError_t e, const char* what) { return e == cudaSuccess ? Status::Ok() : Status(StatusCode::kCuda, what); }
 static float act(float v, Activation a) { return a == Activation::GeluTanh ? cpu::gelu_tanh_scalar(v) : a == Activation::Silu ? cpu::silu_scalar(v) : v; }
+// One small pool for the emulated kernels (the calling thread plus one worker).
+static ThreadPool& emu_pool() { static ThreadPool pool(2); return pool; }
+// x·Wᵀ by the CPU engine's packed f32 GEMM (its accuracy is test_gemm's business; the emulation only needs the
+// products, fast enough that the addon's 'cuda' tests run in seconds); the epilogue below is the GPU kernel's.
 static Status gemm_any(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, int64_t ldw, float* y, int64_t ldy, const Epilogue& ep) {
   if (m < 0 || n < 0 || k <= 0 || lda < k || ldw < k) return invalid_argument("gemm shape");
   if (!y && (ep.gate || !ep.y_bf16)) return invalid_argument("gemm y null");
+  std::vector<float> wc(static_cast<size_t>(n * k)), acc(static_cast<size_t>(m * n));
+  for (int64_t j = 0; j < n; ++j) std::copy(w + j * ldw, w + j * ldw + k, wc.begin() + j * k);
+  DITTO_ASSIGN_OR_RETURN(cpu::PackedWeight packed, cpu::PackedWeight::pack(wc.data(), n, k, DType::F32));
+  if (m > 0) cpu::linear(emu_pool(), x, m, lda, packed, acc.data(), n);
   for (int64_t i = 0; i < m; ++i) for (int64_t j = 0; j < n; ++j) {
-    double acc = 0; for (int64_t p = 0; p < k; ++p) acc += double(x[i*lda+p]) * w[j*ldw+p];
-    float v = float(acc); if (ep.bias) v += ep.bias[j]; v = act(v, ep.activation);
+    float v = acc[i*n+j]; if (ep.bias) v += ep.bias[j]; v = act(v, ep.activation);
     if (ep.gate) v = y[i*ldy+j] + ep.gate[(i/ep.gate_row_group)*ep.gate_stride + j] * v;
     if (y) y[i*ldy+j] = v;
     if (ep.y_bf16) ep.y_bf16[i*ep.ldy_bf16+j] = __float2bfloat16_rn(v);
@@ -42,7 +51,7 @@ static cpu::AttentionArgs to_cpu(const AttentionArgsT<float>& a) {
   c.q=a.q; c.q_batch_stride=a.q_batch_stride; c.q_row_stride=a.q_row_stride; c.k=a.k; c.k_batch_stride=a.k_batch_stride; c.k_row_stride=a.k_row_stride;
   c.v=a.v; c.v_batch_stride=a.v_batch_stride; c.v_row_stride=a.v_row_stride; c.out=a.out; c.out_batch_stride=a.out_batch_stride; c.out_row_stride=a.out_row_stride;
   c.scale=a.scale; c.key_bias=a.key_bias; return c; }
-Status attention_f32(const AttentionArgsT<float>& a, cudaStream_t) { if (a.head_dim > 256) return invalid_argument("hd"); cpu::attention_reference(to_cpu(a)); return Status::Ok(); }
+Status attention_f32(const AttentionArgsT<float>& a, cudaStream_t) { if (a.head_dim > 256) return invalid_argument("hd"); cpu::attention(emu_pool(), to_cpu(a)); return Status::Ok(); }
 Status attention_bf16(const AttentionArgsT<bf16>& a, cudaStream_t) {
   if (a.head_dim > 128 || a.head_dim % 8) return invalid_argument("hd");
   // widen q/k/v buffers (sizes from strides), compute, round out
@@ -56,7 +65,7 @@ Status attention_bf16(const AttentionArgsT<bf16>& a, cudaStream_t) {
   AttentionArgsT<float> f; f.batch=a.batch; f.heads=a.heads; f.q_len=a.q_len; f.kv_len=a.kv_len; f.head_dim=a.head_dim;
   f.q=q.data(); f.q_batch_stride=a.q_batch_stride; f.q_row_stride=a.q_row_stride; f.k=k.data(); f.k_batch_stride=a.k_batch_stride; f.k_row_stride=a.k_row_stride;
   f.v=v.data(); f.v_batch_stride=a.v_batch_stride; f.v_row_stride=a.v_row_stride; f.out=o.data(); f.out_batch_stride=a.out_batch_stride; f.out_row_stride=a.out_row_stride; f.scale=a.scale;
-  cpu::attention_reference(to_cpu(f));
+  cpu::attention(emu_pool(), to_cpu(f));
   for (int64_t b = 0; b < a.batch; ++b) for (int64_t i = 0; i < a.q_len; ++i) for (int64_t j = 0; j < a.heads * a.head_dim; ++j) {
     int64_t idx = b * a.out_batch_stride + i * a.out_row_stride + j; a.out[idx] = __float2bfloat16_rn(o[idx]); }
   return Status::Ok(); }

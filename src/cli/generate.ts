@@ -14,7 +14,7 @@ import {
   choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectTogether, statIfExists,
   rejectUnknownOptions, stringOption, threadsOption, UsageError,
 } from "./args.js";
-import { runGenerateLatent } from "./generateLatent.js";
+import { GENERATE_LATENT_USAGE, runGenerateLatent } from "./generateLatent.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
@@ -38,7 +38,7 @@ export function defaultModelDir(): string {
 export async function runGenerate(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ["grid", "help", "json"]);
   if (args.options.has("help")) {
-    process.stdout.write(`${GENERATE_USAGE}\n`);
+    process.stdout.write(`${GENERATE_USAGE}\n${GENERATE_LATENT_USAGE}\n`);
     return 0;
   }
   // A latent model (a VAE beside it, or conditions from a file) takes the latent pipeline (generateLatent.ts).

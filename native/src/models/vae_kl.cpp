@@ -217,6 +217,9 @@ void act_to_sample(const Act& a, int64_t c0, int64_t n, Tensor& t, int64_t b) {
 }
 
 Status check_input(const Tensor& x, int64_t channels, const char* what, const char* channel_name) {
+  if (!x.on_host())  // the VAE runs on the CPU: a device tensor's bytes are not readable here
+    return invalid_argument(std::string("Expected ") + what + " in host memory (a cpu tensor) but received a tensor on " +
+                            x.device_name());
   if (x.dtype() != DType::F32 || x.ndim() != 4)
     return invalid_argument(std::string("Expected ") + what + " as a float32 tensor [B, " + channel_name +
                             ", H, W] but received " + dtype_name(x.dtype()) + " " + shape_string(x.shape()));

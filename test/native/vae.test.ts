@@ -98,6 +98,24 @@ describe.skipIf(!HAS_CASE)("AutoencoderKL (golden vae-kl)", () => {
     expect(png.equals(Buffer.from(clips[0]![1]!.data))).toBe(true);
   });
 
+  it("dtype bf16 decodes close to the f32 reference (bf16 GEMM weights, ~1e-2 relative)", async () => {
+    const io = readSafetensors(path.join(CASE, "io.safetensors"));
+    const latent = io.tensors.get("latent")!, want = toFloat32Array(io.tensors.get("out")!);
+    const bf16 = await loadVae(CASE, { threads: 2, dtype: "bf16" });
+    try {
+      const got = (await bf16.decode(Tensor.from(toFloat32Array(latent), latent.shape))).toFloat32Array();
+      let maxAbs = 0, maxRef = 0;
+      for (let i = 0; i < want.length; i++) {
+        maxAbs = Math.max(maxAbs, Math.abs(got[i]! - want[i]!));
+        maxRef = Math.max(maxRef, Math.abs(want[i]!));
+      }
+      expect(maxAbs).toBeGreaterThan(0); // really the bf16 path
+      expect(maxAbs / maxRef).toBeLessThan(3e-2);
+    } finally {
+      bf16.dispose();
+    }
+  });
+
   it("rejects bad inputs with exact messages", async () => {
     const image = Tensor.zeros([1, 3, 8, 8]);
     const e1 = await rejection(vae.decode(image));

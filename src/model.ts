@@ -123,9 +123,11 @@ export class Model implements AsyncDisposable, Disposable {
     }
     const { kwargsJson: _kwargsJson, inputs, conditions, outputs, blockLists, ...normalised } = raw;
     this.#info = Object.freeze({ family: raw.family, layout: raw.layout, inputs, conditions, outputs, blockLists }) as ModelInfo;
-    // The engine stores eps as float32; print the decimal the config meant (1e-6, not 9.99999997e-7).
-    normalised.normEps = Number(normalised.normEps.toPrecision(7));
-    normalised.ffNormEps = Number(normalised.ffNormEps.toPrecision(7));
+    // The engine stores DiT's eps as float32; print the decimal the config meant (1e-6, not 9.99999997e-7). Other
+    // families have other fields (model.info.family says which).
+    for (const key of ["normEps", "ffNormEps"] as const) {
+      if (typeof normalised[key] === "number") normalised[key] = Number(normalised[key].toPrecision(7));
+    }
     this.#config = Object.freeze({ ...kwargs, ...normalised }) as ModelConfig;
   }
 

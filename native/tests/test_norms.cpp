@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "check.h"
+#include "cpu/norms_kernels.h"
 #include "ditto/cpu/norms.h"
 #include "ditto/cpu_features.h"
 
@@ -61,6 +62,32 @@ void check_rms_norm(ThreadPool& pool, Isa isa, int64_t rows, int64_t dim, bool w
   CHECK(ditto_test::all_close(got.data(), want.data(), got.size(), 1e-6, 2e-6, tag));
 }
 
+// rms_norm_rows (the single-thread row kernel the families call per token, e.g. per head over head_dim),
+// in place and out of place, with and without a weight.
+void check_rms_norm_rows(Isa isa, int64_t rows, int64_t cols, bool weighted, bool in_place, uint32_t seed) {
+  const auto x = ditto_test::random_vector(rows * cols, seed, -3.f, 2.f);
+  const auto weight = ditto_test::random_vector(cols, seed + 1, 0.5f, 1.5f);
+  std::vector<float> got = x, want(rows * cols);
+  set_isa_override(&isa);
+  if (in_place) {
+    rms_norm_rows(got.data(), weighted ? weight.data() : nullptr, got.data(), rows, cols, 1e-6f);
+  } else {
+    rms_norm_rows(x.data(), weighted ? weight.data() : nullptr, got.data(), rows, cols, 1e-6f);
+  }
+  set_isa_override(nullptr);
+  // Naive oracle: out = x / sqrt(mean(x^2) + eps) * weight in double.
+  for (int64_t r = 0; r < rows; ++r) {
+    double sq = 0;
+    for (int64_t i = 0; i < cols; ++i) sq += double(x[r * cols + i]) * x[r * cols + i];
+    const double inv = 1.0 / std::sqrt(sq / double(cols) + 1e-6);
+    for (int64_t i = 0; i < cols; ++i)
+      want[r * cols + i] = static_cast<float>(x[r * cols + i] * inv * (weighted ? weight[i] : 1.0));
+  }
+  const std::string tag = std::string("rms_norm_rows ") + isa_name(isa) + " " + std::to_string(rows) + "x" +
+                          std::to_string(cols) + (weighted ? " w" : "") + (in_place ? " in-place" : "");
+  CHECK(ditto_test::all_close(got.data(), want.data(), got.size(), 1e-6, 2e-6, tag));
+}
+
 }  // namespace
 
 int main() {
@@ -83,6 +110,12 @@ int main() {
         check_rms_norm(pool, isa, s[0], s[1], false, seed++);
       }
     }
+  }
+  for (Isa isa : isas) {
+    const int64_t shapes[][2] = {{1, 1}, {3, 7}, {5, 16}, {11, 33}, {7, 129}, {2, 1001}};
+    for (const auto& s : shapes)
+      for (int variant = 0; variant < 4; ++variant)
+        check_rms_norm_rows(isa, s[0], s[1], variant & 1, variant & 2, seed++);
   }
   // A constant row has zero variance: the output is exactly 0 (then shift), never NaN.
   {

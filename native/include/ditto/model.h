@@ -172,7 +172,8 @@ struct FamilyLoader {
 void register_family(FamilyLoader loader);
 
 // Where a model's files are: `path` is a folder (weights: model.safetensors, else dit.safetensors, else the
-// only *.safetensors) or a .safetensors file; the config is config.json, else dit.json, beside the weights.
+// only *.safetensors) or a .safetensors file; the config is config.json, else dit.json, beside the weights, or
+// empty when there is none (official single-file checkpoints): a family that needs one says so when it loads.
 struct ModelFiles {
   std::string weights;
   std::string config;

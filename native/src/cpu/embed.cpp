@@ -89,6 +89,38 @@ void unpatchify(const float* tokens, int64_t batch, int64_t channels, int64_t he
   }
 }
 
+void patchify_3d(const float* x, int64_t batch, int64_t channels, int64_t frames, int64_t height, int64_t width,
+                 int64_t pt, int64_t ph, int64_t pw, float* tokens) {
+  const int64_t gf = frames / pt, gh = height / ph, gw = width / pw;
+  const int64_t features = channels * pt * ph * pw;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t f = 0; f < gf * pt; ++f)
+        for (int64_t y = 0; y < gh * ph; ++y) {
+          const float* src = x + (((b * channels + c) * frames + f) * height + y) * width;
+          const int64_t token_row = (b * gf + f / pt) * gh + y / ph;
+          const int64_t feature = c * pt * ph * pw + ((f % pt) * ph + y % ph) * pw;
+          for (int64_t xx = 0; xx < gw * pw; ++xx)
+            tokens[(token_row * gw + xx / pw) * features + feature + xx % pw] = src[xx];
+        }
+}
+
+void unpatchify_3d(const float* tokens, int64_t batch, int64_t channels, int64_t frames, int64_t height,
+                   int64_t width, int64_t pt, int64_t ph, int64_t pw, float* x) {
+  const int64_t gf = frames / pt, gh = height / ph, gw = width / pw;
+  const int64_t features = pt * ph * pw * channels;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t f = 0; f < gf * pt; ++f)
+        for (int64_t y = 0; y < gh * ph; ++y) {
+          float* dst = x + (((b * channels + c) * frames + f) * height + y) * width;
+          const int64_t token_row = (b * gf + f / pt) * gh + y / ph;
+          const int64_t feature = ((f % pt) * ph + y % ph) * pw;
+          for (int64_t xx = 0; xx < gw * pw; ++xx)
+            dst[xx] = tokens[(token_row * gw + xx / pw) * features + (feature + xx % pw) * channels + c];
+        }
+}
+
 Status embedding_lookup(const float* table, int64_t rows, int64_t dim, const int64_t* ids, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || ids[i] >= rows) {

@@ -114,6 +114,10 @@ void layer_norm(ThreadPool& pool, const float* x, float* out, int64_t rows, int6
   }
 }
 
+void rms_norm_rows(const float* x, const float* weight, float* out, int64_t rows, int64_t cols, float eps) {
+  if (rows > 0 && cols > 0) pick_rms_norm()(x, out, rows, cols, eps, weight);
+}
+
 void rms_norm(ThreadPool& pool, const float* x, float* out, int64_t rows, int64_t dim, float eps, const float* weight) {
   if (rows <= 0 || dim <= 0) return;
   const detail::RmsNormRowsFn fn = pick_rms_norm();

@@ -158,14 +158,17 @@ Result<ModelFiles> resolve_model_files(const std::string& path) {
       files.config = (dir / name).string();
       break;
     }
-  if (files.config.empty())
-    return model_load_error("No model config found for " + in_quotes(files.weights) +
-                            ": expected config.json or dit.json in " + in_quotes(dir.string()));
-  return files;
+  return files;  // config empty when there is none: a family that needs one says so (parse_dit_config)
 }
 
 
 Result<DitConfig> parse_dit_config(const std::string& json_path, const SafetensorsFile& weights) {
+  if (json_path.empty()) {
+    fs::path dir = fs::path(weights.path()).parent_path();
+    if (dir.empty()) dir = ".";
+    return model_load_error("No model config found for " + in_quotes(weights.path()) +
+                            ": expected config.json or dit.json in " + in_quotes(dir.string()));
+  }
   DITTO_ASSIGN_OR_RETURN(JsonValue root, read_json_file(json_path));
   if (!root.is_object()) return model_load_error("Invalid model config " + in_quotes(json_path) + ": not a JSON object");
   const JsonValue* kwargs = root.find("constructor_kwargs");

@@ -1,5 +1,5 @@
 // load_model(), find_condition() and the family registry: each family says whether a checkpoint's tensor names are its own and
-// loads it for one backend. The DiT CPU loader is registered here (the engine's built-in family); a backend
+// loads it for one backend. The DiT, SD3, Flux, PixArt and Wan CPU loaders are registered here (the built-in families); a backend
 // library linked into a program registers its loaders with register_family().
 #include <algorithm>
 #include <mutex>
@@ -8,6 +8,9 @@
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "models/dit_family.h"
+#include "models/families.h"
+#include "models/pixart.h"
+#include "models/wan.h"
 
 namespace ditto {
 namespace {
@@ -17,7 +20,8 @@ std::mutex& registry_mutex() {
   return m;
 }
 std::vector<FamilyLoader>& registry() {
-  static std::vector<FamilyLoader> loaders = {dit::cpu_loader()};
+  static std::vector<FamilyLoader> loaders = {dit::cpu_loader(), sd3::cpu_loader(), flux::cpu_loader(),
+                                              pixart::cpu_loader(), wan::cpu_loader()};
   return loaders;
 }
 

@@ -28,6 +28,15 @@ void patchify(const float* x, int64_t batch, int64_t channels, int64_t height, i
 void unpatchify(const float* tokens, int64_t batch, int64_t channels, int64_t height, int64_t width, int64_t patch,
                 float* x);
 
+// Video latents x [B,C,F,H,W] -> tokens [B, (F/pt)*(H/ph)*(W/pw), C*pt*ph*pw], token (f*H' + h)*W' + w, feature
+// c*pt*ph*pw + (i*ph + j)*pw + k (Conv3d-with-stride weight order, Wan2.1's patch_embedding).
+void patchify_3d(const float* x, int64_t batch, int64_t channels, int64_t frames, int64_t height, int64_t width,
+                 int64_t pt, int64_t ph, int64_t pw, float* tokens);
+// tokens [B, T, pt*ph*pw*C] with feature ((i*ph + j)*pw + k)*C + c -> x [B,C,F,H,W]
+// (Wan: reshape(B,F',H',W',pt,ph,pw,C).permute(0,7,1,4,2,5,3,6)).
+void unpatchify_3d(const float* tokens, int64_t batch, int64_t channels, int64_t frames, int64_t height,
+                   int64_t width, int64_t pt, int64_t ph, int64_t pw, float* x);
+
 // out[i,:] = table[ids[i],:]; an id outside [0, rows) is kInvalidArgument naming the id and the range.
 Status embedding_lookup(const float* table, int64_t rows, int64_t dim, const int64_t* ids, int64_t n, float* out);
 

@@ -18,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ditto_node::RegisterDevice(env, exports);
   ditto_node::RegisterNoise(env, exports);
   ditto_node::RegisterImage(env, exports);
+  ditto_node::RegisterVae(env, exports);
   return exports;
 }
 

@@ -17,6 +17,7 @@ struct AddonData {
   Napi::FunctionReference abort_flag_constructor;
   std::unique_ptr<ditto::ThreadPool> tensor_op_pool;  // created by the first tensor op (tensor_binding.cpp)
   Napi::FunctionReference session_constructor;
+  Napi::FunctionReference vae_constructor;
 };
 
 AddonData& GetAddonData(Napi::Env env);
@@ -30,5 +31,6 @@ void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterDevice(Napi::Env env, Napi::Object exports);
 void RegisterNoise(Napi::Env env, Napi::Object exports);
 void RegisterImage(Napi::Env env, Napi::Object exports);
+void RegisterVae(Napi::Env env, Napi::Object exports);
 
 }  // namespace ditto_node

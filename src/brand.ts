@@ -7,7 +7,7 @@
 // interoperate; cross-copy code must therefore use public members only, never another copy's #private fields.
 const BRAND = Symbol.for("ditto-dit.brand");
 
-export type Brand = "Tensor" | "Model" | "DittoError" | "Image";
+export type Brand = "Tensor" | "Model" | "DittoError" | "Image" | "Vae";
 
 /** Whether `value` was made by a Ditto class with this brand, from any copy of the package. */
 export function hasBrand(value: unknown, brand: Brand): boolean {

@@ -2,6 +2,8 @@
 export { loadModel, Model } from "./model.js";
 export type { LoadModelOptions, ModelConfig, ModelDType, ForwardDetailedOptions, ForwardDetailedResult } from "./model.js";
 export { Session } from "./session.js";
+export { loadVae, Vae } from "./vae.js";
+export type { LoadVaeOptions, VaeConfig, VaeRunOptions, VaeEncodeResult, DecodeVideoOptions, VideoProgress } from "./vae.js";
 export type { ModelInfo, ModelTensorSpec, ModelConditions, Labels } from "./modelInputs.js";
 export type { SessionBlockAction, SessionBranch, SessionStepRequest, SessionStepResult } from "./session.js";
 export { Tensor } from "./tensor.js";
@@ -18,10 +20,11 @@ export { readSafetensors, writeSafetensors, parseSafetensors, encodeSafetensors 
 export type { SafetensorsTensor, SafetensorsContent, SafetensorsDType, SafetensorsTensorInput } from "./io/safetensors.js";
 export { verifyCase, verifyAll, registerVerifyFamily, registerOutputExtension } from "./verify/index.js";
 export type { VerifyCaseResult, VerifyOutputResult, VerifyFamily, VerifyContext, OutputExtension } from "./verify/index.js";
-export { Pipeline } from "./pipeline/index.js";
+export { Pipeline, LatentPipeline } from "./pipeline/index.js";
+export type { LatentPipelineLoadOptions, LatentGenerateOptions, LatentGenerateResult, LatentConditions } from "./pipeline/index.js";
 export type { PipelineLoadOptions, GenerateOptions, GenerateResult, GenerateStats, StepEvent, PipelineScheduler, RecommendedSettings, Device } from "./pipeline/index.js";
-export { Image, makeGrid } from "./images/index.js";
-export type { GridOptions } from "./images/index.js";
+export { Image, makeGrid, saveVideo } from "./images/index.js";
+export type { GridOptions, SaveVideoOptions, SavedVideo } from "./images/index.js";
 export { philoxGaussian, referenceGaussian, batchNoiseTensor } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
 export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";

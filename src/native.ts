@@ -147,6 +147,43 @@ export interface NativeModel {
   dispose(): void;
 }
 
+/** The AutoencoderKL's architecture (bindings/vae_binding.cpp). */
+export interface NativeVaeConfig {
+  family: "autoencoder-kl";
+  /** Checkpoint key names: diffusers, or the original latent-diffusion ones ("ldm"). */
+  layout: "diffusers" | "ldm";
+  inChannels: number;
+  outChannels: number;
+  latentChannels: number;
+  blockOutChannels: number[];
+  layersPerBlock: number;
+  normNumGroups: number;
+  scalingFactor: number;
+  shiftFactor: number;
+  useQuantConv: boolean;
+  usePostQuantConv: boolean;
+  midBlockAddAttention: boolean;
+  /** Image pixels per latent pixel along each side: 2^(levels − 1). */
+  downscale: number;
+  weightsPath: string;
+}
+
+export interface NativeVaeResult {
+  out?: NativeTensor;
+  mean?: NativeTensor;
+  logvar?: NativeTensor;
+  intermediates: Record<string, NativeTensor>;
+}
+
+export interface NativeVae {
+  config(): NativeVaeConfig;
+  encode(image: NativeTensor, options: { abort?: NativeAbortFlag; capture?: boolean }): Promise<NativeVaeResult>;
+  decode(latents: NativeTensor, options: { abort?: NativeAbortFlag; capture?: boolean }): Promise<NativeVaeResult>;
+  threads(): number;
+  memoryBytes(): number;
+  dispose(): void;
+}
+
 export interface NativeAbortFlag {
   abort(): void;
   aborted(): boolean;
@@ -184,6 +221,7 @@ export interface NativeAddon {
   NativeTensor: NativeTensorStatic;
   AbortFlag: new () => NativeAbortFlag;
   loadModel(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; device?: string; checkFinite?: boolean }): Promise<NativeModel>;
+  loadVae(path: string, options: { threads?: number; dtype?: "f32" | "bf16"; checkFinite?: boolean }): Promise<NativeVae>;
   info(): NativeInfo;
   setIsa(isa: string | null): string;
   /** V8's external-memory counter for this isolate (bytes), which tensors and models move (bindings/external_memory.h). */

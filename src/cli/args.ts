@@ -7,7 +7,7 @@ import path from "node:path";
 import { capThreads, MAX_THREADS } from "../threads.js";
 
 /** stat of `file`, or undefined when nothing is there (a file in the middle of the path included: ENOTDIR). */
-function statIfExists(file: string): Stats | undefined {
+export function statIfExists(file: string): Stats | undefined {
   try {
     return statSync(file);
   } catch (e) {

@@ -12,9 +12,10 @@ import { baseSeedRange, MAX_STEPS } from "../pipeline/options.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { CachePolicy } from "../cache/policy.js";
 import {
-  choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectTogether,
+  choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectTogether, statIfExists,
   rejectUnknownOptions, stringOption, threadsOption, UsageError,
 } from "./args.js";
+import { GENERATE_LATENT_USAGE, runGenerateLatent } from "./generateLatent.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
@@ -38,8 +39,13 @@ export function defaultModelDir(): string {
 export async function runGenerate(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv, ["grid", "help", "json"]);
   if (args.options.has("help")) {
-    process.stdout.write(`${GENERATE_USAGE}\n`);
+    process.stdout.write(`${GENERATE_USAGE}\n${GENERATE_LATENT_USAGE}\n`);
     return 0;
+  }
+  // A latent model (a VAE beside it, or conditions from a file) takes the latent pipeline (generateLatent.ts).
+  const latentDir = stringOption(args, "model");
+  if (args.options.has("embeddings") || args.options.has("vae") || (latentDir !== undefined && statIfExists(path.join(latentDir, "vae"))?.isDirectory())) {
+    return runGenerateLatent(args, folderOption(args, "model", defaultModelDir()));
   }
   // Every option is checked here, before the model loads.
   rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "cache", "out", "json"], GENERATE_USAGE);

@@ -2,3 +2,4 @@
 export { Image } from "./image.js";
 export { makeGrid, type GridOptions } from "./grid.js";
 export { toUint8NHWC, uint8ToUnitRange } from "./quantize.js";
+export { saveVideo, type SaveVideoOptions, type SavedVideo } from "./video.js";

@@ -2,3 +2,4 @@
 export { Pipeline, type PipelineLoadOptions, type GenerateResult, type GenerateStats, type RecommendedSettings, type Device } from "./pipeline.js";
 export { resolveScheduler, type PipelineScheduler } from "./scheduler.js";
 export type { GenerateOptions, StepEvent } from "./options.js";
+export { LatentPipeline, type LatentPipelineLoadOptions, type LatentGenerateOptions, type LatentGenerateResult, type LatentConditions } from "./latent.js";

@@ -6,3 +6,4 @@ import "./schedulers.js";
 import "./ditDdim.js";
 import "./pixart.js";
 import "./wan.js";
+import "./vaeKl.js";

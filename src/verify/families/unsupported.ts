@@ -1,5 +1,5 @@
-// Families present in shared/golden that the engine does not run yet (PixArt, SD3, Flux, Wan, VAE-KL, scheduler
-// folders until their family registers). Detected from the config's reference class, else from tensor names,
+// Known families whose case no verify family could claim (an unusual layout or class; PixArt, SD3, Flux, Wan, VAE-KL,
+// scheduler folders). Detected from the config's reference class, else from tensor names,
 // so `ditto verify` can answer {"pass": false, "error": "unsupported: <family>"} with exit code 2 instead of failing.
 import { existsSync } from "node:fs";
 import path from "node:path";

@@ -29,5 +29,5 @@ describe("fuzzing (CI subset)", () => {
       expect(report.byKind[kind]!.typed).toBeGreaterThan(0);
     }
     expect(child.status).toBe(0);
-  });
+  }, 400_000);
 });

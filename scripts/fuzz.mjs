@@ -28,7 +28,7 @@ const KIND_WEIGHTS = { safetensors: 330, config: 250, spec: 170, options: 122, t
 const ERROR_CODES = new Set(["ERR_INVALID_ARGUMENT", "ERR_MODEL_LOAD", "ERR_UNSUPPORTED_MODEL", "ERR_OUT_OF_MEMORY", "ERR_NUMERICS", "ERR_CUDA", "ERR_ABORTED", "ERR_DISPOSED"]);
 
 function readFlags(argv) {
-  const flags = { cases: 100000, batch: 2000, seed: 1, first: 0, child: false, start: 0, count: 0, timeoutS: 600 };
+  const flags = { cases: 100000, batch: 2000, seed: 1, first: 0, child: false, start: 0, count: 0, timeoutS: 600, crashAt: -1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -40,6 +40,7 @@ function readFlags(argv) {
     else if (a === "--batch") flags.batch = Math.max(1, next());
     else if (a === "--seed") flags.seed = next();
     else if (a === "--first") flags.first = next();
+    else if (a === "--crash-at") flags.crashAt = next(); // self-test of the harness: case N aborts its process
     else if (a === "--timeout") flags.timeoutS = next();
     else if (a === "--child") {
       flags.child = true;
@@ -441,6 +442,7 @@ async function child(flags) {
       const kind = kindOf(flags.seed, i);
       process.stdout.write(`S ${i}\n`);
       const t0 = performance.now();
+      if (i === flags.crashAt) process.abort();
       const outcome = await runCase(ditto, ctx, flags.seed, i, kind);
       byKind[kind].ms += performance.now() - t0;
       if (outcome === "ok" || outcome === "typed") byKind[kind][outcome] += 1;
@@ -460,7 +462,9 @@ async function child(flags) {
 // ---- parent: batches in children, crashes and hangs counted --------------------------------------------------------
 function runChild(flags, start, count) {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), "--child", String(start), String(count), "--seed", String(flags.seed)], { stdio: ["ignore", "pipe", "pipe"] });
+    const args = [fileURLToPath(import.meta.url), "--child", String(start), String(count), "--seed", String(flags.seed)];
+    if (flags.crashAt >= 0) args.push("--crash-at", String(flags.crashAt));
+    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "", timedOut = false;
     const timer = setTimeout(() => { timedOut = true; proc.kill("SIGKILL"); }, flags.timeoutS * 1000);
     proc.stdout.on("data", (d) => { out += d; });

@@ -10,8 +10,10 @@
 //
 //   node scripts/fuzz.mjs --cases 100000 --batch 2000 --seed 1     # the full run (docs/reliability.md)
 //   node scripts/fuzz.mjs --cases 2000 --batch 1000                # the CI subset (test/native/fuzz.test.ts)
+//   node scripts/fuzz.mjs --first 50000 --cases 50000 --seed 1     # cases [50000, 100000) of the same run
 //
-// Prints one JSON line: { cases, crashes, hangs, failures, byKind, crashCases, failureSamples, wallMs }; exits 1
+// A progress line (cases done so far, crashes, hangs, failures) goes to stderr after each batch.
+// Prints one JSON line: { first, cases, crashes, hangs, failures, byKind, crashCases, failureSamples, wallMs }; exits 1
 // when any case crashed, hung or failed with an untyped error. Needs `npm run build` (dist/ and the addon).
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -26,7 +28,7 @@ const KIND_WEIGHTS = { safetensors: 330, config: 250, spec: 170, options: 122, t
 const ERROR_CODES = new Set(["ERR_INVALID_ARGUMENT", "ERR_MODEL_LOAD", "ERR_UNSUPPORTED_MODEL", "ERR_OUT_OF_MEMORY", "ERR_NUMERICS", "ERR_CUDA", "ERR_ABORTED", "ERR_DISPOSED"]);
 
 function readFlags(argv) {
-  const flags = { cases: 100000, batch: 2000, seed: 1, child: false, start: 0, count: 0, timeoutS: 600 };
+  const flags = { cases: 100000, batch: 2000, seed: 1, first: 0, child: false, start: 0, count: 0, timeoutS: 600, crashAt: -1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -37,6 +39,8 @@ function readFlags(argv) {
     if (a === "--cases") flags.cases = next();
     else if (a === "--batch") flags.batch = Math.max(1, next());
     else if (a === "--seed") flags.seed = next();
+    else if (a === "--first") flags.first = next();
+    else if (a === "--crash-at") flags.crashAt = next(); // self-test of the harness: case N aborts its process
     else if (a === "--timeout") flags.timeoutS = next();
     else if (a === "--child") {
       flags.child = true;
@@ -438,6 +442,7 @@ async function child(flags) {
       const kind = kindOf(flags.seed, i);
       process.stdout.write(`S ${i}\n`);
       const t0 = performance.now();
+      if (i === flags.crashAt) process.abort();
       const outcome = await runCase(ditto, ctx, flags.seed, i, kind);
       byKind[kind].ms += performance.now() - t0;
       if (outcome === "ok" || outcome === "typed") byKind[kind][outcome] += 1;
@@ -457,7 +462,9 @@ async function child(flags) {
 // ---- parent: batches in children, crashes and hangs counted --------------------------------------------------------
 function runChild(flags, start, count) {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), "--child", String(start), String(count), "--seed", String(flags.seed)], { stdio: ["ignore", "pipe", "pipe"] });
+    const args = [fileURLToPath(import.meta.url), "--child", String(start), String(count), "--seed", String(flags.seed)];
+    if (flags.crashAt >= 0) args.push("--crash-at", String(flags.crashAt));
+    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "", err = "", timedOut = false;
     const timer = setTimeout(() => { timedOut = true; proc.kill("SIGKILL"); }, flags.timeoutS * 1000);
     proc.stdout.on("data", (d) => { out += d; });
@@ -474,10 +481,12 @@ function runChild(flags, start, count) {
 
 async function parent(flags) {
   const t0 = performance.now();
-  const total = { cases: flags.cases, crashes: 0, hangs: 0, failures: 0, byKind: Object.fromEntries(KINDS.map((k) => [k, { ok: 0, typed: 0, failed: 0, crashed: 0, ms: 0 }])), crashCases: [], failureSamples: [] };
-  let next = 0;
-  while (next < flags.cases) {
-    const count = Math.min(flags.batch, flags.cases - next);
+  const total = { first: flags.first, cases: flags.cases, crashes: 0, hangs: 0, failures: 0, byKind: Object.fromEntries(KINDS.map((k) => [k, { ok: 0, typed: 0, failed: 0, crashed: 0, ms: 0 }])), crashCases: [], failureSamples: [] };
+  const end = flags.first + flags.cases;
+  let next = flags.first;
+  const progress = () => process.stderr.write(`fuzz: ${next - flags.first}/${flags.cases} cases, ${total.crashes} crashes, ${total.hangs} hangs, ${total.failures} failures, ${Math.round((performance.now() - t0) / 1000)} s\n`);
+  while (next < end) {
+    const count = Math.min(flags.batch, end - next);
     const result = await runChild(flags, next, count);
     if (result.report && result.code === 0) {
       for (const [kind, c] of Object.entries(result.report.byKind)) {
@@ -489,6 +498,7 @@ async function parent(flags) {
       }
       for (const s of result.report.failureSamples) if (total.failureSamples.length < 20) total.failureSamples.push(s);
       next += count;
+      progress();
       continue;
     }
     if (result.last < next && !result.timedOut && !result.signal) {
@@ -516,6 +526,7 @@ async function parent(flags) {
       }
     }
     next = bad + 1;
+    progress();
   }
   total.wallMs = Math.round(performance.now() - t0);
   process.stdout.write(`${JSON.stringify(total)}\n`);

@@ -21,8 +21,15 @@ export type { GridOptions } from "./images/index.js";
 export { philoxGaussian, referenceGaussian, batchNoiseTensor } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
 export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
-export { ClassifierFreeGuidance, combineBranches, affineCombination, guiderFrom, GUIDANCE_SPECS, parseGuidanceSpec } from "./guidance/index.js";
-export type { Guider, GuidanceBranch, GuidanceCombination, GuidanceStep, BranchCondition } from "./guidance/index.js";
+export {
+  ClassifierFreeGuidance, Autoguidance, SkipLayerGuidance, PerturbedAttentionGuidance, AdaptiveProjectedGuidance, CfgZeroStar,
+  GuidanceInterval, StrongWeakGuidance, Guidance, combineBranches, affineCombination, linearGuidance, guiderFrom, GUIDANCE_SPECS,
+  parseGuidanceSpec,
+} from "./guidance/index.js";
+export type {
+  Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,
+  Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm,
+} from "./guidance/index.js";
 export { COMPUTE_ALL, blockPlan } from "./plan.js";
 export type { BlockAction, BlockPlan } from "./plan.js";
 export { formatSpec } from "./policySpec.js";

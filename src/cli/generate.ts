@@ -14,11 +14,12 @@ import {
   choiceOption, folderOption, intOption, numberOption, outputFileOption, parseArgs, rejectPositionals, rejectTogether,
   rejectUnknownOptions, stringOption, threadsOption, UsageError,
 } from "./args.js";
+import { guidanceChoice } from "./guidanceOption.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
                       [--seed N] [--noise philox|reference] [--threads T] [--dtype f32|bf16] [--device auto|cpu|cuda[:N]] [--upscale F]
-                      [--out FILE]`;
+                      [--guidance SPEC] [--out FILE]`;
 
 /** Image formats the writer (sharp) picks from the file extension. */
 export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp", ".avif", ".tif", ".tiff"] as const;
@@ -41,7 +42,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     return 0;
   }
   // Every option is checked here, before the model loads.
-  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json"], GENERATE_USAGE);
+  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "out", "json", "guidance"], GENERATE_USAGE);
   rejectPositionals(args, GENERATE_USAGE);
   rejectTogether(args, "class", "grid");
   rejectTogether(args, "n", "grid");
@@ -76,7 +77,10 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     savedHeight = info.height;
   }
   const stepsOption = intOption(args, "steps", { min: 1, max: MAX_STEPS });
-  const cfg = numberOption(args, "cfg");
+  let cfg = numberOption(args, "cfg");
+  const guidanceSpec = stringOption(args, "guidance");
+  const guidance = guidanceSpec === undefined ? undefined : guidanceChoice(guidanceSpec, cfg, Number.NaN);
+  if (guidance && Number.isFinite(guidance.cfg)) cfg = guidance.cfg;
   const seedRange = baseSeedRange(labels.length, "seed");
   const seed = intOption(args, "seed", { min: 0, max: seedRange.max, why: labels.length > 1 ? `image i of ${labels.length} uses seed + i, which must stay a safe integer` : undefined }) ?? 0;
   const noise = choiceOption(args, "noise", NOISE_KINDS) ?? "philox";
@@ -96,7 +100,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   let result;
   try {
     result = await pipe.generate({
-      classLabels: labels, steps, guidanceScale: cfg, seed, noise,
+      classLabels: labels, steps, guidanceScale: cfg, seed, noise, ...(guidance ? { guidance: guidance.guider } : {}),
       onStep: (e) => progress.update(e.step),
     });
   } finally {

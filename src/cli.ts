@@ -9,6 +9,8 @@ const COMMANDS: Record<string, Command> = {
   verify: { summary: "check the engine against a golden case folder (or --all <dir>)", run: async () => (await import("./cli/verify.js")).runVerify },
   info: { summary: "version, CPU features, ISA and threads in use", run: async () => (await import("./cli/info.js")).runInfo },
   generate: { summary: "generate class-conditional images (PNG; --grid for a classes × N grid)", run: async () => (await import("./cli/generate.js")).runGenerate },
+  "analyze-blocks": { summary: "FD / ACC of every block skipped or scaled (heat map with --png)", run: async () => (await import("./cli/analyzeBlocks.js")).runAnalyzeBlocks },
+  "tune-guidance": { summary: "sweep a guidance method's parameters on tuning seeds and print the chosen setting", run: async () => (await import("./cli/tuneGuidance.js")).runTuneGuidance },
   eval: { summary: "quality harness: FD / ACC (and PSNR / SSIM) of N samples on a fixture", run: async () => (await import("./cli/eval.js")).runEvalCommand },
 };
 

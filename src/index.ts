@@ -35,6 +35,12 @@ export type { BlockAction, BlockPlan } from "./plan.js";
 export { formatSpec } from "./policySpec.js";
 export type { PolicySpec } from "./policySpec.js";
 export { runEval } from "./eval/harness.js";
+export { QualityMeter } from "./eval/meter.js";
+export { analyzeBlocks, heatmapImage } from "./eval/blocks.js";
+export type { BlockAnalysis, BlockAnalysisRow, BlockAnalysisOptions } from "./eval/blocks.js";
+export { tuneGuidance, TUNING_GRIDS } from "./eval/tune.js";
+export type { TuneOptions, TuneResult } from "./eval/tune.js";
+export type { MeasureOptions, Measurement } from "./eval/meter.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";
 export {
   createScheduler,

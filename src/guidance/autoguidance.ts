@@ -5,13 +5,16 @@
 // their self-attention output replaced by V — src/guidance/weak.ts, block ranges as fractions of depth) or a
 // separately loaded weaker checkpoint (the paper's setting: a smaller, shorter-trained network). With cfgScale g the
 // CFG term is added: guided = D_c + (g − 1)·(D_c − D_u) + (w − 1)·(D_c − D_w), i.e. D_u + g(D_c − D_u) + (w − 1)(D_c − D_w)
-// (g = 1: pure autoguidance; w = 1: plain CFG). Autoguidance.recommended() is the shipped default (`--guidance auto`),
+// (g = 1: pure autoguidance; w = 1: plain CFG). With refreshEvery k the weak term D_c − D_w is computed only every
+// k-th step and the last one reused in between (it changes slowly between steps; shared/research/guidance.md §6.2):
+// the weak branch runs on 1/k of the steps, the combination then is the non-linear path (the term is kept in the
+// generation's memory). Autoguidance.recommended() is the shipped default (`--guidance auto`),
 // written relative to the model (fractions of depth, α, σ window) so it carries to models of other depth and width.
-import { typeError } from "../errors.js";
+import { rangeError, typeError } from "../errors.js";
 import type { Model } from "../model.js";
 import type { PolicySpec } from "../policySpec.js";
 import { COND, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
-import type { GuidanceBranch, GuidanceCombination, GuidanceStep, Guider } from "./guider.js";
+import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
 import { GuidanceInterval } from "./interval.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
 import { checkPerturbation, type Perturbation } from "./weak.js";
@@ -25,6 +28,8 @@ export interface AutoguidanceOptions {
   scale: number;
   /** CFG scale g of an added CFG term (default 1: none). */
   cfgScale?: number;
+  /** Compute the weak term every k-th step and reuse it in between (default 1: every step). */
+  refreshEvery?: number;
 }
 
 /** The shipped default, chosen on tuning seeds (docs/guidance.md, "Tuning"); relative to the model, not tuned block indices. */
@@ -42,12 +47,15 @@ export class Autoguidance implements Guider {
   readonly cfgScale: number;
   readonly weak: readonly Perturbation[] | undefined;
   readonly weakModel: Model | undefined;
+  readonly refreshEvery: number;
   readonly #weakBranch: PerturbedBranch | GuidanceBranch;
   readonly #byDepth = new Map<number, LinearGuidance>();
 
   constructor(options: AutoguidanceOptions) {
     if (options === null || typeof options !== "object") throw typeError("object { weak | weakModel, scale, cfgScale? }", "options", options);
-    const { weak, weakModel, scale, cfgScale = 1 } = options;
+    const { weak, weakModel, scale, cfgScale = 1, refreshEvery = 1 } = options;
+    if (!Number.isSafeInteger(refreshEvery) || refreshEvery < 1) throw rangeError("positive integer", "autoguidance.refreshEvery", refreshEvery);
+    this.refreshEvery = refreshEvery;
     if (typeof scale !== "number" || !Number.isFinite(scale)) throw typeError("finite number", "autoguidance.scale", scale);
     if (typeof cfgScale !== "number" || !Number.isFinite(cfgScale)) throw typeError("finite number", "autoguidance.cfgScale", cfgScale);
     if ((weak === undefined) === (weakModel === undefined)) throw typeError("exactly one of weak (perturbations) and weakModel", "autoguidance.weak", weak);
@@ -93,21 +101,43 @@ export class Autoguidance implements Guider {
   }
 
   branches(step: GuidanceStep): readonly GuidanceBranch[] {
-    return this.#resolve(step.depth).branches;
+    const all = this.#resolve(step.depth).branches;
+    // Between refreshes the weak branch (always the last one declared) is not run.
+    return this.refreshEvery === 1 || step.index % this.refreshEvery === 0 ? all : all.slice(0, -1);
   }
 
-  combination(step: GuidanceStep): GuidanceCombination {
-    return this.#resolve(step.depth).combination;
+  combination(step: GuidanceStep): GuidanceCombination | NonlinearCombination {
+    const linear = this.#resolve(step.depth).combination;
+    if (this.refreshEvery === 1) return linear;
+    const refresh = step.index % this.refreshEvery === 0;
+    return { nonlinear: true, combine: (outputs, ctx) => this.#reuseCombine(outputs, ctx, refresh) };
+  }
+
+  /** guided = base + the CFG term + (w − 1)·T, with T = D_c − D_w computed now (refresh) or kept from the last refresh. */
+  #reuseCombine(outputs: readonly Float32Array[], { memory }: CombineContext, refresh: boolean): Float32Array {
+    const cond = outputs[0]!;
+    if (refresh) {
+      const weak = outputs[outputs.length - 1]!;
+      memory.weakTerm = Float32Array.from(cond, (c, i) => c - weak[i]!);
+    }
+    const term = memory.weakTerm as Float32Array;
+    const s = this.scale - 1, g = this.cfgScale;
+    if (g === 1) return Float32Array.from(cond, (c, i) => c + s * term[i]!);
+    const uncond = outputs[1]!;
+    return Float32Array.from(cond, (c, i) => uncond[i]! + g * (c - uncond[i]!) + s * term[i]!);
   }
 
   withCfgScale(cfgScale: number): Autoguidance {
-    return new Autoguidance({ ...(this.weakModel ? { weakModel: this.weakModel } : { weak: this.weak! }), scale: this.scale, cfgScale });
+    return new Autoguidance({ ...(this.weakModel ? { weakModel: this.weakModel } : { weak: this.weak! }), scale: this.scale, cfgScale, refreshEvery: this.refreshEvery });
   }
 
   toJSON(): PolicySpec {
     if (!this.weak) throw new RangeError("Autoguidance with a weakModel has no SPEC form (a loaded model is not serialisable): keep the object");
     if (this.weak.length !== 1) throw new RangeError("Autoguidance with several weak perturbations has no SPEC form: keep the object");
-    return { kind: "autoguidance", ...perturbationSpec(this.weak[0]!), scale: this.scale, cfgScale: this.cfgScale };
+    return {
+      kind: "autoguidance", ...perturbationSpec(this.weak[0]!), scale: this.scale, cfgScale: this.cfgScale,
+      ...(this.refreshEvery !== 1 ? { refreshEvery: this.refreshEvery } : {}),
+    };
   }
 }
 

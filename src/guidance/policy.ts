@@ -45,7 +45,7 @@ function build(spec: PolicySpec): Guider {
       return n("cfgScale") !== undefined ? ag.withCfgScale!(n("cfgScale")!) : ag;
     }
     case "autoguidance":
-      return new Autoguidance({ weak: perturbationFromSpec(spec), scale: required(spec, "scale"), cfgScale: n("cfgScale") });
+      return new Autoguidance({ weak: perturbationFromSpec(spec), scale: required(spec, "scale"), cfgScale: n("cfgScale"), refreshEvery: n("refreshEvery") });
     case "skipLayers":
       return Autoguidance.skipLayers({ layers: layers ?? [], scale: required(spec, "scale"), cfgScale: n("cfgScale") });
     case "slg": return SkipLayerGuidance.slg({ layers: layers!, scale: n("scale"), cfgScale: n("cfgScale"), start: n("start"), stop: n("stop") } as never);

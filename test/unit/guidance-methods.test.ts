@@ -160,6 +160,22 @@ describe("non-linear methods", () => {
   });
 });
 
+describe("weak-term refresh", () => {
+  it("runs the weak branch every k-th step and reuses D_c − D_w in between", () => {
+    const ag = new Autoguidance({ weak: { kind: "skip", layers: [5] }, scale: 2.5, cfgScale: 3, refreshEvery: 2 });
+    expect(ag.branches(step(0)).map((b) => b.name)).toEqual(["cond", "uncond", "weak:skip@5"]);
+    expect(ag.branches(step(1)).map((b) => b.name)).toEqual(["cond", "uncond"]);
+    const memory = {};
+    const c0 = ag.combination(step(0)), c1 = ag.combination(step(1));
+    if (!isNonlinear(c0) || !isNonlinear(c1)) throw new Error("non-linear expected");
+    const ctx = (i: number) => ({ x: D.cond, batch: 1, step: step(i), memory });
+    close(c0.combine([D.cond, D.uncond, D.weak], ctx(0)), formula((c, u, w) => u + 3 * (c - u) + 1.5 * (c - w)), 1e-5);
+    // Step 1: new cond / uncond (here: strong / weak stand-ins), the term kept from step 0.
+    close(c1.combine([D.strong, D.weak], ctx(1)), formula((c, u, w, s) => w + 3 * (s - w) + 1.5 * (c - w)), 1e-5);
+    expect(guiderFrom(formatSpec(ag.toJSON())).toJSON()).toEqual(ag.toJSON());
+  });
+});
+
 describe("SPECs, toJSON and Guidance.fromJSON", () => {
   it("round-trip every method", () => {
     const guiders: Guider[] = [

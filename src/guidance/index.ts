@@ -2,7 +2,7 @@
 // each) and guidance SPECs.
 export { affineCombination, combineBranches, isNonlinear, type BranchCondition, type CombineContext, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type Guider, type NonlinearCombination } from "./guider.js";
 export { ClassifierFreeGuidance } from "./cfg.js";
-export { Autoguidance, RECOMMENDED_AUTOGUIDANCE, type AutoguidanceOptions } from "./autoguidance.js";
+export { Autoguidance, RECOMMENDED_GUIDANCE, type AutoguidanceOptions } from "./autoguidance.js";
 export { SkipLayerGuidance, type SkipLayerOptions } from "./slg.js";
 export { PerturbedAttentionGuidance, type PerturbedAttentionOptions } from "./pag.js";
 export { AdaptiveProjectedGuidance, type ApgOptions } from "./apg.js";

@@ -28,9 +28,12 @@ export function checkWindow(w: Partial<SigmaWindow>, what: string): SigmaWindow 
   return Object.freeze({ sigmaLo, sigmaHi });
 }
 
-/** Whether a step is inside the window (σ ∈ (lo, hi]). */
+/** Schedulers hold σ in float32 (fround(0.2) > 0.2): a σ within this of a bound counts as equal to it. */
+const SIGMA_TOLERANCE = 1e-6;
+
+/** Whether a step is inside the window (σ ∈ (lo, hi], a grid σ equal to a bound up to float32 rounding being on it). */
 export function inWindow(w: SigmaWindow, step: GuidanceStep): boolean {
-  return step.sigma > w.sigmaLo && step.sigma <= w.sigmaHi;
+  return step.sigma > w.sigmaLo + SIGMA_TOLERANCE && step.sigma <= w.sigmaHi + SIGMA_TOLERANCE;
 }
 
 export class GuidanceInterval implements Guider {

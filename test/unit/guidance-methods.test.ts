@@ -81,6 +81,9 @@ describe("linear guidance methods follow their formulas", () => {
     expect(g.branches(step(2)).map((b) => b.name)).toEqual(["cond"]); // σ = 0.8
     expect(g.branches(step(8)).map((b) => b.name)).toEqual(["cond"]); // σ = 0.2
     close(evalLinear(g, step(2), pick), D.cond);
+    // Scheduler σ are float32: fround(0.2) > 0.2 and fround(0.7) > 0.7 still sit on the bounds.
+    expect(g.branches({ ...step(8), sigma: Math.fround(0.2) }).length).toBe(1);
+    expect(g.branches({ ...step(3), sigma: Math.fround(0.7) }).length).toBe(2);
   });
 });
 

@@ -48,7 +48,7 @@ export interface GenerateOptions {
   /** Block cache policy (a CachePolicy, SPEC string or { kind, …params }). Only 'none' runs today; the others are
    * refused with a clear error rather than silently ignored. */
   cache?: CachePolicy | PolicySpec | string;
-  /** Guidance method (a Guider, SPEC string or { kind, …params }); replaces guidanceScale. Only 'cfg' runs today. */
+  /** Guidance method (a Guider, SPEC string or { kind, …params }: docs/guidance.md); replaces guidanceScale. */
   guidance?: Guider | PolicySpec | string;
 }
 

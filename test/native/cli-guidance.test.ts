@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { runAnalyzeBlocks } from "../../src/cli/analyzeBlocks.js";
 import { UsageError } from "../../src/cli/args.js";
 import { runEvalCommand } from "../../src/cli/eval.js";
+import { runGenerate } from "../../src/cli/generate.js";
 import { guidanceChoice } from "../../src/cli/guidanceOption.js";
 import { runTuneGuidance } from "../../src/cli/tuneGuidance.js";
 
@@ -27,6 +28,8 @@ describe("guidance CLI", () => {
       .toBe('--guidance slg:layerz=3: Unknown parameter "layerz" for guidance policy slg: expected one of layers, scale, cfgScale, start, stop, sigmaLo, sigmaHi');
     expect(await usageError(runEvalCommand, ["--fixture", FIXTURE, "--guidance", "autoguide"]))
       .toMatch(/^--guidance autoguide: Unknown guidance policy "autoguide": expected one of cfg, auto, autoguidance, /);
+    expect(await usageError(runGenerate, ["--class", "3", "--guidance", "pag:layers=x"]))
+      .toBe(`--guidance pag:layers=x: Expected non-negative integers joined by '+' for guidance policy pag.layers but received "x"`);
   });
 
   it("--cfg G is the CFG scale inside the method; without it the method's own (auto: the shipped one)", () => {

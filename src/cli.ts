@@ -12,6 +12,8 @@ const COMMANDS: Record<string, Command> = {
   serve: { summary: "HTTP generation service (fastify; --queue redis://… hands jobs to workers)", run: async () => (await import("./cli/serve.js")).runServe },
   worker: { summary: "consume generation jobs from a BullMQ queue on Redis", run: async () => (await import("./cli/worker.js")).runWorker },
   calibrate: { summary: "fit a cache profile (TeaCache polynomial, MagCache ratios) on calibration seeds", run: async () => (await import("./cli/calibrate.js")).runCalibrate },
+  "analyze-blocks": { summary: "FD / ACC of every block skipped or scaled (heat map with --png)", run: async () => (await import("./cli/analyzeBlocks.js")).runAnalyzeBlocks },
+  "tune-guidance": { summary: "sweep a guidance method's parameters on tuning seeds and print the chosen setting", run: async () => (await import("./cli/tuneGuidance.js")).runTuneGuidance },
   eval: { summary: "quality harness: FD / ACC (and PSNR / SSIM) of N samples on a fixture", run: async () => (await import("./cli/eval.js")).runEvalCommand },
 };
 

@@ -28,8 +28,15 @@ export type { GridOptions, SaveVideoOptions, SavedVideo } from "./images/index.j
 export { philoxGaussian, referenceGaussian, batchNoiseTensor } from "./noise/index.js";
 export type { NoiseKind } from "./noise/index.js";
 export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
-export { ClassifierFreeGuidance, combineBranches, affineCombination, guiderFrom, GUIDANCE_SPECS, parseGuidanceSpec } from "./guidance/index.js";
-export type { Guider, GuidanceBranch, GuidanceCombination, GuidanceStep, BranchCondition } from "./guidance/index.js";
+export {
+  ClassifierFreeGuidance, Autoguidance, SkipLayerGuidance, PerturbedAttentionGuidance, AdaptiveProjectedGuidance, CfgZeroStar,
+  GuidanceInterval, StrongWeakGuidance, Guidance, combineBranches, affineCombination, linearGuidance, guiderFrom, GUIDANCE_SPECS,
+  parseGuidanceSpec,
+} from "./guidance/index.js";
+export type {
+  Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,
+  Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm,
+} from "./guidance/index.js";
 export { COMPUTE_ALL, blockPlan } from "./plan.js";
 export type { BlockAction, BlockPlan } from "./plan.js";
 export { formatSpec } from "./policySpec.js";
@@ -37,6 +44,12 @@ export type { PolicySpec } from "./policySpec.js";
 export { runEval } from "./eval/harness.js";
 export { benchCache, controlPsnrAt } from "./eval/cacheBench.js";
 export type { CacheBenchRow, CacheBenchOptions } from "./eval/cacheBench.js";
+export { QualityMeter } from "./eval/meter.js";
+export { analyzeBlocks, heatmapImage } from "./eval/blocks.js";
+export type { BlockAnalysis, BlockAnalysisRow, BlockAnalysisOptions } from "./eval/blocks.js";
+export { tuneGuidance, TUNING_GRIDS } from "./eval/tune.js";
+export type { TuneOptions, TuneResult } from "./eval/tune.js";
+export type { MeasureOptions, Measurement } from "./eval/meter.js";
 export type { EvalOptions, EvalResult } from "./eval/harness.js";
 export {
   createScheduler,

@@ -17,11 +17,15 @@ import {
   stringOption, threadsOption, UsageError, type ParsedArgs,
 } from "./args.js";
 import { defaultModelDir } from "./generate.js";
+import { guidanceChoice } from "./guidanceOption.js";
 import { createProgress } from "./progress.js";
 
 export const EVAL_USAGE = `Usage: ditto eval --fixture DIR --n N --steps S --cfg G --seed-base K [--noise philox|reference]
                   [--cache SPEC] [--guidance SPEC] [--save FILE] [--threads T] [--batch B] [--dtype f32|bf16]
-                  [--device cpu|cuda[:N]|auto] [--json]`;
+                  [--device cpu|cuda[:N]|auto] [--json]
+  --guidance SPEC   a guidance method (docs/guidance.md): auto, cfg:scale=G, autoguidance:alpha=A,from=F,to=T,scale=W,
+                    slg:layers=L,scale=S,start=A,stop=B, pag:…, stg:…, apg:…, cfgZeroStar:…, interval:scale=G,sigmaLo=…,
+                    strongWeak:…; any method takes sigmaLo / sigmaHi. With --cfg G, G is the CFG scale inside the method.`;
 
 /** `--cache` / `--guidance`: parsed, and refused up front when the engine cannot run the policy yet. */
 function policyOption(args: ParsedArgs, name: "cache" | "guidance"): string | undefined {
@@ -62,16 +66,22 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     n,
     steps: intOption(args, "steps", { min: 1, max: MAX_STEPS }) ?? info.recommendedSteps ?? 50,
     cfg: numberOption(args, "cfg") ?? info.recommendedCfg ?? 4,
+    guidance: undefined,
     seedBase: intOption(args, "seed-base", { min: 0, max: seeds.max, why: n > 1 ? `sample k of ${n} uses seed-base + k, which must stay a safe integer` : undefined }) ?? 0,
     noise: choiceOption(args, "noise", NOISE_KINDS) ?? "philox",
     cache: policyOption(args, "cache"),
-    guidance: policyOption(args, "guidance"),
     save: outputFileOption(args, "save"),
     threads: threadsOption(args),
     batchSize: intOption(args, "batch", { min: 1 }),
     dtype: choiceOption(args, "dtype", ["f32", "bf16"] as const),
     device: deviceOption(args),
   };
+  const guidanceSpec = stringOption(args, "guidance");
+  if (guidanceSpec !== undefined) {
+    const choice = guidanceChoice(guidanceSpec, numberOption(args, "cfg"), options.cfg);
+    options.guidance = choice.spec;
+    options.cfg = choice.cfg;
+  }
   if (options.save) mkdirSync(path.dirname(path.resolve(options.save)), { recursive: true });
   const progress = createProgress();
   let phase = "";

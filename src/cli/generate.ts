@@ -16,11 +16,12 @@ import {
   rejectUnknownOptions, stringOption, threadsOption, UsageError,
 } from "./args.js";
 import { GENERATE_LATENT_USAGE, runGenerateLatent } from "./generateLatent.js";
+import { guidanceChoice } from "./guidanceOption.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_USAGE = `Usage: ditto generate [--model DIR] (--class C[,C…] [--n K] | --grid [--columns K]) [--steps S] [--cfg G]
                       [--seed N] [--noise philox|reference] [--threads T] [--dtype f32|bf16] [--device auto|cpu|cuda[:N]] [--upscale F]
-                      [--cache SPEC] [--out FILE]`;
+                      [--cache SPEC] [--guidance SPEC] [--out FILE]`;
 
 /** Image formats the writer (sharp) picks from the file extension. */
 export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".webp", ".avif", ".tif", ".tiff"] as const;
@@ -48,7 +49,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     return runGenerateLatent(args, folderOption(args, "model", defaultModelDir()));
   }
   // Every option is checked here, before the model loads.
-  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "cache", "out", "json"], GENERATE_USAGE);
+  rejectUnknownOptions(args, ["model", "class", "n", "grid", "columns", "steps", "cfg", "seed", "noise", "threads", "dtype", "device", "upscale", "cache", "guidance", "out", "json"], GENERATE_USAGE);
   rejectPositionals(args, GENERATE_USAGE);
   rejectTogether(args, "class", "grid");
   rejectTogether(args, "n", "grid");
@@ -83,7 +84,10 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     savedHeight = info.height;
   }
   const stepsOption = intOption(args, "steps", { min: 1, max: MAX_STEPS });
-  const cfg = numberOption(args, "cfg");
+  let cfg = numberOption(args, "cfg");
+  const guidanceSpec = stringOption(args, "guidance");
+  const guidance = guidanceSpec === undefined ? undefined : guidanceChoice(guidanceSpec, cfg, Number.NaN);
+  if (guidance && Number.isFinite(guidance.cfg)) cfg = guidance.cfg;
   const seedRange = baseSeedRange(labels.length, "seed");
   const seed = intOption(args, "seed", { min: 0, max: seedRange.max, why: labels.length > 1 ? `image i of ${labels.length} uses seed + i, which must stay a safe integer` : undefined }) ?? 0;
   const noise = choiceOption(args, "noise", NOISE_KINDS) ?? "philox";
@@ -110,7 +114,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   let result;
   try {
     result = await pipe.generate({
-      classLabels: labels, steps, guidanceScale: cfg, seed, noise, ...(cache ? { cache } : {}),
+      classLabels: labels, steps, guidanceScale: cfg, seed, noise, ...(cache ? { cache } : {}), ...(guidance ? { guidance: guidance.guider } : {}),
       onStep: (e) => progress.update(e.step),
     });
   } finally {

@@ -39,6 +39,14 @@ export class ClassifierFreeGuidance implements Guider {
     return this.#combination;
   }
 
+  get cfgScale(): number {
+    return this.scale;
+  }
+
+  withCfgScale(scale: number): ClassifierFreeGuidance {
+    return new ClassifierFreeGuidance({ scale });
+  }
+
   toJSON(): PolicySpec {
     return { kind: "cfg", scale: this.scale };
   }

@@ -1,14 +1,18 @@
-// The Guider contract (docs/architecture.md, "branches, blocks and plans"): at every sampling step a guidance method declares its branches — the denoiser
-// evaluations it needs, each with a condition (the sample's class label, or the null label) and a block plan — and
-// how their outputs combine into the guided model output. Every combination here is LINEAR in the branch outputs
-// with weights that sum to 1 (CFG: (1 − s)·uncond + s·cond), so a native step epilogue can apply it without a round
-// trip through JS. Non-linear methods (APG's projection) are not Guiders of this kind yet.
+// The Guider contract (docs/architecture.md, "branches, blocks and plans"; docs/guidance.md): at every sampling step a
+// guidance method declares its branches — the denoiser evaluations it needs, each with a condition (the sample's
+// class label, or the null label), a block plan and optionally a second, separately loaded model (the weak network
+// of Karras et al. 2024) — and how their outputs combine into the guided model output. A LINEAR combination
+// (weights summing to 1; CFG: (1 − s)·uncond + s·cond) runs in the native step epilogue without a round trip through
+// JS. A NON-LINEAR one (APG's projection, CFG-Zero*'s optimised scale) is a function of the branch outputs that the
+// pipeline calls after the step's branches ran (one session job per model, outputs returned): the same loop, the
+// same branches, only the last combination differs.
 //
 // Float order: the weights say WHAT is computed; `combineBranches` says HOW in float32, and it is the order the
 // pipeline has always used for CFG: out = a + Σ_{b≠a} w_b·(out_b − a) over the non-anchor branches in branch order,
 // each of (−, ·, +) rounded to float32 (a = the anchor branch). For CFG (anchor = uncond) that is exactly
 // uncond + s·(cond − uncond), bit for bit. An epilogue that wants the same bits must keep that order (no FMA).
 import { rangeError, typeError } from "../errors.js";
+import type { Model } from "../model.js";
 import type { BlockPlan } from "../plan.js";
 import type { PolicySpec } from "../policySpec.js";
 import { Tensor } from "../tensor.js";
@@ -22,6 +26,8 @@ export interface GuidanceBranch {
   readonly condition: BranchCondition;
   /** What each block does in this branch (COMPUTE_ALL for CFG). Branches with the same plan run in one batch. */
   readonly plan: BlockPlan;
+  /** A separately loaded model this branch runs on instead of the pipeline's (same input / output shapes). */
+  readonly model?: Model;
 }
 
 /** guided = Σ_b weights[b]·out_b, evaluated from the anchor branch (see the header for the float order). */
@@ -30,6 +36,25 @@ export interface GuidanceCombination {
   readonly anchor: number;
   /** One weight per branch, summing to 1 (weights[anchor] = 1 − Σ of the others). */
   readonly weights: readonly number[];
+}
+
+/**
+ * A non-linear combination: `combine` maps the branch outputs (same order as the branches, each [B·C·H·W] f32 model
+ * outputs, here flow velocities v) to the guided output. `memory` is one object per generation (APG's momentum
+ * lives there), so the Guider itself stays immutable.
+ */
+export interface NonlinearCombination {
+  readonly nonlinear: true;
+  combine(outputs: readonly Float32Array[], context: CombineContext): Float32Array;
+}
+
+export interface CombineContext {
+  /** The step's input sample x_t, [B·C·H·W]. */
+  readonly x: Float32Array;
+  readonly batch: number;
+  readonly step: GuidanceStep;
+  /** Per-generation scratch state of the method (empty at the first step). */
+  readonly memory: Record<string, unknown>;
 }
 
 /** Where in the sampling loop a step is. */
@@ -41,6 +66,8 @@ export interface GuidanceStep {
   readonly sigma: number;
   /** The network's timestep input. */
   readonly t: number;
+  /** Number of transformer blocks of the model (methods that name blocks by fraction of depth resolve them here). */
+  readonly depth: number;
 }
 
 export interface Guider {
@@ -49,9 +76,13 @@ export interface Guider {
   /** The branches this step evaluates, in batch order. */
   branches(step: GuidanceStep): readonly GuidanceBranch[];
   /** How this step's branch outputs (in the order of branches(step)) combine. */
-  combination(step: GuidanceStep): GuidanceCombination;
+  combination(step: GuidanceStep): GuidanceCombination | NonlinearCombination;
   /** The method as a plain policy object (round-trips through guiderFrom). */
   toJSON(): PolicySpec;
+  /** The CFG scale of a method with a CFG term (D_u + g(D_c − D_u) + …); undefined for methods without one. */
+  readonly cfgScale?: number;
+  /** The same method with its CFG term at `scale` (`--cfg G` with `--guidance`); absent for methods without one. */
+  withCfgScale?(scale: number): Guider;
 }
 
 /** A combination with the given anchor and weights for the other branches; the anchor gets 1 − Σ of them. */
@@ -94,4 +125,9 @@ export function combineBranches(combination: GuidanceCombination, outputs: reado
     acc = next;
   }
   return acc;
+}
+
+/** Whether a combination is a non-linear one (combined on the JS side after the branches ran). */
+export function isNonlinear(c: GuidanceCombination | NonlinearCombination): c is NonlinearCombination {
+  return (c as NonlinearCombination).nonlinear === true;
 }

@@ -1,5 +1,15 @@
-// Guidance: the Guider contract (branches per step + their linear combination), CFG, and guidance SPECs.
-export { affineCombination, combineBranches, type BranchCondition, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type Guider } from "./guider.js";
+// Guidance: the Guider contract (branches per step + their linear or non-linear combination), the methods (one file
+// each) and guidance SPECs.
+export { affineCombination, combineBranches, isNonlinear, type BranchCondition, type CombineContext, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type Guider, type NonlinearCombination } from "./guider.js";
 export { ClassifierFreeGuidance } from "./cfg.js";
-export { guiderFrom, isGuider } from "./policy.js";
+export { Autoguidance, RECOMMENDED_GUIDANCE, type AutoguidanceOptions } from "./autoguidance.js";
+export { SkipLayerGuidance, type SkipLayerOptions } from "./slg.js";
+export { PerturbedAttentionGuidance, type PerturbedAttentionOptions } from "./pag.js";
+export { AdaptiveProjectedGuidance, type ApgOptions } from "./apg.js";
+export { CfgZeroStar, type CfgZeroStarOptions } from "./cfgZeroStar.js";
+export { GuidanceInterval, type SigmaWindow } from "./interval.js";
+export { StrongWeakGuidance, type StrongWeakOptions } from "./strongWeak.js";
+export { linearGuidance, type GuidanceTerm, type LinearGuidance } from "./terms.js";
+export { perturbedBlocks, type Perturbation, type PerturbationKind } from "./weak.js";
+export { Guidance, guiderFrom, isGuider } from "./policy.js";
 export { GUIDANCE_SPECS, parseGuidanceSpec } from "./specs.js";

@@ -49,7 +49,7 @@ export interface GenerateOptions {
   cache?: CachePolicy | PolicySpec | string;
   /** Cap on the bytes the cache stores per generation: over it a block computes instead (never an error). */
   cacheBudgetBytes?: number;
-  /** Guidance method (a Guider, SPEC string or { kind, …params }); replaces guidanceScale. Only 'cfg' runs today. */
+  /** Guidance method (a Guider, SPEC string or { kind, …params }: docs/guidance.md); replaces guidanceScale. */
   guidance?: Guider | PolicySpec | string;
 }
 

@@ -20,11 +20,12 @@ import { readFixtureInfo } from "../io/ditJson.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
 import { chooseDevice, type DeviceName, type DeviceSpec } from "../device.js";
-import { combineBranches, type GuidanceBranch, type GuidanceStep } from "../guidance/guider.js";
-import { planForwardOptions, samePlan, type BlockPlan } from "../plan.js";
+import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceStep } from "../guidance/guider.js";
+import { forwardCanRun, planForwardOptions, samePlan } from "../plan.js";
 import { batchNoiseTensor } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
-import type { Session, SessionBlockAction } from "../session.js";
+import type { Session } from "../session.js";
+import { GuidedStepRunner, planActions } from "./guidedStep.js";
 import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
@@ -154,6 +155,7 @@ export class Pipeline implements AsyncDisposable {
     let cacheRun: CacheRun | undefined;
     let x: Tensor | undefined;
     let session: Session | undefined;
+    let runner: GuidedStepRunner | undefined;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
       let eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
@@ -187,7 +189,7 @@ export class Pipeline implements AsyncDisposable {
         if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
         const stepStart = performance.now();
         const t = allTimesteps[i]!;
-        const step: GuidanceStep = { index: i - first, total: runSteps, sigma: allSigmas[i]!, t };
+        const step: GuidanceStep = { index: i - first, total: runSteps, sigma: allSigmas[i]!, t, depth };
         const branches = guider.branches(step);
         const combination = guider.combination(step);
         // One job per step when the scheduler's update is a stateless linear form and nothing follows it on the JS
@@ -195,12 +197,20 @@ export class Pipeline implements AsyncDisposable {
         // all run on the model's thread. Otherwise today's path: forward(s), combineBranches, scheduler.step.
         const terms = mask ? null : fusable ? epilogueTerms(scheduler, t) : null;
         let outputs: Tensor[] | undefined;
+        let velocity: Tensor | undefined;
+        // Guidance the epilogue cannot finish (src/pipeline/guidedStep.ts): a non-linear combination, a branch on a
+        // second model, or a perturbed-attention plan without a fused step (forwardDetailed has no such option).
+        const guidedInJs = isNonlinear(combination) || branches.some((b) => b.model !== undefined) || (!terms && !branches.every((b) => forwardCanRun(b.plan)));
         if (i === first && checked.cache.kind !== "none") {
           if (!terms) throw rangeError("a flow-match Euler step without inpainting (the one-job step) for a cache policy", "scheduler", options.scheduler);
+          if (guidedInJs) throw new RangeError(`Expected a linear guidance method on one model for a cache policy but received ${guider.kind}`);
           cacheRun = checked.cache.start({ depth, batch, branches: branches.length, total: runSteps });
         }
         const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
-        if (terms) {
+        if (guidedInJs) {
+          runner ??= new GuidedStepRunner(model);
+          ({ velocity } = await runner.run(branches, combination, step, x, labels, nullLabels, signal));
+        } else if (terms) {
           session ??= model.session();
           const state = scheduler.state ?? [];
           const result = await session.step(x, new Float32Array(batch).fill(t), {
@@ -245,13 +255,14 @@ export class Pipeline implements AsyncDisposable {
         }
         forwards += batch * branches.length;
         blocksComputed += stepBlocks;
-        if (outputs) {
-          let velocity: Tensor;
+        if (outputs && !isNonlinear(combination)) {
           try {
             velocity = combineBranches(combination, outputs);
           } finally {
-            for (const output of outputs) if (output !== velocity!) output.dispose();
+            for (const output of outputs) if (output !== velocity) output.dispose();
           }
+        }
+        if (velocity) {
           const next = scheduler.step(velocity, t, x);
           velocity.dispose();
           x.dispose();
@@ -310,6 +321,7 @@ export class Pipeline implements AsyncDisposable {
     } finally {
       // Frees the session's native state once its queued work is done (also after an abort or a failed step).
       session?.dispose();
+      runner?.dispose();
       x?.dispose();
       for (const tensor of owned) tensor.dispose();
       endPeakWatch();
@@ -367,19 +379,6 @@ async function runBranches(
     for (const output of outputs) output.dispose();
     throw e;
   }
-}
-
-/** A Guider plan as the session's per-block actions (nothing for COMPUTE_ALL: every block computes). */
-function planActions(plan: BlockPlan, depth: number): { actions?: SessionBlockAction[] } {
-  const entries = Object.entries(plan.blocks);
-  if (entries.length === 0) return {};
-  const actions: SessionBlockAction[] = Array.from({ length: depth }, () => ({ kind: "compute" }));
-  for (const [key, action] of entries) {
-    const block = Number(key);
-    if (block >= depth) throw rangeError(`block index between 0 and ${depth - 1}`, "plan block", block);
-    actions[block] = action.kind === "scale" ? { kind: "scale", alpha: action.alpha } : { kind: action.kind };
-  }
-  return { actions };
 }
 
 function maskValues(mask: Tensor | Float32Array, batch: number, channels: number, size: number): Float32Array {

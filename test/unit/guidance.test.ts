@@ -8,7 +8,7 @@ import { ClassifierFreeGuidance } from "../../src/guidance/cfg.js";
 import { affineCombination, type GuidanceStep } from "../../src/guidance/guider.js";
 import { blockPlan, COMPUTE_ALL, planForwardOptions, samePlan } from "../../src/plan.js";
 
-const STEP: GuidanceStep = { index: 3, total: 50, sigma: 0.94, t: 940 };
+const STEP: GuidanceStep = { index: 3, total: 50, sigma: 0.94, t: 940, depth: 6 };
 
 describe("ClassifierFreeGuidance", () => {
   it("declares a conditional and an unconditional branch, both computing every block", () => {
@@ -36,7 +36,7 @@ describe("ClassifierFreeGuidance", () => {
 
   it("declares the same branches at every step (plain CFG has no schedule)", () => {
     const cfg = new ClassifierFreeGuidance({ scale: 3 });
-    expect(cfg.branches({ index: 0, total: 2, sigma: 1, t: 1000 })).toBe(cfg.branches({ index: 1, total: 2, sigma: 0.5, t: 500 }));
+    expect(cfg.branches({ index: 0, total: 2, sigma: 1, t: 1000, depth: 6 })).toBe(cfg.branches({ index: 1, total: 2, sigma: 0.5, t: 500, depth: 6 }));
   });
 });
 
@@ -68,6 +68,6 @@ describe("block plans", () => {
   it("rejects bad indices and actions", () => {
     expect(() => blockPlan({ [-1]: { kind: "skip" } })).toThrow(new RangeError('Expected non-negative integer block index for blocks key but received "-1"'));
     expect(() => blockPlan({ 1: { kind: "scale", alpha: Number.NaN } })).toThrow(new TypeError("Expected finite number for blocks[1].alpha but received NaN"));
-    expect(() => blockPlan({ 1: { kind: "reuse" } as never })).toThrow(new TypeError("Expected 'compute', 'skip' or 'scale' for blocks[1].kind but received \"reuse\""));
+    expect(() => blockPlan({ 1: { kind: "reuse" } as never })).toThrow(new TypeError("Expected 'compute', 'skip', 'scale' or 'perturbAttention' for blocks[1].kind but received \"reuse\""));
   });
 });

@@ -18,8 +18,8 @@ describe("policy SPEC strings", () => {
     expect(parseCacheSpec("firstBlock:threshold=0.1,warmupSteps=4,maxCachedSteps=3"))
       .toEqual({ kind: "firstBlock", threshold: 0.1, warmupSteps: 4, maxCachedSteps: 3 });
     expect(parseCacheSpec("fora")).toEqual({ kind: "fora" });
-    expect(parseGuidanceSpec("skipLayers:layers=4+5,scale=1.8,cfgScale=2,start=0,stop=0.8"))
-      .toEqual({ kind: "skipLayers", layers: [4, 5], scale: 1.8, cfgScale: 2, start: 0, stop: 0.8 });
+    expect(parseGuidanceSpec("skipLayers:layers=4+5,scale=1.8,cfgScale=2,sigmaLo=0,sigmaHi=0.8"))
+      .toEqual({ kind: "skipLayers", layers: [4, 5], scale: 1.8, cfgScale: 2, sigmaLo: 0, sigmaHi: 0.8 });
   });
 
   it("round-trips through formatSpec", () => {
@@ -87,13 +87,13 @@ describe("guidance policy objects", () => {
     expect(Object.isFrozen(cfg)).toBe(true);
   });
 
-  it("refuses unknown and unimplemented methods and bad parameters with exact messages", () => {
-    expect(() => guiderFrom("skipLayers:layers=4,scale=1.8")).toThrow(new RangeError('Guidance method "skipLayers" is not implemented yet: use guidanceScale (plain CFG)'));
-    expect(() => guiderFrom({ kind: "pag", layers: [2], scale: 3 })).toThrow('Guidance method "pag" is not implemented yet: use guidanceScale (plain CFG)');
+  it("refuses unknown methods and bad parameters with exact messages (every known method builds)", () => {
+    expect(guiderFrom("skipLayers:layers=4,scale=1.8").toJSON()).toEqual({ kind: "autoguidance", alpha: 0, layers: [4], scale: 1.8, cfgScale: 1 });
+    expect(guiderFrom({ kind: "pag", layers: [2], scale: 3 }).kind).toBe("pag");
     expect(() => guiderFrom({ kind: "cfg", scael: 2 })).toThrow(new RangeError('Unknown parameter "scael" for guidance policy cfg: expected one of scale'));
     expect(() => guiderFrom("cfg")).toThrow(new TypeError("Expected finite number for guidance policy cfg.scale but received undefined"));
     expect(() => guiderFrom({ kind: "cfg", scale: "4" } as never)).toThrow(new RangeError('Expected a number for guidance policy cfg.scale but received "4"'));
-    expect(() => guiderFrom("autoguide:scale=2")).toThrow(/^Unknown guidance policy "autoguide": expected one of cfg, skipLayers, /);
+    expect(() => guiderFrom("autoguide:scale=2")).toThrow(/^Unknown guidance policy "autoguide": expected one of cfg, auto, autoguidance, skipLayers, /);
     expect(() => new ClassifierFreeGuidance({ scale: Number.NaN })).toThrow(new TypeError("Expected finite number for cfg.scale but received NaN"));
   });
 });

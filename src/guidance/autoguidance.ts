@@ -1,0 +1,157 @@
+// Autoguidance (Karras et al. 2024, "Guiding a Diffusion Model with a Bad Version of Itself"; NVlabs/edm2
+// generate_images.py: ref.lerp(Dx, w)): guided = D_w + w·(D_c − D_w) = D_c + (w − 1)·(D_c − D_w), where the weak
+// model D_w gets the SAME condition as D_c (not the null label: shared/research/guidance.md §3.3 on diffusers'
+// AutoGuidance). The weak model is either a perturbation of this model (blocks scaled by α < 1, skipped, or with
+// their self-attention output replaced by V — src/guidance/weak.ts, block ranges as fractions of depth) or a
+// separately loaded weaker checkpoint (the paper's setting: a smaller, shorter-trained network). With cfgScale g the
+// CFG term is added: guided = D_c + (g − 1)·(D_c − D_u) + (w − 1)·(D_c − D_w), i.e. D_u + g(D_c − D_u) + (w − 1)(D_c − D_w)
+// (g = 1: pure autoguidance; w = 1: plain CFG). With refreshEvery k the weak term D_c − D_w is computed only every
+// k-th step and the last one reused in between (it changes slowly between steps; shared/research/guidance.md §6.2):
+// the weak branch runs on 1/k of the steps, the combination then is the non-linear path (the term is kept in the
+// generation's memory). Autoguidance.recommended() is the shipped default (`--guidance auto`): the best method the
+// tuning found (RECOMMENDED_GUIDANCE below), with no parameter tied to one model's depth or block indices.
+import { rangeError, typeError } from "../errors.js";
+import type { Model } from "../model.js";
+import type { PolicySpec } from "../policySpec.js";
+import { COND, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
+import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
+import { AdaptiveProjectedGuidance } from "./apg.js";
+import { linearGuidance, type LinearGuidance } from "./terms.js";
+import { checkPerturbation, type Perturbation } from "./weak.js";
+
+export interface AutoguidanceOptions {
+  /** The weak branch as perturbations of this model (same condition as the conditional branch) … */
+  weak?: Perturbation | readonly Perturbation[];
+  /** … or a separately loaded weaker model with the same input / output shapes. */
+  weakModel?: Model;
+  /** Karras's w: guided = D_w + w·(D_c − D_w) (1 = no weak term). */
+  scale: number;
+  /** CFG scale g of an added CFG term (default 1: none). */
+  cfgScale?: number;
+  /** Compute the weak term every k-th step and reuse it in between (default 1: every step). */
+  refreshEvery?: number;
+}
+
+/**
+ * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Tuning"). On the glyph DiT no
+ * weak-branch setting beat CFG there (every block is load-bearing: baseline.json skip_sweep); the best method found
+ * was APG in the paper's form, so that is what `auto` runs. Its parameters are scale-free (a guidance scale, the
+ * parallel share η, the momentum β, a norm clip): nothing names a block or depends on this model's depth.
+ */
+export const RECOMMENDED_GUIDANCE = Object.freeze({ kind: "apg" as const, cfgScale: 6, eta: 0, momentum: -0.5, normThreshold: 10 });
+
+export class Autoguidance implements Guider {
+  readonly kind = "autoguidance";
+  readonly scale: number;
+  readonly cfgScale: number;
+  readonly weak: readonly Perturbation[] | undefined;
+  readonly weakModel: Model | undefined;
+  readonly refreshEvery: number;
+  readonly #weakBranch: PerturbedBranch | GuidanceBranch;
+  readonly #byDepth = new Map<number, LinearGuidance>();
+
+  constructor(options: AutoguidanceOptions) {
+    if (options === null || typeof options !== "object") throw typeError("object { weak | weakModel, scale, cfgScale? }", "options", options);
+    const { weak, weakModel, scale, cfgScale = 1, refreshEvery = 1 } = options;
+    if (!Number.isSafeInteger(refreshEvery) || refreshEvery < 1) throw rangeError("positive integer", "autoguidance.refreshEvery", refreshEvery);
+    this.refreshEvery = refreshEvery;
+    if (typeof scale !== "number" || !Number.isFinite(scale)) throw typeError("finite number", "autoguidance.scale", scale);
+    if (typeof cfgScale !== "number" || !Number.isFinite(cfgScale)) throw typeError("finite number", "autoguidance.cfgScale", cfgScale);
+    if ((weak === undefined) === (weakModel === undefined)) throw typeError("exactly one of weak (perturbations) and weakModel", "autoguidance.weak", weak);
+    this.scale = scale;
+    this.cfgScale = cfgScale;
+    if (weakModel !== undefined) {
+      if (weakModel === null || typeof weakModel !== "object" || typeof (weakModel as Model).session !== "function") throw typeError("Model", "autoguidance.weakModel", weakModel);
+      this.weak = undefined;
+      this.weakModel = weakModel;
+      this.#weakBranch = modelBranch("weak", weakModel);
+    } else {
+      const list = Array.isArray(weak) ? weak : [weak as Perturbation];
+      this.weak = Object.freeze(list.map((p, i) => checkPerturbation(p, `autoguidance.weak[${i}]`)));
+      this.weakModel = undefined;
+      this.#weakBranch = new PerturbedBranch("weak", this.weak);
+    }
+    Object.freeze(this);
+  }
+
+  /** Weak branch = the conditional model with `layers` skipped (the common layer-skip autoguidance). */
+  static skipLayers(options: { layers: readonly number[]; scale: number; cfgScale?: number }): Autoguidance {
+    if (options === null || typeof options !== "object") throw typeError("object { layers, scale, cfgScale? }", "options", options);
+    return new Autoguidance({ weak: { kind: "skip", layers: options.layers }, scale: options.scale, cfgScale: options.cfgScale });
+  }
+
+  /** The shipped default (`--guidance auto`): see RECOMMENDED_GUIDANCE and docs/guidance.md. */
+  static recommended(): Guider {
+    const { kind: _kind, ...options } = RECOMMENDED_GUIDANCE;
+    return new AdaptiveProjectedGuidance(options);
+  }
+
+  #resolve(depth: number): LinearGuidance {
+    let lg = this.#byDepth.get(depth);
+    if (!lg) {
+      const weak = this.#weakBranch instanceof PerturbedBranch ? this.#weakBranch.at(depth) : this.#weakBranch;
+      lg = this.cfgScale === 1
+        ? linearGuidance(weak, [{ plus: COND, minus: weak, scale: this.scale }])
+        : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, { plus: COND, minus: weak, scale: this.scale - 1 }]);
+      this.#byDepth.set(depth, lg);
+    }
+    return lg;
+  }
+
+  branches(step: GuidanceStep): readonly GuidanceBranch[] {
+    const all = this.#resolve(step.depth).branches;
+    // Between refreshes the weak branch (always the last one declared) is not run.
+    return this.refreshEvery === 1 || step.index % this.refreshEvery === 0 ? all : all.slice(0, -1);
+  }
+
+  combination(step: GuidanceStep): GuidanceCombination | NonlinearCombination {
+    const linear = this.#resolve(step.depth).combination;
+    if (this.refreshEvery === 1) return linear;
+    const refresh = step.index % this.refreshEvery === 0;
+    return { nonlinear: true, combine: (outputs, ctx) => this.#reuseCombine(outputs, ctx, refresh) };
+  }
+
+  /** guided = base + the CFG term + (w − 1)·T, with T = D_c − D_w computed now (refresh) or kept from the last refresh. */
+  #reuseCombine(outputs: readonly Float32Array[], { memory }: CombineContext, refresh: boolean): Float32Array {
+    const cond = outputs[0]!;
+    if (refresh) {
+      const weak = outputs[outputs.length - 1]!;
+      memory.weakTerm = Float32Array.from(cond, (c, i) => c - weak[i]!);
+    }
+    const term = memory.weakTerm as Float32Array;
+    const s = this.scale - 1, g = this.cfgScale;
+    if (g === 1) return Float32Array.from(cond, (c, i) => c + s * term[i]!);
+    const uncond = outputs[1]!;
+    return Float32Array.from(cond, (c, i) => uncond[i]! + g * (c - uncond[i]!) + s * term[i]!);
+  }
+
+  withCfgScale(cfgScale: number): Autoguidance {
+    return new Autoguidance({ ...(this.weakModel ? { weakModel: this.weakModel } : { weak: this.weak! }), scale: this.scale, cfgScale, refreshEvery: this.refreshEvery });
+  }
+
+  toJSON(): PolicySpec {
+    if (!this.weak) throw new RangeError("Autoguidance with a weakModel has no SPEC form (a loaded model is not serialisable): keep the object");
+    if (this.weak.length !== 1) throw new RangeError("Autoguidance with several weak perturbations has no SPEC form: keep the object");
+    return {
+      kind: "autoguidance", ...perturbationSpec(this.weak[0]!), scale: this.scale, cfgScale: this.cfgScale,
+      ...(this.refreshEvery !== 1 ? { refreshEvery: this.refreshEvery } : {}),
+    };
+  }
+}
+
+/** One perturbation as SPEC keys: alpha (scale; 0 = skip) or attention=1, and from / to or layers. */
+export function perturbationSpec(p: Perturbation): Record<string, number | number[]> {
+  const how: Record<string, number> = p.kind === "perturbAttention" ? { attention: 1 } : { alpha: p.kind === "skip" ? 0 : p.alpha! };
+  return { ...how, ...(p.layers ? { layers: [...p.layers] } : { from: p.from!, to: p.to! }) };
+}
+
+/** The inverse of perturbationSpec (defaults: alpha 0 = skip over the whole depth). */
+export function perturbationFromSpec(spec: PolicySpec): Perturbation {
+  const { alpha, attention, from, to, layers } = spec as { alpha?: number; attention?: number; from?: number; to?: number; layers?: number[] };
+  if (attention !== undefined && attention !== 0 && attention !== 1) throw new RangeError(`Expected 0 or 1 for guidance policy ${spec.kind}.attention but received ${attention}`);
+  if (attention === 1 && alpha !== undefined) throw new RangeError(`Expected either alpha or attention=1 for guidance policy ${spec.kind}, not both`);
+  const where = layers !== undefined ? { layers } : { from: from ?? 0, to: to ?? 1 };
+  if (attention === 1) return checkPerturbation({ kind: "perturbAttention", ...where }, `guidance policy ${spec.kind}`);
+  const a = alpha ?? 0;
+  return checkPerturbation(a === 0 ? { kind: "skip", ...where } : { kind: "scale", alpha: a, ...where }, `guidance policy ${spec.kind}`);
+}

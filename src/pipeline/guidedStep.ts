@@ -1,0 +1,93 @@
+// The step path for guidance the native epilogue cannot finish (docs/guidance.md, "One loop"): a non-linear
+// combination (APG, CFG-Zero*, a refreshed weak term), a branch on a second model (autoguidance's weak network) or
+// a perturbed-attention plan under a scheduler without stepTerms. The branches still run as session steps — one job
+// per model per step, so equal plans batch and shared prefixes are computed once — with their outputs returned;
+// then the combination (combineBranches' float order when linear, the method's function otherwise) gives the
+// model output that the scheduler steps with. Sessions live for one generation (dispose() frees them).
+import type { Model } from "../model.js";
+import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type NonlinearCombination } from "../guidance/guider.js";
+import type { BlockPlan } from "../plan.js";
+import type { Session, SessionBlockAction } from "../session.js";
+import { Tensor } from "../tensor.js";
+
+export interface BranchRunOutput {
+  /** The combined model output (the caller disposes it). */
+  velocity: Tensor;
+  /** MACs that ran (from the sessions' counters: shared prefixes counted once). */
+  macs: number;
+}
+
+export class GuidedStepRunner {
+  readonly #main: Model;
+  readonly #sessions = new Map<Model, Session>();
+  /** The method's per-generation memory (CombineContext.memory). */
+  readonly memory: Record<string, unknown> = {};
+
+  constructor(main: Model) {
+    this.#main = main;
+  }
+
+  async run(
+    branches: readonly GuidanceBranch[], combination: GuidanceCombination | NonlinearCombination, step: GuidanceStep,
+    x: Tensor, labels: Int32Array, nullLabels: Int32Array, signal: AbortSignal | undefined,
+  ): Promise<BranchRunOutput> {
+    const batch = labels.length;
+    const outputs: (Tensor | undefined)[] = new Array(branches.length);
+    let macs = 0;
+    try {
+      // One session step per model, the branches of that model in their declared order.
+      const byModel = new Map<Model, number[]>();
+      branches.forEach((b, i) => {
+        const m = b.model ?? this.#main;
+        byModel.set(m, [...(byModel.get(m) ?? []), i]);
+      });
+      for (const [model, indices] of byModel) {
+        let session = this.#sessions.get(model);
+        if (!session) { session = model.session(); this.#sessions.set(model, session); }
+        const depth = model.config.depth;
+        const result = await session.step(x, new Float32Array(batch).fill(step.t), {
+          branches: indices.map((i) => ({
+            key: branches[i]!.name,
+            labels: branches[i]!.condition === "null" ? nullLabels : labels,
+            ...planActions(branches[i]!.plan, depth),
+          })),
+          returnBranchOutputs: true,
+          signal,
+        });
+        macs += result.macs;
+        indices.forEach((i, k) => { outputs[i] = result.branchOutputs[k]; });
+      }
+      let velocity: Tensor;
+      if (isNonlinear(combination)) {
+        const values = combination.combine(outputs.map((o) => o!.toFloat32Array()), { x: x.toFloat32Array(), batch, step, memory: this.memory });
+        velocity = Tensor.from(values, x.shape);
+      } else if (branches.length === 0) {
+        throw new RangeError("Expected at least one branch for a linear guidance combination but received none");
+      } else {
+        velocity = combineBranches(combination, outputs as Tensor[]);
+        if (outputs.includes(velocity)) outputs[outputs.indexOf(velocity)] = undefined; // a single branch IS the output
+      }
+      return { velocity, macs };
+    } finally {
+      for (const o of outputs) o?.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const s of this.#sessions.values()) s.dispose();
+    this.#sessions.clear();
+  }
+}
+
+/** A Guider plan as the session's per-block actions (nothing for COMPUTE_ALL: every block computes). */
+export function planActions(plan: BlockPlan, depth: number): { actions?: SessionBlockAction[] } {
+  const entries = Object.entries(plan.blocks);
+  if (entries.length === 0) return {};
+  const actions: SessionBlockAction[] = Array.from({ length: depth }, () => ({ kind: "compute" }));
+  for (const [key, action] of entries) {
+    const block = Number(key);
+    if (block >= depth) throw new RangeError(`Expected block index between 0 and ${depth - 1} for plan block but received ${block}`);
+    actions[block] = action.kind === "scale" ? { kind: "scale", alpha: action.alpha } : { kind: action.kind };
+  }
+  return { actions };
+}

@@ -38,7 +38,11 @@ function build(spec: PolicySpec): Guider {
   const n = (k: string) => spec[k] as number | undefined;
   const layers = spec.layers as number[] | undefined;
   switch (spec.kind) {
-    case "cfg": return new ClassifierFreeGuidance({ scale: required(spec, "scale") });
+    case "cfg": {
+      const scale = required(spec, "scale");
+      if (scale < 0) throw new RangeError(`Expected number >= 0 for guidance policy cfg.scale but received ${scale}`);
+      return new ClassifierFreeGuidance({ scale });
+    }
     case "interval": return new ClassifierFreeGuidance({ scale: required(spec, "scale") });
     case "auto": {
       const ag = Autoguidance.recommended();

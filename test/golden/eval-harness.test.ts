@@ -57,8 +57,8 @@ describe.skipIf(!existsSync(FIXTURE))("ditto eval harness", () => {
       .rejects.toThrow(/^Unknown cache policy "nope"/);
     await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, cache: "firstBlock:threshold=-1" }))
       .rejects.toThrow("Expected number >= 0 for cache.threshold but received -1");
-    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, guidance: "skipLayers:layers=4,scale=1.8" }))
-      .rejects.toThrow('Guidance method "skipLayers" is not implemented yet');
+    await expect(runEval({ fixture: FIXTURE, n: 10, steps: 2, cfg: 2, seedBase: 0, guidance: "slg:bogus=1" }))
+      .rejects.toThrow('Unknown parameter "bogus" for guidance policy slg: expected one of layers, scale, cfgScale, start, stop, sigmaLo, sigmaHi');
   });
 
   it.skipIf(!existsSync(CLI))("prints ONE JSON line last on stdout with the contract's keys", () => {

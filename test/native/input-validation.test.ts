@@ -48,7 +48,7 @@ const GENERATE_CASES: [string, Record<string, unknown>, [string, string]][] = [
   ["a fractional seed", { classLabels: [1], seed: 1.5 }, ["RangeError", "Expected integer between 0 and 9007199254740991 for seed but received 1.5"]],
   ["a negative seed", { classLabels: [1], seed: -1 }, ["RangeError", "Expected integer between 0 and 9007199254740991 for seed but received -1"]],
   ["a fractional seed in a list", { classLabels: [1, 2], seed: [1, 2.5] }, ["RangeError", "Expected non-negative safe integer for seed[1] but received 2.5"]],
-  ["an unknown cache policy", { classLabels: [1], cache: "turbo" }, ["RangeError", 'Unknown cache policy "turbo": expected one of none, firstBlock, dbCache, teaCache, magCache, fora, deltaDit, taylorSeer, easyCache']],
+  ["an unknown cache policy", { classLabels: [1], cache: "turbo" }, ["RangeError", 'Unknown cache policy "turbo": expected one of none, firstBlock, dbCache, teaCache, magCache, fora, deltaDit, taylorSeer, easyCache, auto']],
   ["an unknown cache key", { classLabels: [1], cache: "firstBlock:speed=2" }, ["RangeError", 'Unknown parameter "speed" for cache policy firstBlock: expected one of threshold, warmupSteps, maxCachedSteps']],
   ["a NaN cache threshold", { classLabels: [1], cache: "firstBlock:threshold=NaN" }, ["RangeError", 'Expected a number for cache policy firstBlock.threshold but received "NaN"']],
   ["an unknown guidance key", { classLabels: [1], guidance: "cfg:power=2" }, ["RangeError", 'Unknown parameter "power" for guidance policy cfg: expected one of scale']],

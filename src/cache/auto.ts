@@ -20,7 +20,7 @@ import type { PolicySpec } from "../policySpec.js";
 import { intParam, numberParam } from "./params.js";
 import { spanPlans, type CacheContext, type CacheRun } from "./run.js";
 
-export const AUTO_DEFAULTS = Object.freeze({ tolerance: 0.1, warmupSteps: 2, maxGap: 6 });
+export const AUTO_DEFAULTS = Object.freeze({ tolerance: 0.05, warmupSteps: 2, maxGap: 6 });
 
 export function autoParams(p: PolicySpec): PolicySpec {
   return {

@@ -161,7 +161,7 @@ describe("policy objects and profiles", () => {
       expect(CachePolicy.from(policy.toString()).toJSON()).toEqual(policy.toJSON());
       expect(Object.isFrozen(policy)).toBe(true);
     }
-    expect(CachePolicy.auto().toJSON()).toEqual({ kind: "auto", tolerance: 0.1, warmupSteps: 2, maxGap: 6 });
+    expect(CachePolicy.auto().toJSON()).toEqual({ kind: "auto", tolerance: 0.05, warmupSteps: 2, maxGap: 6 });
     writeFileSync(profile, "{}");
     expect(() => CachePolicy.teaCache({ profile })).toThrow(`Expected a ${PROFILE_FORMAT} file from ditto calibrate (teaCache.coefficients, magCache.ratios) in ${profile}`);
   });

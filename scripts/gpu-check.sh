@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-call GPU proof (run on a lent GPU machine: nvcc, CMake, ninja, PyTorch; no Node, no network).
 # Builds the engine with the CUDA backend, then runs, each part time-boxed and continuing past failures:
-#   1. every ctest (CPU engine + device choice with DITTO_TEST_EXPECT_CUDA=1 + the GPU op suite)
+#   1. the ctests that need the GPU (device choice with DITTO_TEST_EXPECT_CUDA=1, the GPU op suite, the CUDA DiT;
+#      the CPU suite is CI's)
 #   2. the CUDA DiT forward vs the golden DiT cases and the glyph fixture (test_cuda_dit_golden, own log)
 #   3. the GPU op suite under compute-sanitizer (memcheck, racecheck), the DiT test under memcheck
 #   4. bench_cuda (Ditto) and examples/bench/cuda_torch.py (PyTorch eager+SDPA, torch.compile), joined into a table
@@ -48,6 +49,13 @@ if [[ "${1:-}" == "--stage" ]]; then
   DITTO_CUDA_ARCHS="${DITTO_CUDA_ARCHS:-90a}" scripts/build-cuda.sh build-cuda || exit 1
   [[ -f build-cuda/libditto_cuda.so ]] || { echo "gpu-check: no nvcc here, so no libditto_cuda.so to stage"; exit 1; }
   cp build-cuda/libditto_cuda.so .gpu-stage/ || exit 1
+  # The GPU test and benchmark binaries, built here too (same compiler, cudart static), so the device call spends
+  # no minutes compiling: extracted there into build-cuda/ with this checkout's path rewritten in the ctest files.
+  if [[ -f build-cuda/test_cuda_ops && -f build-cuda/test_device && -f build-cuda/CTestTestfile.cmake ]]; then
+    tar -C build-cuda -cJf .gpu-stage/build-cuda.tar.xz libditto_cuda.so test_cuda_ops test_cuda_dit_golden bench_cuda \
+      test_device CTestTestfile.cmake src/cuda/CTestTestfile.cmake || exit 1
+    echo "$PWD" > .gpu-stage/root.txt
+  fi
   xz -T2 -6 -c "$(command -v node)" > .gpu-stage/node.xz || exit 1
   echo "gpu-check: staged $(du -sh .gpu-shared | cut -f1) in .gpu-shared, $(du -sh .gpu-stage | cut -f1) in .gpu-stage;" \
     "carry [\".gpu-shared\", \".gpu-stage\", \"dist\", \"prebuilds\"] in the device call"
@@ -132,6 +140,12 @@ if [[ -n "$CUBLAS_ROOT" && ! -e "$CUBLAS_ROOT/lib/libcublasLt.so" ]]; then
   mkdir -p "$OUT/.cublas-link" && ln -sf "$(ls "$CUBLAS_ROOT"/lib/libcublasLt.so.* | head -1)" "$OUT/.cublas-link/libcublasLt.so" || true
   CUBLAS_LINK_DIR="$OUT/.cublas-link"
 fi
+# Prebuilt binaries from --stage: used when this call neither configures nor builds (--parts without them).
+if [[ -f .gpu-stage/build-cuda.tar.xz && -f .gpu-stage/root.txt ]] && ! want configure && ! want build && ! (( DRY_RUN )); then
+  BUILD=build-cuda
+  mkdir -p "$BUILD" && tar -C "$BUILD" -xJf .gpu-stage/build-cuda.tar.xz &&
+    sed -i "s#$(cat .gpu-stage/root.txt)#$PWD#g" "$BUILD/CTestTestfile.cmake" "$BUILD/src/cuda/CTestTestfile.cmake"
+fi
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 [[ -f "$BUILD/CMakeCache.txt" ]] && GEN=()  # keep the generator of an existing build dir
 
@@ -142,26 +156,13 @@ part build 240 cmake --build "$BUILD" -j"$JOBS"
 grep -E "ptxas info|spill" "$OUT/build.log" > "$OUT/ptxas.txt" 2>/dev/null || true
 
 export DITTO_TEST_EXPECT_CUDA=1 DITTO_CUDA_LIB="$PWD/$BUILD/libditto_cuda.so"
-part ctest 150 ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j4
+part ctest 150 ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j4 -R '^test_(cuda_ops|cuda_dit_golden|device)$'
 part op_suite 60 "$BUILD/test_cuda_ops"
 # CUDA DiT forward vs golden dit-official / dit-diffusers and the glyph fixture (f32 + bf16, vs the CPU engine).
 part dit_golden 120 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official" \
   "$DITTO_SHARED/golden/dit-diffusers" "$DITTO_SHARED/fixtures/glyphs"
 part bench_ditto 120 "$BUILD/bench_cuda"
 cp "$OUT/bench_ditto.log" "$OUT/bench_ditto.jsonl" 2>/dev/null || true
-SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
-if [[ -n "$SAN" ]]; then
-  part sanitizer_memcheck 90 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_ops"
-  part sanitizer_racecheck 90 "$SAN" --tool racecheck --error-exitcode 1 "$BUILD/test_cuda_ops"
-  part sanitizer_dit 90 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official"
-else
-  ORDER+=(sanitizer_memcheck)
-  if (( DRY_RUN )); then RESULT[sanitizer_memcheck]="DRY-RUN (compute-sanitizer not found here)"
-  elif want sanitizer; then RESULT[sanitizer_memcheck]="SKIPPED (compute-sanitizer not found)"; fi
-fi
-part bench_torch 300 python3 examples/bench/cuda_torch.py
-cp "$OUT/bench_torch.log" "$OUT/bench_torch.jsonl" 2>/dev/null || true
-
 # ---- the model through the API (needs Node, dist/, prebuilds/, .gpu-stage/libditto_cuda.so: see --stage) ----
 if [[ -z "$NODE" ]] && ! (( DRY_RUN )); then
   for p in api fidelity bench_generate; do ORDER+=("$p"); want "$p" && RESULT[$p]="FAIL (no Node: run --stage here and carry .gpu-stage)"; done
@@ -172,6 +173,21 @@ elif ! (( DRY_RUN )); then
     --device cuda --dtype \$dt --batch 64 --steps 50 --save '$OUT/generate-run-'\$dt'.safetensors'; done"
   part bench_generate_torch 240 python3 examples/bench/generate_torch.py --run "$OUT/generate-run-f32.safetensors"
 fi
+# Slowest last: the PyTorch kernel benchmark (torch.compile) and the sanitizers.
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [[ -n "$SAN" ]]; then
+  part sanitizer_memcheck 60 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_ops"
+  part sanitizer_racecheck 60 "$SAN" --tool racecheck --error-exitcode 1 "$BUILD/test_cuda_ops"
+  part sanitizer_dit 60 "$SAN" --tool memcheck --error-exitcode 1 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official"
+else
+  ORDER+=(sanitizer_memcheck)
+  if (( DRY_RUN )); then RESULT[sanitizer_memcheck]="DRY-RUN (compute-sanitizer not found here)"
+  elif want sanitizer; then RESULT[sanitizer_memcheck]="SKIPPED (compute-sanitizer not found)"
+  else RESULT[sanitizer_memcheck]="not selected"; fi
+fi
+part bench_torch 300 python3 examples/bench/cuda_torch.py
+cp "$OUT/bench_torch.log" "$OUT/bench_torch.jsonl" 2>/dev/null || true
+
 cat "$OUT/bench_generate.log" "$OUT/bench_generate_torch.log" 2>/dev/null | grep '^{' > "$OUT/bench_generate.jsonl" || true
 
 rm -f "$OUT/mfu-missing"

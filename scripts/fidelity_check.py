@@ -3,9 +3,10 @@
 images scripts/gpu-api-check.mjs saved for 'cuda' and for the CPU, runs the glyph classifier (classifier.onnx through
 onnxruntime) on both, and computes the eval protocol's metrics (shared/fixtures/glyphs/baseline.json): FD of the
 128-d fc1 features against real-stats.safetensors (covariance ddof=1, float64, tr sqrt via eigh) and ACC (argmax of the
-logits == label). Exits 1 when |FD_gpu - FD_cpu| > 1 or |ACC_gpu - ACC_cpu| > 1 point (0.01).
-Prints one JSON line: {"n", "cuda": {"fd", "acc"}, "cpu": {"fd", "acc"}, "dFd", "dAcc", "ok"}.
-Usage: python3 scripts/fidelity_check.py DIR (holding fidelity-cuda.safetensors, fidelity-cpu.safetensors)"""
+logits == label). Exits 1 when, for the f32 GPU set or the bf16 one (when saved), |FD_gpu - FD_cpu| > 1 or
+|ACC_gpu - ACC_cpu| > 1 point (0.01); the CPU set is f32.
+Prints one JSON line per GPU set: {"n", "set", <set>: {"fd", "acc"}, "cpu": {"fd", "acc"}, "dFd", "dAcc", "ok"}.
+Usage: python3 scripts/fidelity_check.py DIR (holding fidelity-cuda[-bf16].safetensors, fidelity-cpu.safetensors)"""
 import json
 import os
 import struct
@@ -60,14 +61,20 @@ def main():
     out = sys.argv[1]
     session = ort.InferenceSession(os.path.join(GLYPHS, "classifier.onnx"), providers=["CPUExecutionProvider"])
     stats = read_safetensors(os.path.join(GLYPHS, "real-stats.safetensors"))
-    gpu, n = metrics(session, os.path.join(out, "fidelity-cuda.safetensors"), stats)
-    cpu, _ = metrics(session, os.path.join(out, "fidelity-cpu.safetensors"), stats)
-    d_fd, d_acc = abs(gpu["fd"] - cpu["fd"]), abs(gpu["acc"] - cpu["acc"])
-    ok = d_fd <= 1.0 and d_acc <= 0.01
-    print(json.dumps({"n": n, "cuda": gpu, "cpu": cpu, "dFd": d_fd, "dAcc": d_acc, "ok": ok}))
-    if not ok:
-        print(f"MISMATCH: GPU FD/ACC {gpu} vs CPU {cpu} (|dFD| {d_fd:.3f} > 1 or |dACC| {d_acc:.4f} > 0.01)")
-    sys.exit(0 if ok else 1)
+    cpu, n = metrics(session, os.path.join(out, "fidelity-cpu.safetensors"), stats)
+    all_ok = True
+    for name in ("cuda", "cuda-bf16"):  # the bf16 set is optional (older runs saved f32 only)
+        path = os.path.join(out, f"fidelity-{name}.safetensors")
+        if name != "cuda" and not os.path.exists(path):
+            continue
+        gpu, _ = metrics(session, path, stats)
+        d_fd, d_acc = abs(gpu["fd"] - cpu["fd"]), abs(gpu["acc"] - cpu["acc"])
+        ok = d_fd <= 1.0 and d_acc <= 0.01
+        all_ok = all_ok and ok
+        print(json.dumps({"n": n, "set": name, name: gpu, "cpu": cpu, "dFd": d_fd, "dAcc": d_acc, "ok": ok}))
+        if not ok:
+            print(f"MISMATCH: {name} FD/ACC {gpu} vs CPU f32 {cpu} (|dFD| {d_fd:.3f} > 1 or |dACC| {d_acc:.4f} > 0.01)")
+    sys.exit(0 if all_ok else 1)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 // with device 'cuda' through the public package (dist/), against the CPU engine in the same process:
 //   probe      the backend is ABI v2 and (unless --emulated) a real GPU
 //   forward    f32 max|Δ| ≤ 1e-4 from a host and from a device tensor; bf16 max|Δ| ≤ 3%·max|ref| (docs/numerics.md)
-//   generate   50 steps, CFG 4, batch 8: f32 latents max|Δ| ≤ 1e-3, bf16 ≤ 5%·max|ref|; one upload, one download
-//   fidelity   --n samples (default 200, eval protocol labels / Philox seeds) on 'cuda' and on the CPU, their u8 images
-//              saved to $OUT/fidelity-{cuda,cpu}.safetensors for scripts/fidelity_check.py (FD / ACC within 1 point)
+//   generate   50 steps, CFG 4, batch 8: f32 latents max|Δ| ≤ 1e-3; bf16 RMS drift from the f32 latents ≤ 2 × the
+//              CPU engine's bf16 drift; one upload, one download
+//   fidelity   --n samples (default 200, eval protocol labels / Philox seeds) on 'cuda' (f32 and bf16) and on the CPU,
+//              their u8 images saved to $OUT/fidelity-{cuda,cuda-bf16,cpu}.safetensors for scripts/fidelity_check.py
+//              (FD / ACC of each GPU set within 1 point of the CPU f32 set)
 // Prints one line per check ("PASS <name> …" / "FAIL <name> …") and exits 1 when any check failed.
 // Usage: node scripts/gpu-api-check.mjs --out DIR [--n 200] [--steps 50] [--emulated] [--quick]
 import { mkdirSync } from "node:fs";
@@ -37,6 +39,12 @@ function check(name, ok, detail) {
   if (!ok) failures++;
 }
 const maxAbs = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+const rmsDiff = (a, b) => {
+  if (a.length !== b.length) return Infinity;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i] - b[i]) ** 2;
+  return Math.sqrt(sum / a.length);
+};
 const maxAbsDiff = (a, b) => {
   if (a.length !== b.length) return Infinity;
   let worst = 0;
@@ -58,6 +66,7 @@ check("probe", choice.device.startsWith("cuda:"), `device ${choice.device} (${ch
 const cpu = await loadModel(MODEL, { device: "cpu" });
 const gpu = await loadModel(MODEL, { device: "cuda" });
 const gpuBf16 = await loadModel(MODEL, { device: "cuda", dtype: "bf16" });
+const cpuBf16 = await loadModel(MODEL, { device: "cpu", dtype: "bf16" });
 const emulated = process.env.DITTO_CUDA_EMULATED === "1";
 check("probe", flag("emulated") || !emulated, `model on ${gpu.device}${emulated ? " (host emulation)" : ""}`);
 
@@ -91,13 +100,21 @@ check("probe", flag("emulated") || !emulated, `model on ${gpu.device}${emulated 
   check("generate copies", up === 1 && down === 1, `host→device ${up}, device→host ${down} (expected 1 and 1 for ${steps} steps)`);
   const d = maxAbsDiff(g.latents.toFloat32Array(), refLatents);
   check("generate f32", d <= 1e-3, `latents max|Δ| ${d.toExponential(3)} ≤ 1e-3`);
+  // bf16 over 50 CFG steps drifts from the f32 trajectory in any implementation (PyTorch's bf16 eager drifts 1.05
+  // max|Δ| on this model, examples/bench/generate_torch.py), so a fixed bound on the latents says little; the GPU's
+  // bf16 must be as faithful as the CPU engine's bf16 (golden-tested, docs/numerics.md): RMS drift from the f32
+  // reference at most 2x the CPU bf16's. The 200-sample bf16 fidelity set below checks what users see (FD / ACC).
   const gb = await (await Pipeline.load({ model: gpuBf16 })).generate(options);
-  const db = maxAbsDiff(gb.latents.toFloat32Array(), refLatents), boundB = 0.05 * maxAbs(refLatents);
-  check("generate bf16", db <= boundB, `latents max|Δ| ${db.toExponential(3)} ≤ 5%·max|ref| = ${boundB.toExponential(3)}`);
+  const cb = await (await Pipeline.load({ model: cpuBf16 })).generate(options);
+  const gbL = gb.latents.toFloat32Array(), cbL = cb.latents.toFloat32Array();
+  const rmsG = rmsDiff(gbL, refLatents), rmsC = rmsDiff(cbL, refLatents);
+  check("generate bf16", rmsG <= 2 * rmsC, `latents RMS drift from f32 ${rmsG.toExponential(3)} ≤ 2 × the CPU bf16's ` +
+    `${rmsC.toExponential(3)} (max|Δ| ${maxAbsDiff(gbL, refLatents).toExponential(3)} vs the CPU bf16's ` +
+    `${maxAbsDiff(cbL, refLatents).toExponential(3)}, max|ref| ${maxAbs(refLatents).toExponential(3)})`);
 }
 
 // ---- fidelity set -----------------------------------------------------------------------------------------
-for (const [name, model] of [["cuda", gpu], ["cpu", cpu]]) {
+for (const [name, model] of [["cuda", gpu], ["cuda-bf16", gpuBf16], ["cpu", cpu]]) {
   const pipe = await Pipeline.load({ model });
   const labels = Array.from({ length: n }, (_, k) => Math.floor((k * 10) / n));
   const images = [];
@@ -118,6 +135,6 @@ for (const [name, model] of [["cuda", gpu], ["cpu", cpu]]) {
   });
   console.log(`saved ${n} ${name} samples (${steps} steps, cfg ${cfg}) to ${path.join(out, `fidelity-${name}.safetensors`)}`);
 }
-for (const m of [cpu, gpu, gpuBf16]) m.dispose();
+for (const m of [cpu, cpuBf16, gpu, gpuBf16]) m.dispose();
 console.log(failures === 0 ? "gpu-api-check: all checks passed" : `gpu-api-check: ${failures} check(s) FAILED`);
 process.exit(failures === 0 ? 0 : 1);

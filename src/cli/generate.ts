@@ -107,7 +107,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--cache ${cacheSpec}: ${(e as Error).message}`);
   }
 
-  await using pipe = await Pipeline.load({ model: modelDir, threads, dtype, device });
+  await using pipe = await Pipeline.load({ kind: "class-conditional", model: modelDir, threads, dtype, device });
   const steps = stepsOption ?? pipe.recommended.steps;
   const progress = createProgress();
   progress.start(steps, `${labels.length} image${labels.length > 1 ? "s" : ""}`);

@@ -28,7 +28,7 @@ export interface LatentPipelineLoadOptions {
    * pipeline then does not own it). */
   vae?: string | Vae;
   threads?: number;
-  /** Weights' dtype (loadModel's rule: a bf16 checkpoint stays bf16 unless 'f32' is asked for). */
+  /** Weights' dtype of the model and of a VAE it loads (default each checkpoint's: bf16 stays bf16; 'f32' widens). */
   dtype?: ModelDType;
   device?: DeviceSpec;
 }
@@ -131,14 +131,14 @@ export class LatentPipeline implements Disposable, AsyncDisposable {
     if (typeof dir !== "string" || dir.length === 0) throw typeError("non-empty string", "dir", dir);
     const paths = latentPaths(dir);
     const model = await loadModel(paths.model, { threads: options.threads, dtype: options.dtype, device: options.device });
-    return LatentPipeline.withModel(model, true, options.vae ?? paths.vae, options);
+    return LatentPipeline.withModel(model, true, options.vae ?? paths.vae, { threads: options.threads, dtype: options.dtype });
   }
 
   /** @internal Pipeline.load's path: wraps a loaded model (owned or not) with its VAE (a path is loaded and owned). */
-  static async withModel(model: Model, ownsModel: boolean, vae: string | Vae | undefined, options: { threads?: number } = {}): Promise<LatentPipeline> {
+  static async withModel(model: Model, ownsModel: boolean, vae: string | Vae | undefined, options: { threads?: number; dtype?: ModelDType } = {}): Promise<LatentPipeline> {
     try {
       if (vae === undefined || typeof vae !== "string") return new LatentPipeline(model, ownsModel, vae, false);
-      return new LatentPipeline(model, ownsModel, await loadVae(vae, { threads: options.threads }), true);
+      return new LatentPipeline(model, ownsModel, await loadVae(vae, { threads: options.threads, dtype: options.dtype }), true);
     } catch (e) {
       if (ownsModel) model.dispose();
       throw e;

@@ -111,6 +111,8 @@ export function recommendedSettings(dir: string | undefined): RecommendedSetting
 export class Pipeline implements AsyncDisposable {
   /** Discriminates Pipeline.load's result (LatentPipeline's kind is 'latent'). */
   readonly kind = "class-conditional" as const;
+  /** The checkpoint's family (model.info.family: 'dit'). */
+  readonly family: string;
   #model: Model | undefined;
   readonly #ownsModel: boolean;
   /** The device the model actually runs on (Model.device). */
@@ -122,6 +124,7 @@ export class Pipeline implements AsyncDisposable {
     this.#model = model;
     this.#ownsModel = ownsModel;
     this.device = model.device;
+    this.family = model.info.family;
     this.recommended = recommended;
     this.nullLabel = model.config.numClasses;
   }
@@ -164,7 +167,7 @@ export class Pipeline implements AsyncDisposable {
       if (owns) loaded.dispose();
       throw e;
     }
-    if (chosen === "latent") return LatentPipeline.withModel(loaded, owns, latentVae, { threads });
+    if (chosen === "latent") return LatentPipeline.withModel(loaded, owns, latentVae, { threads, dtype });
     const recommended = recommendedSettings(configDir(loaded, typeof model === "string" ? model : undefined));
     return new Pipeline(loaded, owns, Object.freeze(recommended));
   }

@@ -1,8 +1,9 @@
 // Pipeline.load picks the pipeline from the checkpoint (src/pipeline/pipeline.ts, docs/models.md "One entry
 // point"): the class-label DiT fixture → Pipeline; the tiny golden PixArt / SD3 / Flux / Wan folders → LatentPipeline
 // (latents only without a VAE); a diffusers pipeline folder (transformer/ + vae/) → LatentPipeline with its VAE; a
-// DiT with a VAE → the latent pipeline; `kind` types and checks the result; an unknown family → ERR_UNSUPPORTED_MODEL.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+// DiT with a VAE → the latent pipeline; `kind` types and checks the result; an unknown family → ERR_UNSUPPORTED_MODEL;
+// and the refusals docs/models.md lists (Wan's 3-D VAE, sharded checkpoints, a text family without conditions).
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -12,6 +13,7 @@ import { writeSafetensors } from "../../src/io/safetensors.js";
 import { loadModel } from "../../src/model.js";
 import { LatentPipeline } from "../../src/pipeline/latent.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
+import { loadVae } from "../../src/vae.js";
 import { GLYPHS, GOLDEN, HAS_GLYPHS, HAS_GOLDEN } from "../shared-paths.js";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "ditto-pipeline-load-"));
@@ -101,5 +103,40 @@ describe("Pipeline.load on an unknown family", () => {
     const file = path.join(dir, "model.safetensors");
     expect((err as Error).message.startsWith(`Unsupported model: no family recognises ${file} (`)).toBe(true);
     expect((err as Error).message).toContain("; unmatched tensors: encoder.layers.0.weight;");
+  });
+});
+
+describe("what is refused (docs/models.md)", () => {
+  const tiny = { "decoder.conv_in.weight": { dtype: "F32" as const, shape: [2, 2], data: new Float32Array(4) } };
+
+  it("Wan2.1's 3-D causal VAE", async () => {
+    const dir = path.join(tmp, "wan-vae");
+    mkdirSync(dir);
+    writeSafetensors(path.join(dir, "diffusion_pytorch_model.safetensors"), tiny);
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ _class_name: "AutoencoderKLWan", z_dim: 16 }));
+    const err = await loadVae(dir).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "ERR_UNSUPPORTED_MODEL",
+      message: `VAE config ${path.join(dir, "config.json")}: AutoencoderKLWan is not supported (only AutoencoderKL; 3-D video VAEs such as AutoencoderKLWan are not)`,
+    });
+  });
+
+  it("a sharded checkpoint", async () => {
+    const dir = path.join(tmp, "sharded");
+    mkdirSync(dir);
+    for (const k of [1, 2]) writeSafetensors(path.join(dir, `diffusion_pytorch_model-0000${k}-of-00002.safetensors`), tiny);
+    const err = await Pipeline.load({ model: dir, threads: 1 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "ERR_MODEL_LOAD" });
+    const message = (err as Error).message;
+    expect(message.startsWith(`Several weight files in "${dir}" (`)).toBe(true);
+    expect(message.endsWith("): name one, or provide model.safetensors")).toBe(true);
+    expect(message).toContain("diffusion_pytorch_model-00002-of-00002.safetensors");
+  });
+
+  it.skipIf(!HAS_GOLDEN)("a text family without its conditions", async () => {
+    await using pipe = await Pipeline.load({ model: path.join(GOLDEN, "pixart"), kind: "latent", threads: 1 });
+    await expect(pipe.generate({ steps: 1 })).rejects.toThrow(
+      new TypeError("Expected an object of condition tensors (encoderHiddenStates, encoderAttentionMask) for options.conditions but received undefined"),
+    );
   });
 });

@@ -3,7 +3,9 @@
 // mask, learned σ → ε half), Wan (video latents → frames, PNG sequence + animated WebP), Flux (packed 2×2 latents,
 // ids and guidance filled in) with the golden AutoencoderKL; SD3 (8 latent channels) with an SD3-style VAE built
 // here — the golden VAE's blocks with random latent-side convolutions for 8 channels, no quant convs, SD3's scaling
-// and shift factors — written to a temporary folder (never committed); and SD3's refusal of the 4-channel VAE.
+// and shift factors — written to a temporary folder (never committed); SD3's refusal of the 4-channel VAE; and
+// `ditto generate --model DIR --embeddings FILE --vae DIR` for SD3 through the built CLI.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -16,7 +18,7 @@ import { readSafetensors, toFloat32Array, writeSafetensors, type SafetensorsTens
 import { LatentPipeline } from "../../src/pipeline/latent.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 import { Tensor } from "../../src/tensor.js";
-import { GOLDEN } from "../shared-paths.js";
+import { GOLDEN, REPO_ROOT } from "../shared-paths.js";
 
 const VAE = path.join(GOLDEN, "vae-kl");
 const tmp = mkdtempSync(path.join(tmpdir(), "ditto-families-"));
@@ -143,6 +145,27 @@ describe.skipIf(!has("sd3"))("SD3 latent pipeline", () => {
     expect(result.latents.countNonFinite()).toBe(0);
     expect(result.images!.map((im) => [im.width, im.height])).toEqual(Array.from({ length: batch }, () => [16, 16]));
     await savePngs(result.images!, "sd3");
+  });
+
+  it.skipIf(!existsSync(path.join(REPO_ROOT, "dist/cli.js")))("ditto generate --model DIR --embeddings FILE --vae DIR", () => {
+    const cli = path.join(REPO_ROOT, "dist/cli.js");
+    const embeddings = path.join(tmp, "sd3-prompt.safetensors");
+    const io = readSafetensors(path.join(GOLDEN, "sd3", "io.safetensors")).tensors;
+    writeSafetensors(embeddings, {
+      encoderHiddenStates: { dtype: "F32", shape: io.get("encoder_hidden_states")!.shape, data: toFloat32Array(io.get("encoder_hidden_states")!) },
+      pooledProjections: { dtype: "F32", shape: io.get("pooled_projections")!.shape, data: toFloat32Array(io.get("pooled_projections")!) },
+    });
+    const out = path.join(tmp, "cli", "sd3.png");
+    const model = path.join(GOLDEN, "sd3");
+    const run = spawnSync(process.execPath, [cli, "generate", "--model", model, "--embeddings", embeddings, "--vae", sd3StyleVae(8), "--height", "16", "--width", "16", "--steps", "2", "--threads", "2", "--out", out, "--json"], { encoding: "utf8", timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+    expect(summary).toMatchObject({ family: "sd3", latents: [2, 8, 8, 8] });
+    for (const f of summary.files) expect(existsSync(f)).toBe(true);
+    // A folder without the class-label fixture's dit.json goes to the latent pipeline, which names the conditions.
+    const bare = spawnSync(process.execPath, [cli, "generate", "--model", model, "--steps", "1", "--threads", "1", "--out", out], { encoding: "utf8", timeout: 120_000 });
+    expect(bare.status).toBe(1);
+    expect(bare.stderr).toContain("Expected an object of condition tensors (encoderHiddenStates, pooledProjections) for options.conditions but received undefined");
   });
 
   it("refuses a VAE whose latent width is not the model's", async () => {

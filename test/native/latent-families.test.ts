@@ -107,6 +107,26 @@ describe.skipIf(!has("pixart"))("PixArt latent pipeline", () => {
   });
 });
 
+describe.skipIf(!has("pixart") || !existsSync(path.join(REPO_ROOT, "dist/cli.js")))("ditto generate without a VAE", () => {
+  it("writes the final latents as a .safetensors", () => {
+    const embeddings = path.join(tmp, "pixart-prompt.safetensors");
+    const io = readSafetensors(path.join(GOLDEN, "pixart", "io.safetensors")).tensors;
+    const f32 = (key: string) => ({ dtype: "F32" as const, shape: io.get(key)!.shape, data: toFloat32Array(io.get(key)!) });
+    writeSafetensors(embeddings, { encoderHiddenStates: f32("encoder_hidden_states"), encoderAttentionMask: f32("encoder_attention_mask") });
+    const out = path.join(tmp, "cli", "pixart-latents.safetensors");
+    const cli = path.join(REPO_ROOT, "dist/cli.js");
+    const run = spawnSync(process.execPath, [cli, "generate", "--model", path.join(GOLDEN, "pixart"), "--embeddings", embeddings, "--height", "64", "--width", "64", "--steps", "2", "--threads", "2", "--out", out, "--json"], { encoding: "utf8", timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout.trim().split("\n").at(-1)!)).toEqual({ family: "pixart", latents: [2, 4, 8, 8], files: [out] });
+    const latents = readSafetensors(out).tensors.get("latents")!;
+    expect(latents.shape).toEqual([2, 4, 8, 8]);
+    expect(toFloat32Array(latents).every(Number.isFinite)).toBe(true);
+    const png = spawnSync(process.execPath, [cli, "generate", "--model", path.join(GOLDEN, "pixart"), "--embeddings", embeddings, "--out", path.join(tmp, "x.png")], { encoding: "utf8", timeout: 120_000 });
+    expect(png.status).toBe(64);
+    expect(png.stderr).toContain(`ditto generate: --out expects a file ending in .safetensors but received ${path.join(tmp, "x.png")}`);
+  });
+});
+
 describe.skipIf(!has("wan"))("Wan latent pipeline", () => {
   it("video latents → frames, saved as PNGs + an animated WebP", async () => {
     using pipe = await latentPipeline(modelDir("wan"), "wan");
@@ -163,7 +183,7 @@ describe.skipIf(!has("sd3"))("SD3 latent pipeline", () => {
     expect(summary).toMatchObject({ family: "sd3", latents: [2, 8, 8, 8] });
     for (const f of summary.files) expect(existsSync(f)).toBe(true);
     // A folder without the class-label fixture's dit.json goes to the latent pipeline, which names the conditions.
-    const bare = spawnSync(process.execPath, [cli, "generate", "--model", model, "--steps", "1", "--threads", "1", "--out", out], { encoding: "utf8", timeout: 120_000 });
+    const bare = spawnSync(process.execPath, [cli, "generate", "--model", model, "--steps", "1", "--threads", "1", "--out", path.join(tmp, "cli", "sd3.safetensors")], { encoding: "utf8", timeout: 120_000 });
     expect(bare.status).toBe(1);
     expect(bare.stderr).toContain("Expected an object of condition tensors (encoderHiddenStates, pooledProjections) for options.conditions but received undefined");
   });

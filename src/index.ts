@@ -22,7 +22,7 @@ export { verifyCase, verifyAll, registerVerifyFamily, registerOutputExtension } 
 export type { VerifyCaseResult, VerifyOutputResult, VerifyFamily, VerifyContext, OutputExtension } from "./verify/index.js";
 export { Pipeline, LatentPipeline } from "./pipeline/index.js";
 export type { LatentPipelineLoadOptions, LatentGenerateOptions, LatentGenerateResult, LatentConditions } from "./pipeline/index.js";
-export type { PipelineLoadOptions, GenerateOptions, GenerateResult, GenerateStats, StepEvent, PipelineScheduler, RecommendedSettings, Device } from "./pipeline/index.js";
+export type { PipelineLoadOptions, PipelineKind, AnyPipeline, GenerateOptions, GenerateResult, GenerateStats, StepEvent, PipelineScheduler, RecommendedSettings, Device } from "./pipeline/index.js";
 export { Image, makeGrid, saveVideo } from "./images/index.js";
 export type { GridOptions, SaveVideoOptions, SavedVideo } from "./images/index.js";
 export { philoxGaussian, referenceGaussian, batchNoiseTensor } from "./noise/index.js";

@@ -28,16 +28,22 @@ import {
 } from "./native.js";
 import { checkConditions, checkModelInput, splitConditions, type Labels, type ModelConditions, type ModelInfo } from "./modelInputs.js";
 import { Session } from "./session.js";
+import { storedWeightsDType, weightsFile } from "./io/checkpointDType.js";
 import { Tensor } from "./tensor.js";
 import { capThreads, MAX_THREADS } from "./threads.js";
 
 export type ModelDType = "f32" | "bf16";
 
+/** The weights file names the engine prefers in a model folder (resolve_model_files). */
+const MODEL_WEIGHTS = ["model.safetensors", "dit.safetensors"] as const;
+
 export interface LoadModelOptions {
   /** Worker threads for this model's kernels (default: the machine's cores, or DITTO_NUM_THREADS). A request above
    * the cores available to the process is capped there, with a process warning (code DITTO_THREADS_CAPPED). */
   threads?: number;
-  /** GEMM compute dtype: 'f32' (reference) or 'bf16' (faster, ~1e-2 relative). Default 'f32'. */
+  /** Weights' dtype: 'f32' (reference) or 'bf16' (half the weight memory where the CPU has bf16 GEMMs, faster, ~1e-2
+   * relative). Default: the checkpoint's — a bf16 checkpoint stays bf16, others are f32 (src/io/checkpointDType.ts);
+   * 'f32' widens a bf16 checkpoint. model.dtype says which was used. */
   dtype?: ModelDType;
   /** 'auto' (default), 'cpu', 'cuda' or 'cuda:N'. An explicit CUDA request that cannot be honoured rejects with
    * DittoError ERR_CUDA saying why; 'auto' records its reason in model.deviceReason. */
@@ -90,8 +96,9 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const checked = checkLoadOptions(options);
   try {
     const choice = chooseDevice(checked.device ?? "auto", "options.device");
-    const handle = await native().loadModel(path, { threads: checked.threads, dtype: checked.dtype, device: choice.device, checkFinite: checked.checkFinite });
-    const model = new Model(handle, path, checked.dtype ?? "f32");
+    const dtype = checked.dtype ?? storedWeightsDType(weightsFile(path, MODEL_WEIGHTS)) ?? "f32";
+    const handle = await native().loadModel(path, { threads: checked.threads, dtype, device: choice.device, checkFinite: checked.checkFinite });
+    const model = new Model(handle, path, dtype);
     model.deviceReason = choice.reason;
     return model;
   } catch (e) {

@@ -10,12 +10,17 @@ import { disposedError, rangeError, shapeError, typeError, withCallerStack } fro
 import { Image } from "./images/image.js";
 import { callNative, native, toDittoError, type NativeTensor, type NativeVae, type NativeVaeConfig } from "./native.js";
 import { Tensor } from "./tensor.js";
+import { storedWeightsDType, weightsFile } from "./io/checkpointDType.js";
+
+/** The weights file names the engine prefers in a VAE folder (vae_kl_config.cpp). */
+const VAE_WEIGHTS = ["model.safetensors", "diffusion_pytorch_model.safetensors"] as const;
 import { capThreads, MAX_THREADS } from "./threads.js";
 
 export interface LoadVaeOptions {
   /** Worker threads for the VAE's kernels (default: the machine's cores, or DITTO_NUM_THREADS). */
   threads?: number;
-  /** Convolution GEMM dtype: 'f32' (reference, default) or 'bf16'. */
+  /** Convolution weights' dtype: 'f32' (reference) or 'bf16'. Default: the checkpoint's (a bf16 checkpoint stays
+   * bf16, src/io/checkpointDType.ts); 'f32' widens it. vae.dtype says which was used. */
   dtype?: "f32" | "bf16";
   /** Reject NaN/Inf weights (ERR_MODEL_LOAD naming the tensor). Default true. */
   checkFinite?: boolean;
@@ -71,8 +76,9 @@ export async function loadVae(path: string, options?: LoadVaeOptions): Promise<V
   if (typeof path !== "string" || path.length === 0) throw typeError("non-empty string", "path", path);
   const checked = checkOptions(options);
   try {
-    const handle = await native().loadVae(path, checked);
-    return new Vae(handle, path);
+    const dtype = checked.dtype ?? storedWeightsDType(weightsFile(path, VAE_WEIGHTS, ["io.safetensors"])) ?? "f32";
+    const handle = await native().loadVae(path, { ...checked, dtype });
+    return new Vae(handle, path, dtype);
   } catch (e) {
     throw withCallerStack(toDittoError(e) as Error, callSite.stack);
   }
@@ -84,11 +90,14 @@ export class Vae implements Disposable {
   readonly path: string;
   /** The weights file the VAE was read from. */
   readonly weightsPath: string;
+  /** The dtype the convolution weights are held and computed in. */
+  readonly dtype: "f32" | "bf16";
 
   /** @internal use loadVae() */
-  constructor(handle: NativeVae, path: string) {
+  constructor(handle: NativeVae, path: string, dtype: "f32" | "bf16" = "f32") {
     this.#native = handle;
     this.path = path;
+    this.dtype = dtype;
     const { weightsPath, ...config } = handle.config();
     this.weightsPath = weightsPath;
     this.#config = Object.freeze({ ...config, blockOutChannels: Object.freeze([...config.blockOutChannels]) as number[] });

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""PyTorch eager peer for examples/bench-families.mjs: plain-torch SD3.5-style MMDiT and Flux forwards (written from
-the diffusers SD3Transformer2DModel / FluxTransformer2DModel math, golden README "sd3" / "flux"; no diffusers), with
-random weights under the diffusers key names. Writes each model (model.safetensors + config.json) and one batch of
+"""PyTorch eager peer for examples/bench-families.mjs: plain-torch SD3.5-style MMDiT, Flux, PixArt-Σ-style and
+Wan2.1-style forwards (written from the diffusers SD3Transformer2DModel / FluxTransformer2DModel /
+PixArtTransformer2DModel / WanTransformer3DModel math, golden README "sd3" / "flux" / "pixart" / "wan"; no diffusers),
+with random weights under the diffusers key names. Writes each model (model.safetensors + config.json) and one batch of
 inputs and the torch output (io.safetensors) to OUT/<family>, so Ditto runs the very same forward, and times it.
 
 Usage: /usr/bin/python3 examples/bench/families_torch.py --out DIR --threads N [--batch 1] [--seconds 2]
 Prints one JSON line: {"torch": version, "threads": N, "results": {"sd3": {"ms": .., "shapes": ..}, "flux": ...}}.
+--families sd3,flux,pixart,wan picks some.
 """
 import argparse, json, math, os, struct, time
 
@@ -17,6 +19,11 @@ FAMILIES = {
     # A "realistic small" size: 512-wide, 64x64-pixel-latent-like grids (256 image tokens), 128 text tokens.
     "sd3": dict(D=512, heads=8, depth=4, dual=[0], C=16, p=2, side=32, pos_max=48, joint=1024, pooled=768, Lt=128),
     "flux": dict(D=512, heads=4, double=2, single=4, C=64, grid=16, joint=1024, pooled=768, Lt=128, axes=[16, 56, 56]),
+    # PixArt-Σ-style: 512 wide, 8 heads, 4 blocks, 32x32 latents (256 tokens), 120 caption tokens (the last 20 masked).
+    "pixart": dict(D=512, heads=8, depth=4, C=4, p=2, side=32, caption=1024, Lt=120, masked=20),
+    # Wan2.1-style: 512 wide, 4 heads of 128 (the real RoPE split 44/42/42), 4 blocks, latents 16x3x16x16 with patch
+    # (1, 2, 2) (192 tokens), 128 zero-padded text tokens.
+    "wan": dict(D=512, heads=4, depth=4, C=16, frames=3, side=16, text=1024, freq=256, ffn=1536, Lt=128),
 }
 
 
@@ -73,8 +80,10 @@ def heads(x, H):
     return x.view(B, L, H, D // H).transpose(1, 2)
 
 
-def attend(q, k, v):
+def attend(q, k, v, bias=None):
     a = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if bias is not None:
+        a = a + bias
     o = a.softmax(-1) @ v
     return o.transpose(1, 2).flatten(2)
 
@@ -268,6 +277,152 @@ def flux_forward(w, c, x, t, ehs, pooled, img_ids, txt_ids, guidance):
     return lin(w, "proj_out", mod(s[:, Lt:], shift, scale))
 
 
+# ---- PixArt ---------------------------------------------------------------------------------------------------
+def make_pixart(c):
+    D, w = c["D"], Weights(4)
+    w["pos_embed.proj.weight"] = torch.randn(D, c["C"], c["p"], c["p"], generator=w.g) / math.sqrt(c["C"] * c["p"] ** 2)
+    w["pos_embed.proj.bias"] = torch.randn(D, generator=w.g) * 0.05
+    w.linear("adaln_single.emb.timestep_embedder.linear_1", D, 256)
+    w.linear("adaln_single.emb.timestep_embedder.linear_2", D, D)
+    w.linear("adaln_single.linear", 6 * D, D, 2.0)
+    w.linear("caption_projection.linear_1", D, c["caption"])
+    w.linear("caption_projection.linear_2", D, D)
+    for i in range(c["depth"]):
+        p = f"transformer_blocks.{i}."
+        w[p + "scale_shift_table"] = torch.randn(6, D, generator=w.g) / math.sqrt(D)
+        for a in ["attn1", "attn2"]:
+            for n in ["to_q", "to_k", "to_v", "to_out.0"]:
+                w.linear(p + a + "." + n, D, D)
+        w.linear(p + "ff.net.0.proj", 4 * D, D)
+        w.linear(p + "ff.net.2", D, 4 * D)
+    w["scale_shift_table"] = torch.randn(2, D, generator=w.g) / math.sqrt(D)
+    w.linear("proj_out", c["p"] ** 2 * 2 * c["C"], D)
+    config = {"num_attention_heads": c["heads"], "attention_head_dim": D // c["heads"], "in_channels": c["C"],
+              "out_channels": 2 * c["C"], "num_layers": c["depth"], "cross_attention_dim": D, "sample_size": c["side"],
+              "patch_size": c["p"], "caption_channels": c["caption"], "use_additional_conditions": False,
+              "norm_type": "ada_norm_single", "norm_eps": 1e-6, "activation_fn": "gelu-approximate",
+              "_class_name": "PixArtTransformer2DModel"}
+    return w, config
+
+
+def sincos_2d(D, n, base):  # [n*n, D]: token (r, c) -> [e(c) | e(r)], e(p) = [sin(p w) | cos(p w)], float64
+    pos = torch.arange(n, dtype=torch.float64) / (n / base)
+    omega = 1.0 / 10000 ** (torch.arange(D // 4, dtype=torch.float64) / (D // 4))
+    e = lambda p: torch.cat([torch.sin(p[:, None] * omega), torch.cos(p[:, None] * omega)], 1)
+    rows, cols = torch.meshgrid(pos, pos, indexing="ij")
+    return torch.cat([e(cols.flatten()), e(rows.flatten())], 1).float()
+
+
+def pixart_forward(w, c, x, t, ehs, mask):
+    D, H, p, B = c["D"], c["heads"], c["p"], x.shape[0]
+    gh, gw = x.shape[2] // p, x.shape[3] // p
+    h = F.conv2d(x, w["pos_embed.proj.weight"], w["pos_embed.proj.bias"], stride=p).flatten(2).transpose(1, 2)
+    h = h + sincos_2d(D, gh, c["side"] // p / max(c["side"] // 64, 1))[None]
+    e = "adaln_single.emb.timestep_embedder."
+    emb = mlp(w, e + "linear_1", e + "linear_2", t_freq(t))
+    t6 = lin(w, "adaln_single.linear", F.silu(emb)).view(B, 6, D)
+    cap = lin(w, "caption_projection.linear_2", F.gelu(lin(w, "caption_projection.linear_1", ehs), approximate="tanh"))
+    bias = ((1 - mask) * -10000.0)[:, None, None, :]
+    for i in range(c["depth"]):
+        pre = f"transformer_blocks.{i}."
+        m = w[pre + "scale_shift_table"][None] + t6
+        a = pre + "attn1."
+        q, k, v = qkv(w, [a + "to_q", a + "to_k", a + "to_v"], None, mod(h, m[:, 0], m[:, 1]), H)
+        h = h + m[:, 2][:, None] * lin(w, a + "to_out.0", attend(q, k, v))
+        a = pre + "attn2."
+        q, k, v = heads(lin(w, a + "to_q", h), H), heads(lin(w, a + "to_k", cap), H), heads(lin(w, a + "to_v", cap), H)
+        h = h + lin(w, a + "to_out.0", attend(q, k, v, bias))
+        h = h + m[:, 5][:, None] * ff(w, pre + "ff", mod(h, m[:, 3], m[:, 4]))
+    shift, scale = (w["scale_shift_table"][None] + emb[:, None]).unbind(1)
+    h = lin(w, "proj_out", mod(h, shift, scale))
+    co = 2 * c["C"]
+    h = h.reshape(B, gh, gw, p, p, co)
+    return torch.einsum("nhwpqc->nchpwq", h).reshape(B, co, gh * p, gw * p)
+
+
+# ---- Wan ------------------------------------------------------------------------------------------------------
+def make_wan(c):
+    D, w = c["D"], Weights(5)
+    w["patch_embedding.weight"] = torch.randn(D, c["C"], 1, 2, 2, generator=w.g) / math.sqrt(c["C"] * 4)
+    w["patch_embedding.bias"] = torch.randn(D, generator=w.g) * 0.05
+    e = "condition_embedder."
+    w.linear(e + "time_embedder.linear_1", D, c["freq"])
+    w.linear(e + "time_embedder.linear_2", D, D)
+    w.linear(e + "time_proj", 6 * D, D, 2.0)
+    w.linear(e + "text_embedder.linear_1", D, c["text"])
+    w.linear(e + "text_embedder.linear_2", D, D)
+    for i in range(c["depth"]):
+        p = f"blocks.{i}."
+        w[p + "scale_shift_table"] = torch.randn(1, 6, D, generator=w.g) / math.sqrt(D)
+        for a in ["attn1", "attn2"]:
+            for n in ["to_q", "to_k", "to_v", "to_out.0"]:
+                w.linear(p + a + "." + n, D, D)
+            for n in ["norm_q", "norm_k"]:
+                w.scale(p + a + "." + n + ".weight", D)
+        w.scale(p + "norm2.weight", D)
+        w[p + "norm2.bias"] = 0.05 * torch.randn(D, generator=w.g)
+        w.linear(p + "ffn.net.0.proj", c["ffn"], D)
+        w.linear(p + "ffn.net.2", D, c["ffn"])
+    w["scale_shift_table"] = torch.randn(1, 2, D, generator=w.g) / math.sqrt(D)
+    w.linear("proj_out", 4 * c["C"], D)
+    config = {"patch_size": [1, 2, 2], "num_attention_heads": c["heads"], "attention_head_dim": D // c["heads"],
+              "in_channels": c["C"], "out_channels": c["C"], "text_dim": c["text"], "freq_dim": c["freq"],
+              "ffn_dim": c["ffn"], "num_layers": c["depth"], "cross_attn_norm": True, "qk_norm": "rms_norm_across_heads",
+              "eps": 1e-6, "rope_max_seq_len": 1024, "_class_name": "WanTransformer3DModel"}
+    return w, config
+
+
+def wan_rope(f, gh, gw, d):  # cos, sin [f*gh*gw, d/2]: axes (frame, row, col) of d - 4(d//6), 2(d//6), 2(d//6)
+    dims = [d - 4 * (d // 6), 2 * (d // 6), 2 * (d // 6)]
+    grids = torch.meshgrid(torch.arange(f), torch.arange(gh), torch.arange(gw), indexing="ij")
+    parts = []
+    for g, da in zip(grids, dims):
+        omega = 1.0 / 10000.0 ** (torch.arange(0, da, 2, dtype=torch.float64) / da)
+        parts.append(g.flatten().double()[:, None] * omega[None])
+    ang = torch.cat(parts, -1)
+    return ang.cos().float(), ang.sin().float()
+
+
+def wan_forward(w, c, x, t, ehs):
+    D, H, B, C = c["D"], c["heads"], x.shape[0], c["C"]
+    f, gh, gw = x.shape[2], x.shape[3] // 2, x.shape[4] // 2
+    h = F.conv3d(x, w["patch_embedding.weight"], w["patch_embedding.bias"], stride=(1, 2, 2)).flatten(2).transpose(1, 2)
+    e = "condition_embedder."
+    half = c["freq"] // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+    ang = t[:, None].float() * freqs[None]
+    temb = mlp(w, e + "time_embedder.linear_1", e + "time_embedder.linear_2", torch.cat([torch.cos(ang), torch.sin(ang)], -1))
+    tproj = lin(w, e + "time_proj", F.silu(temb)).view(B, 6, D)
+    ctx = lin(w, e + "text_embedder.linear_2", F.gelu(lin(w, e + "text_embedder.linear_1", ehs), approximate="tanh"))
+    cos, sin = wan_rope(f, gh, gw, D // H)
+    for i in range(c["depth"]):
+        pre = f"blocks.{i}."
+        m = w[pre + "scale_shift_table"] + tproj
+        a = pre + "attn1."
+        n = mod(h, m[:, 0], m[:, 1])
+        q = heads(rms(lin(w, a + "to_q", n), w[a + "norm_q.weight"]), H)
+        k = heads(rms(lin(w, a + "to_k", n), w[a + "norm_k.weight"]), H)
+        v = heads(lin(w, a + "to_v", n), H)
+        h = h + m[:, 2][:, None] * lin(w, a + "to_out.0", attend(rope(q, cos, sin), rope(k, cos, sin), v))
+        a = pre + "attn2."
+        n = F.layer_norm(h, (D,), w[pre + "norm2.weight"], w[pre + "norm2.bias"], eps=1e-6)
+        q = heads(rms(lin(w, a + "to_q", n), w[a + "norm_q.weight"]), H)
+        k = heads(rms(lin(w, a + "to_k", ctx), w[a + "norm_k.weight"]), H)
+        h = h + lin(w, a + "to_out.0", attend(q, k, heads(lin(w, a + "to_v", ctx), H)))
+        h = h + m[:, 5][:, None] * lin(w, pre + "ffn.net.2", F.gelu(lin(w, pre + "ffn.net.0.proj", mod(h, m[:, 3], m[:, 4])), approximate="tanh"))
+    shift, scale = (w["scale_shift_table"] + temb[:, None]).unbind(1)
+    h = lin(w, "proj_out", mod(h, shift, scale))
+    h = h.reshape(B, f, gh, gw, 1, 2, 2, C).permute(0, 7, 1, 4, 2, 5, 3, 6)
+    return h.reshape(B, C, f, gh * 2, gw * 2)
+
+
+def blas_library():  # the libblas this process mapped (Debian's torch uses the system libblas.so.3: netlib or OpenBLAS)
+    torch.randn(4, 4) @ torch.randn(4, 4)
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line}
+    return sorted(os.path.realpath(p) for p in paths if p.startswith("/"))
+
+
 def timed(fn, seconds):
     with torch.no_grad():
         for _ in range(2):
@@ -286,24 +441,26 @@ def main():
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--families", default="sd3,flux,pixart,wan")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     g = torch.Generator().manual_seed(3)
-    B, res = a.batch, {"torch": torch.__version__, "threads": torch.get_num_threads(), "results": {}}
-    for name, c in FAMILIES.items():
+    B, res = a.batch, {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_library(), "results": {}}
+    for name in a.families.split(","):
+        c = FAMILIES[name]
         folder = os.path.join(a.out, name)
         os.makedirs(folder, exist_ok=True)
-        w, config = (make_sd3 if name == "sd3" else make_flux)(c)
+        w, config = {"sd3": make_sd3, "flux": make_flux, "pixart": make_pixart, "wan": make_wan}[name](c)
         write_safetensors(os.path.join(folder, "model.safetensors"), w)
         json.dump(config, open(os.path.join(folder, "config.json"), "w"))
-        ehs = torch.randn(B, c["Lt"], c["joint"], generator=g)
-        pooled = torch.randn(B, c["pooled"], generator=g)
         if name == "sd3":
+            ehs, pooled = torch.randn(B, c["Lt"], c["joint"], generator=g), torch.randn(B, c["pooled"], generator=g)
             x = torch.randn(B, c["C"], c["side"], c["side"], generator=g)
             t = torch.rand(B, generator=g) * 1000
             io = {"x": x, "t": t, "encoderHiddenStates": ehs, "pooledProjections": pooled}
             out, ms = timed(lambda: sd3_forward(w, c, x, t, ehs, pooled), a.seconds)
-        else:
+        elif name == "flux":
+            ehs, pooled = torch.randn(B, c["Lt"], c["joint"], generator=g), torch.randn(B, c["pooled"], generator=g)
             n = c["grid"]
             x = torch.randn(B, n * n, c["C"], generator=g)
             t = torch.rand(B, generator=g)
@@ -313,9 +470,25 @@ def main():
             io = {"x": x, "t": t, "encoderHiddenStates": ehs, "pooledProjections": pooled, "imgIds": img[None].repeat(B, 1, 1),
                   "txtIds": txt[None].repeat(B, 1, 1), "guidance": gd}
             out, ms = timed(lambda: flux_forward(w, c, x, t, ehs, pooled, img, txt, gd), a.seconds)
+        elif name == "pixart":
+            ehs = torch.randn(B, c["Lt"], c["caption"], generator=g)
+            mask = torch.ones(B, c["Lt"])
+            mask[:, c["Lt"] - c["masked"]:] = 0
+            x = torch.randn(B, c["C"], c["side"], c["side"], generator=g)
+            t = torch.randint(0, 1000, (B,), generator=g).float()
+            io = {"x": x, "t": t, "encoderHiddenStates": ehs, "encoderAttentionMask": mask}
+            out, ms = timed(lambda: pixart_forward(w, c, x, t, ehs, mask), a.seconds)
+        else:
+            ehs = torch.randn(B, c["Lt"], c["text"], generator=g)
+            ehs[:, c["Lt"] // 2:] = 0  # zero padding, attended (as umT5 output padded to 512)
+            x = torch.randn(B, c["C"], c["frames"], c["side"], c["side"], generator=g)
+            t = torch.rand(B, generator=g) * 1000
+            io = {"x": x, "t": t, "encoderHiddenStates": ehs}
+            out, ms = timed(lambda: wan_forward(w, c, x, t, ehs), a.seconds)
+        textTokens = c["Lt"]
         io["out"] = out
         write_safetensors(os.path.join(folder, "io.safetensors"), io)
-        res["results"][name] = {"ms": ms, "x": list(x.shape), "textTokens": c["Lt"], "hidden": c["D"]}
+        res["results"][name] = {"ms": ms, "x": list(x.shape), "textTokens": textTokens, "hidden": c["D"]}
     print(json.dumps(res))
 
 

@@ -35,7 +35,7 @@ export async function runCalibrate(argv: readonly string[]): Promise<number> {
   const steps = intOption(args, "steps", { min: 2, max: MAX_STEPS }) ?? info.recommendedSteps ?? 50;
   const cfg = numberOption(args, "cfg") ?? info.recommendedCfg ?? 4;
   const batchSize = intOption(args, "batch", { min: 1 }) ?? 50;
-  await using pipe = await Pipeline.load({ model: fixture, threads: threadsOption(args) });
+  await using pipe = await Pipeline.load({ kind: "class-conditional", model: fixture, threads: threadsOption(args) });
   const progress = createProgress();
   progress.start(n, "calibrate");
   let profile;

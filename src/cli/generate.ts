@@ -43,9 +43,12 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${GENERATE_USAGE}\n${GENERATE_LATENT_USAGE}\n`);
     return 0;
   }
-  // A latent model (a VAE beside it, or conditions from a file) takes the latent pipeline (generateLatent.ts).
+  // A latent model (a VAE beside it, conditions from a file, or a model folder without the class-label fixture's
+  // dit.json: PixArt, SD3, Flux, Wan checkpoints) takes the latent pipeline (generateLatent.ts).
   const latentDir = stringOption(args, "model");
-  if (args.options.has("embeddings") || args.options.has("vae") || (latentDir !== undefined && statIfExists(path.join(latentDir, "vae"))?.isDirectory())) {
+  const isDir = (p: string) => statIfExists(p)?.isDirectory() === true;
+  const notClassLabel = latentDir !== undefined && isDir(latentDir) && statIfExists(path.join(latentDir, "dit.json")) === undefined;
+  if (args.options.has("embeddings") || args.options.has("vae") || notClassLabel || (latentDir !== undefined && isDir(path.join(latentDir, "vae")))) {
     return runGenerateLatent(args, folderOption(args, "model", defaultModelDir()));
   }
   // Every option is checked here, before the model loads.
@@ -107,7 +110,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
     throw new UsageError(`--cache ${cacheSpec}: ${(e as Error).message}`);
   }
 
-  await using pipe = await Pipeline.load({ model: modelDir, threads, dtype, device });
+  await using pipe = await Pipeline.load({ kind: "class-conditional", model: modelDir, threads, dtype, device });
   const steps = stepsOption ?? pipe.recommended.steps;
   const progress = createProgress();
   progress.start(steps, `${labels.length} image${labels.length > 1 ? "s" : ""}`);

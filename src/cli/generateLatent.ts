@@ -4,10 +4,12 @@
 //   ditto generate --model DIR --embeddings prompt.safetensors [--vae DIR] [--height H --width W] [--frames F]
 //                  [--steps S] [--seed N] [--threads T] [--dtype f32|bf16] [--out x.png | clip.webp] [--json]
 // Images are saved as --out (several: <stem>-k.<ext>); video clips as an animated WebP plus a PNG sequence in
-// <stem>-frames/ (several samples: <stem>-k.webp and <stem>-k-frames/).
+// <stem>-frames/ (several samples: <stem>-k.webp and <stem>-k-frames/); without a VAE the final latents go to
+// --out as a .safetensors holding "latents".
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-import { readSafetensors, toFloat32Array, toNumberArray } from "../io/safetensors.js";
+import { readSafetensors, toFloat32Array, toNumberArray, writeSafetensors } from "../io/safetensors.js";
 import { saveVideo } from "../images/video.js";
 import { LatentPipeline, type LatentConditions } from "../pipeline/latent.js";
 import { Tensor } from "../tensor.js";
@@ -48,7 +50,11 @@ export async function runGenerateLatent(args: ParsedArgs, modelDir: string): Pro
   const vae = stringOption(args, "vae");
   using pipe = await LatentPipeline.load(modelDir, { vae, threads, dtype });
   const video = pipe.layout(1, { height, width, frames }).kind === "video";
-  const out = outputFileOption(args, "out", video ? "video.webp" : "sample.png", video ? [".webp"] : IMAGE_EXTENSIONS);
+  // Without a VAE (none given, no DIR/vae) the final latents are written as a .safetensors (tensor "latents").
+  const latentOnly = !pipe.hasVae;
+  const out = latentOnly
+    ? outputFileOption(args, "out", "latents.safetensors", [".safetensors"])
+    : outputFileOption(args, "out", video ? "video.webp" : "sample.png", video ? [".webp"] : IMAGE_EXTENSIONS);
   const progress = createProgress();
   const stepsLabel = `${pipe.family} latents`;
   let result;
@@ -71,19 +77,24 @@ export async function runGenerateLatent(args: ParsedArgs, modelDir: string): Pro
     progress.stop();
   }
   const shape = result.latents.shape;
-  result.latents.dispose();
   const written: string[] = [];
   const ext = path.extname(out);
   const stem = out.slice(0, out.length - ext.length);
+  if (latentOnly) {
+    mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    writeSafetensors(out, { latents: { dtype: "F32", shape, data: result.latents.toFloat32Array() } });
+    written.push(out);
+  }
+  result.latents.dispose();
   if (result.frames) {
     for (const [k, clip] of result.frames.entries()) {
       const file = result.frames.length === 1 ? out : `${stem}-${k}${ext}`;
       const saved = await saveVideo(clip, file);
       written.push(saved.webp, ...saved.frames);
     }
-  } else {
-    for (const [k, image] of result.images!.entries()) {
-      const file = result.images!.length === 1 ? out : `${stem}-${k}${ext}`;
+  } else if (result.images) {
+    for (const [k, image] of result.images.entries()) {
+      const file = result.images.length === 1 ? out : `${stem}-${k}${ext}`;
       await image.save(file);
       written.push(file);
     }

@@ -73,7 +73,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     const { RedisJobQueue } = await import("../serve/redisQueue.js");
     backend = await RedisJobQueue.connect({ url: queueUrl, queue: queueName, maxQueue, metrics });
   } else {
-    pipe = await Pipeline.load({ model: modelDir, threads, dtype, device });
+    pipe = await Pipeline.load({ kind: "class-conditional", model: modelDir, threads, dtype, device });
     backend = new LocalJobQueue(pipe, { maxQueue, concurrency, metrics });
   }
   const defaults = { ...(pipe?.recommended ?? recommendedSettings(modelDir)), numClasses: info.numClasses };

@@ -39,7 +39,7 @@ export async function runWorker(argv: readonly string[]): Promise<number> {
   const threads = threadsOption(args);
   const info = readFixtureInfo(modelDir);
 
-  await using pipe = await Pipeline.load({ model: modelDir, threads, dtype, device });
+  await using pipe = await Pipeline.load({ kind: "class-conditional", model: modelDir, threads, dtype, device });
   const worker = await startQueueWorker(pipe, { ...pipe.recommended, numClasses: info.numClasses }, {
     url, queue, out, concurrency, lockDuration, stalledInterval,
     log: (line) => process.stderr.write(`ditto worker: ${line}\n`),

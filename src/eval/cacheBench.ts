@@ -62,7 +62,7 @@ export async function benchCache(o: CacheBenchOptions): Promise<CacheBenchRow[]>
   const labels = protocolLabels(o.n, info.numClasses);
   const classifier = await Classifier.load(classifierPath(o.fixture), { threads: o.threads });
   const realStats = loadRealStats(o.fixture);
-  const pipe = await Pipeline.load({ model: o.fixture, threads: o.threads });
+  const pipe = await Pipeline.load({ kind: "class-conditional", model: o.fixture, threads: o.threads });
   const shape = { height: info.height, width: info.width, channels: info.channels };
   const rows: CacheBenchRow[] = [];
   try {

@@ -140,7 +140,7 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
   const labels = protocolLabels(o.n, info.numClasses);
   const noise = o.noise ?? "philox";
 
-  const pipe = await Pipeline.load({ model: o.fixture, threads: o.threads, dtype: o.dtype, device: o.device ?? "cpu" });
+  const pipe = await Pipeline.load({ kind: "class-conditional", model: o.fixture, threads: o.threads, dtype: o.dtype, device: o.device ?? "cpu" });
   try {
     const run = await generateSet(pipe, labels, o, { cache, guidance }, "generate");
     let psnr: number | null = null, ssim: number | null = null;

@@ -60,7 +60,7 @@ export class QualityMeter implements AsyncDisposable {
     const real = loadRealStats(fixture);
     const classifier = await Classifier.load(classifierPath(fixture), { threads: options.threads });
     try {
-      const pipeline = await Pipeline.load({ model: fixture, threads: options.threads });
+      const pipeline = await Pipeline.load({ kind: "class-conditional", model: fixture, threads: options.threads });
       return new QualityMeter(pipeline, classifier, real, info);
     } catch (e) {
       await classifier.dispose();

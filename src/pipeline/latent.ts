@@ -2,7 +2,8 @@
 // (docs/models.md): noise in latent space (one Philox stream per sample seed) → the family's scheduler → the VAE
 // decode → Images, or for video latents [B, C, F, h, w] → frames (decoded one by one with the 2-D VAE). The model
 // is found by loadModel (the family is detected from the checkpoint's tensor names); the VAE is the model folder's
-// `vae/` subfolder or an explicit path. Families and their samplers (diffusers' pipelines):
+// `vae/` subfolder or an explicit path; without one the pipeline returns latents only (the families' VAEs downscale
+// 8×). Pipeline.load (pipeline.ts) reaches this class for every latent checkpoint. Families and their samplers:
 //   dit    → DiT's DDIM (learned σ) or the rectified-flow Euler of the glyph fixture;  pixart → DPM-Solver++(2M);
 //   sd3    → FlowMatch Euler, shift 3;  flux → FlowMatch Euler with dynamic shifting (μ from the token count), the
 //            model gets σ (it multiplies by 1000 itself), latents packed 2×2 into tokens;  wan → UniPC (flow, shift 3).
@@ -13,6 +14,7 @@ import path from "node:path";
 
 import { abortError, disposedError, rangeError, typeError } from "../errors.js";
 import type { Image } from "../images/image.js";
+import type { DeviceSpec } from "../device.js";
 import { loadModel, type Model, type ModelDType } from "../model.js";
 import type { Labels, ModelConditions, ModelInfo, ModelTensorSpec } from "../modelInputs.js";
 import { batchNoiseTensor } from "../noise/index.js";
@@ -22,10 +24,25 @@ import { Tensor } from "../tensor.js";
 import { loadVae, type Vae } from "../vae.js";
 
 export interface LatentPipelineLoadOptions {
-  /** The VAE folder (default: `<model>/vae`), or a loaded Vae (the pipeline then does not own it). */
+  /** The VAE folder (default: `<model>/vae` when that folder exists, else none: latents only), or a loaded Vae (the
+   * pipeline then does not own it). */
   vae?: string | Vae;
   threads?: number;
+  /** Weights' dtype of the model and of a VAE it loads (default each checkpoint's: bf16 stays bf16; 'f32' widens). */
   dtype?: ModelDType;
+  device?: DeviceSpec;
+}
+
+/** The pixel / latent ratio of every supported family's VAE (SD, SDXL, SD3, Flux, PixArt; Wan's 2-D frames). */
+export const DEFAULT_VAE_DOWNSCALE = 8;
+
+/** Where a checkpoint path's denoiser and VAE are: `dir/transformer` (diffusers pipeline folder) or `dir` itself, and
+ * `dir/vae` when that folder exists (undefined otherwise). */
+export function latentPaths(dir: string): { model: string; vae: string | undefined } {
+  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+  const transformer = path.join(dir, "transformer");
+  const vae = path.join(dir, "vae");
+  return { model: isDir(transformer) ? transformer : dir, vae: isDir(vae) ? vae : undefined };
 }
 
 export type LatentConditions = Int32Array | number[] | Record<string, Tensor | Int32Array | number[]>;
@@ -53,9 +70,9 @@ export interface LatentGenerateOptions {
 export interface LatentGenerateResult {
   /** Final denoiser latents in the VAE's layout ([B, C, h, w] or [B, C, F, h, w]; unpacked for Flux). */
   latents: Tensor;
-  /** One image per sample (image models). */
+  /** One image per sample (image models with a VAE). */
   images?: Image[];
-  /** frames[sample][frame] (video models). */
+  /** frames[sample][frame] (video models with a VAE). */
   frames?: Image[][];
 }
 
@@ -90,38 +107,40 @@ function defaultScheduler(family: string, model: Model): { scheduler: Scheduler;
   }
 }
 
-export class LatentPipeline {
+export class LatentPipeline implements Disposable, AsyncDisposable {
   #model: Model | undefined;
   #vae: Vae | undefined;
+  readonly #ownsModel: boolean;
   readonly #ownsVae: boolean;
+  readonly #hasVae: boolean;
+  /** Discriminates Pipeline.load's result (the class-label Pipeline's kind is 'class-conditional'). */
+  readonly kind = "latent" as const;
   readonly family: string;
 
-  private constructor(model: Model, vae: Vae, ownsVae: boolean) {
+  private constructor(model: Model, ownsModel: boolean, vae: Vae | undefined, ownsVae: boolean) {
     this.#model = model;
     this.#vae = vae;
+    this.#ownsModel = ownsModel;
     this.#ownsVae = ownsVae;
+    this.#hasVae = vae !== undefined;
     this.family = modelInfo(model).family;
   }
 
-  /** Loads the denoiser (`dir`, or `dir/transformer`) and the VAE (`options.vae`, else `dir/vae`). */
+  /** Loads the denoiser (`dir`, or `dir/transformer`) and the VAE (`options.vae`, else `dir/vae` when present). */
   static async load(dir: string, options: LatentPipelineLoadOptions = {}): Promise<LatentPipeline> {
     if (typeof dir !== "string" || dir.length === 0) throw typeError("non-empty string", "dir", dir);
-    const transformer = path.join(dir, "transformer");
-    const modelPath = existsSync(transformer) && statSync(transformer).isDirectory() ? transformer : dir;
-    let vae: Vae;
-    let ownsVae = true;
-    if (options.vae !== undefined && typeof options.vae !== "string") {
-      vae = options.vae;
-      ownsVae = false;
-    } else {
-      const vaePath = options.vae ?? path.join(dir, "vae");
-      vae = await loadVae(vaePath, { threads: options.threads });
-    }
+    const paths = latentPaths(dir);
+    const model = await loadModel(paths.model, { threads: options.threads, dtype: options.dtype, device: options.device });
+    return LatentPipeline.withModel(model, true, options.vae ?? paths.vae, { threads: options.threads, dtype: options.dtype });
+  }
+
+  /** @internal Pipeline.load's path: wraps a loaded model (owned or not) with its VAE (a path is loaded and owned). */
+  static async withModel(model: Model, ownsModel: boolean, vae: string | Vae | undefined, options: { threads?: number; dtype?: ModelDType } = {}): Promise<LatentPipeline> {
     try {
-      const model = await loadModel(modelPath, { threads: options.threads, dtype: options.dtype });
-      return new LatentPipeline(model, vae, ownsVae);
+      if (vae === undefined || typeof vae !== "string") return new LatentPipeline(model, ownsModel, vae, false);
+      return new LatentPipeline(model, ownsModel, await loadVae(vae, { threads: options.threads, dtype: options.dtype }), true);
     } catch (e) {
-      if (ownsVae) vae.dispose();
+      if (ownsModel) model.dispose();
       throw e;
     }
   }
@@ -131,17 +150,25 @@ export class LatentPipeline {
     return this.#model;
   }
 
-  get vae(): Vae {
-    if (!this.#vae) throw disposedError("LatentPipeline");
+  /** The VAE (undefined when the pipeline has none: generate then returns latents only). */
+  get vae(): Vae | undefined {
+    if (!this.#model) throw disposedError("LatentPipeline");
     return this.#vae;
+  }
+
+  /** Whether generate decodes to pixels (a VAE was found or given). */
+  get hasVae(): boolean {
+    return this.#hasVae;
   }
 
   /** The latent layout for `batch` samples at the requested size (RangeError when the model cannot take it). */
   layout(batch: number, options: { height?: number; width?: number; frames?: number } = {}): Layout {
     const model = this.model, vae = this.vae;
-    const f = vae.config.downscale;
+    const f = vae ? vae.config.downscale : DEFAULT_VAE_DOWNSCALE;
     const spec = modelInfo(model).inputs[0]!;
-    const c = vae.config.latentChannels;
+    // Without a VAE the latent width is the model's own (packed: a quarter of the token width).
+    const own = spec.shape.length === 3 ? spec.shape[2]! / 4 : spec.shape[1]!;
+    const c = vae ? vae.config.latentChannels : own > 0 ? own : Number(model.config.inChannels);
     const size = (value: number | undefined, fixed: number | undefined, name: string): number => {
       if (value !== undefined) {
         if (!Number.isInteger(value) || value < f || value % f !== 0) throw rangeError(`a positive multiple of ${f} (the VAE's downscale)`, name, value);
@@ -221,6 +248,7 @@ export class LatentPipeline {
     }
     const latents = fromModelLayout(x, layout);
     if (latents !== x) x.dispose();
+    if (!vae) return { latents };
     if (layout.kind === "video") {
       const frames = await vae.decodeVideo(latents, { signal: options.signal, onProgress: options.onFrame });
       return { latents, frames };
@@ -230,13 +258,18 @@ export class LatentPipeline {
 
   /** Releases the model and the VAE the pipeline loaded (idempotent). */
   dispose(): void {
-    this.#model?.dispose();
+    if (this.#ownsModel) this.#model?.dispose();
     if (this.#ownsVae) this.#vae?.dispose();
     this.#model = undefined;
     this.#vae = undefined;
   }
 
   [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** As dispose(), so `await using` works on either kind of Pipeline.load's result. */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
   }
 

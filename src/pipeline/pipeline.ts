@@ -15,7 +15,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
-import { abortError, disposedError, rangeError, typeError } from "../errors.js";
+import { DittoError, abortError, disposedError, rangeError, typeError } from "../errors.js";
 import { readFixtureInfo } from "../io/ditJson.js";
 import { Image } from "../images/image.js";
 import { loadModel, Model, type ModelDType } from "../model.js";
@@ -29,19 +29,38 @@ import { GuidedStepRunner, planActions } from "./guidedStep.js";
 import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
+import { LatentPipeline, latentPaths } from "./latent.js";
+import { Vae } from "../vae.js";
 import { watchPeakMemory } from "../memory.js";
 import { cacheBranch, type CacheTally } from "./cacheStep.js";
 import type { CacheRun } from "../cache/run.js";
 
 export type Device = DeviceSpec;
 
+/** Which pipeline Pipeline.load gives: 'class-conditional' (this class: DiT labels, pixel or glyph space) or
+ * 'latent' (LatentPipeline: text-conditioned families, or any family with a VAE). */
+export type PipelineKind = "class-conditional" | "latent";
+
+/** What Pipeline.load returns when the caller leaves the kind to the checkpoint; narrow on `kind`. */
+export type AnyPipeline = Pipeline | LatentPipeline;
+
 export interface PipelineLoadOptions {
-  /** A model folder / .safetensors path, or an already loaded Model (the pipeline then does not own it). */
+  /** A checkpoint: a model folder (config + safetensors), a diffusers pipeline folder (transformer/ and vae/), a
+   * .safetensors file, or an already loaded Model (the pipeline then does not own it). */
   model: string | Model;
+  /** The pipeline the caller expects; Pipeline.load checks it against the checkpoint's family (RangeError when it
+   * cannot be). Omitted: picked from the checkpoint (see Pipeline.load). */
+  kind?: PipelineKind;
+  /** The VAE of a latent pipeline: a folder or a loaded Vae (default: `<model>/vae` when that folder exists). */
+  vae?: string | Vae;
   device?: Device;
+  /** Weights' dtype: default the checkpoint's (bf16 stays bf16), 'f32' widens (loadModel). */
   dtype?: ModelDType;
   threads?: number;
 }
+
+/** Families with a latent sampler (src/pipeline/latent.ts); DiT has both pipelines. */
+const LATENT_FAMILIES = new Set(["dit", "pixart", "sd3", "flux", "wan"]);
 
 export interface GenerateStats {
   /** Network evaluations counted per sample (a 2B CFG batch of B samples is 2B forwards). */
@@ -90,6 +109,10 @@ export function recommendedSettings(dir: string | undefined): RecommendedSetting
 }
 
 export class Pipeline implements AsyncDisposable {
+  /** Discriminates Pipeline.load's result (LatentPipeline's kind is 'latent'). */
+  readonly kind = "class-conditional" as const;
+  /** The checkpoint's family (model.info.family: 'dit'). */
+  readonly family: string;
   #model: Model | undefined;
   readonly #ownsModel: boolean;
   /** The device the model actually runs on (Model.device). */
@@ -101,21 +124,52 @@ export class Pipeline implements AsyncDisposable {
     this.#model = model;
     this.#ownsModel = ownsModel;
     this.device = model.device;
+    this.family = model.info.family;
     this.recommended = recommended;
     this.nullLabel = model.config.numClasses;
   }
 
-  static async load(options: PipelineLoadOptions): Promise<Pipeline> {
+  /**
+   * The one entry point for every checkpoint: loads the model, reads its family from the tensor names (loadModel)
+   * and gives the pipeline that family runs with. DiT (class labels) → this Pipeline, unless a VAE is given or
+   * `<model>/vae` exists (then the latent pipeline, as `ditto generate`); PixArt, SD3, Flux and Wan → LatentPipeline
+   * with its VAE when present (latents only without one); a checkpoint no family recognises rejects with DittoError
+   * ERR_UNSUPPORTED_MODEL naming the tensors. `kind` states what the caller expects, typing the result; a
+   * checkpoint that cannot give it rejects with a RangeError naming its family.
+   */
+  static load(options: PipelineLoadOptions & { kind: "class-conditional" }): Promise<Pipeline>;
+  static load(options: PipelineLoadOptions & { kind: "latent" }): Promise<LatentPipeline>;
+  static load(options: PipelineLoadOptions): Promise<AnyPipeline>;
+  static async load(options: PipelineLoadOptions): Promise<AnyPipeline> {
     if (options === null || typeof options !== "object") throw typeError("object", "options", options);
-    const { model, device = "auto", dtype, threads } = options;
+    const { model, kind, vae, device = "auto", dtype, threads } = options;
+    if (kind !== undefined && kind !== "class-conditional" && kind !== "latent") throw typeError("'class-conditional' or 'latent'", "options.kind", kind);
+    if (vae !== undefined && typeof vae !== "string" && !(vae instanceof Vae)) throw typeError("VAE folder path or Vae", "options.vae", vae);
+    if (kind === "class-conditional" && vae !== undefined) throw rangeError("no VAE (a class-conditional pipeline has none)", "options.vae", vae);
     // Throws TypeError for a malformed spec and ERR_CUDA (saying why) for a CUDA request that cannot be honoured.
     chooseDevice(device);
     let loaded: Model;
+    let latentVae: string | Vae | undefined = vae;
     if (model instanceof Model) loaded = model;
-    else if (typeof model === "string" && model.length > 0) loaded = await loadModel(model, { threads, dtype, device });
-    else throw typeError("model path or Model", "model", model);
+    else if (typeof model === "string" && model.length > 0) {
+      const paths = latentPaths(model);
+      latentVae ??= paths.vae;
+      loaded = await loadModel(paths.model, { threads, dtype, device });
+    } else throw typeError("model path or Model", "model", model);
+    const owns = typeof model === "string";
+    const family = loaded.info.family;
+    const classConditional = loaded.info.conditions.every((c) => c.name === "labels");
+    const chosen: PipelineKind = kind ?? (classConditional && latentVae === undefined ? "class-conditional" : "latent");
+    try {
+      if (!LATENT_FAMILIES.has(family)) throw new DittoError("ERR_UNSUPPORTED_MODEL", `No pipeline runs the ${family} family (supported: ${[...LATENT_FAMILIES].join(", ")})`);
+      if (chosen === "class-conditional" && !classConditional) throw new RangeError(`Expected a class-conditional checkpoint (dit) for options.kind 'class-conditional' but received a ${family} checkpoint`);
+    } catch (e) {
+      if (owns) loaded.dispose();
+      throw e;
+    }
+    if (chosen === "latent") return LatentPipeline.withModel(loaded, owns, latentVae, { threads, dtype });
     const recommended = recommendedSettings(configDir(loaded, typeof model === "string" ? model : undefined));
-    return new Pipeline(loaded, typeof model === "string", Object.freeze(recommended));
+    return new Pipeline(loaded, owns, Object.freeze(recommended));
   }
 
   get model(): Model {

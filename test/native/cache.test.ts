@@ -32,7 +32,7 @@ function psnr(a: Tensor, b: Tensor): number {
 }
 
 beforeAll(async () => {
-  pipe = await Pipeline.load({ model: MODEL, threads: 2 });
+  pipe = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 2 });
   plain = await run();
   const fitted = await calibrate({ pipe, labels: Int32Array.of(1, 5, 8), seeds: [20000, 20001, 20002], steps: STEPS, guidanceScale: 4, batchSize: 3, source: { test: true } });
   writeFileSync(profile, JSON.stringify(fitted));

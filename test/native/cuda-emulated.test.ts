@@ -203,8 +203,8 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
 
   it("Pipeline.generate on 'cuda' equals the CPU run and copies its latents to the host once, at the end", async () => {
     const options = { classLabels: [1, 7], steps: 4, guidanceScale: 3, seed: [11, 12] };
-    const gpuPipe = await Pipeline.load({ model: cuda });
-    const cpuPipe = await Pipeline.load({ model: cpu });
+    const gpuPipe = await Pipeline.load({ kind: "class-conditional", model: cuda });
+    const cpuPipe = await Pipeline.load({ kind: "class-conditional", model: cpu });
     const reference = await cpuPipe.generate(options);
     const before = cudaTransferCounts();
     const result = await gpuPipe.generate(options);

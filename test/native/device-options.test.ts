@@ -41,7 +41,7 @@ describe("device option", () => {
   });
 
   it("Pipeline.device is the device its model reports", async () => {
-    await using viaPath = await Pipeline.load({ model: MODEL, device: "cpu", threads: 1 });
+    await using viaPath = await Pipeline.load({ kind: "class-conditional", model: MODEL, device: "cpu", threads: 1 });
     expect(viaPath.device).toBe("cpu");
     expect(viaPath.device).toBe(viaPath.model.device);
     // A Model the loader placed elsewhere (as the native side will once CUDA is wired): the pipeline follows it.
@@ -51,7 +51,7 @@ describe("device option", () => {
       get: (target, key) => (key === "device" ? () => "cuda:0" : typeof Reflect.get(target, key) === "function" ? Reflect.get(target, key).bind(target) : Reflect.get(target, key)),
     });
     const elsewhere = new Model(onCuda, MODEL, "f32");
-    await using given = await Pipeline.load({ model: elsewhere });
+    await using given = await Pipeline.load({ kind: "class-conditional", model: elsewhere });
     expect(elsewhere.device).toBe("cuda:0");
     expect(given.device).toBe("cuda:0");
     elsewhere.dispose();

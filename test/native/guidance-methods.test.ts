@@ -27,7 +27,7 @@ const STEPS = 3;
 let model: Model, weakModel: Model, pipe: Pipeline, weakDir: string;
 beforeAll(async () => {
   model = await loadModel(MODEL, { threads: 2 });
-  pipe = await Pipeline.load({ model });
+  pipe = await Pipeline.load({ kind: "class-conditional", model });
   // A weaker checkpoint: the fixture's weights with Gaussian noise of 5% of each tensor's RMS.
   weakDir = mkdtempSync(path.join(tmpdir(), "ditto-weak-"));
   copyFileSync(path.join(MODEL, "dit.json"), path.join(weakDir, "dit.json"));

@@ -24,7 +24,7 @@ let model: Model;
 let pipe: Pipeline;
 beforeAll(async () => {
   model = await loadModel(MODEL, { threads: 2 });
-  pipe = await Pipeline.load({ model });
+  pipe = await Pipeline.load({ kind: "class-conditional", model });
 });
 afterAll(async () => {
   await pipe?.dispose();

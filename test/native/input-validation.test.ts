@@ -15,7 +15,7 @@ const MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../
 
 let pipe: Pipeline;
 beforeAll(async () => {
-  pipe = await Pipeline.load({ model: MODEL, threads: 1 });
+  pipe = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 1 });
 });
 afterAll(async () => {
   await pipe?.dispose();

@@ -52,7 +52,7 @@ describe.skipIf(!HAS_CASES)("LatentPipeline (golden DiT + golden VAE)", () => {
     expect(result.latents.shape).toEqual([2, 4, 16, 16]);
     expect(result.latents.countNonFinite()).toBe(0);
     expect(result.images!.map((im) => [im.width, im.height, im.channels])).toEqual([[32, 32, 3], [32, 32, 3]]);
-    const again = await pipe.vae.decodeImages(result.latents);
+    const again = await pipe.vae!.decodeImages(result.latents);
     expect(Buffer.from(again[1]!.data).equals(Buffer.from(result.images![1]!.data))).toBe(true);
     // Sample k uses seed + k: the second sample alone with seed 8 is the same picture.
     const alone = await pipe.generate({ conditions: [10], steps: 4, seed: 8 });
@@ -68,7 +68,7 @@ describe.skipIf(!HAS_CASES)("LatentPipeline (golden DiT + golden VAE)", () => {
       const glyphs = await LatentPipeline.load(GLYPHS, { vae: pipe.vae, threads: 1 });
       expect(() => glyphs.layout(1)).toThrow("Expected a VAE with 3 latent channels (the model's input channels) for vae.latentChannels but received 4");
       glyphs.dispose();
-      expect(pipe.vae.disposed).toBe(false); // a Vae passed in stays the caller's
+      expect(pipe.vae!.disposed).toBe(false); // a Vae passed in stays the caller's
     }
   });
 

@@ -82,7 +82,7 @@ describe("abort and dispose during generate()", () => {
 
   beforeAll(async () => {
     base0 = memory().allocatedBytes;
-    pipe = await Pipeline.load({ model: MODEL, threads: 2 });
+    pipe = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 2 });
     const warm = await pipe.generate(options);
     warm.latents.dispose();
     baseline = await settled(); // once the warm run's session has ended

@@ -15,7 +15,7 @@ const FIXTURE = new URL("../../../shared/fixtures/glyphs/", import.meta.url).pat
 
 let pipe: Pipeline;
 beforeAll(async () => {
-  pipe = await Pipeline.load({ model: MODEL, threads: 2 });
+  pipe = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 2 });
 });
 afterAll(async () => {
   await pipe?.dispose();
@@ -148,7 +148,7 @@ describe("pipeline", () => {
   });
 
   it("uses the model's recommended settings and rejects use after dispose", async () => {
-    const own = await Pipeline.load({ model: MODEL, threads: 1 });
+    const own = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 1 });
     expect(own.recommended).toEqual({ steps: 50, guidanceScale: 4 });
     expect(own.device).toBe("cpu");
     await own.dispose();
@@ -160,7 +160,7 @@ describe("pipeline", () => {
   it("disposes with await using, and leaves a Model it was given to its owner", async () => {
     let scoped: Pipeline | undefined;
     {
-      await using p = await Pipeline.load({ model: MODEL, threads: 1 });
+      await using p = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 1 });
       scoped = p;
       expect((await p.generate({ classLabels: [2], steps: 1, seed: 0 })).images).toHaveLength(1);
     }

@@ -18,7 +18,7 @@ const MODEL = path.join(REPO_ROOT, "examples/models/glyphs");
 let pipe: Pipeline;
 
 beforeAll(async () => {
-  pipe = await Pipeline.load({ model: MODEL, threads: 1 });
+  pipe = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 1 });
 });
 
 afterAll(async () => {

@@ -125,7 +125,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       const json = await response.json() as { id: string; images: string[]; stats: { forwards: number }; worker: string };
       expect(json.images).toEqual([0, 1].map((i) => path.join(out, `${json.id}-${i}.png`)));
       expect(json.worker).toBe(`${hostname()}:${worker.child.pid}`);
-      await using pipe = await Pipeline.load({ model: MODEL, threads: 1 });
+      await using pipe = await Pipeline.load({ kind: "class-conditional", model: MODEL, threads: 1 });
       const direct = await pipe.generate(body);
       direct.latents.dispose();
       for (const [i, image] of direct.images.entries()) expect(readFileSync(json.images[i]!).equals(await image.toPNG())).toBe(true);

@@ -240,8 +240,8 @@ Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
     ditto::BackendOps& ops = OpsOf(env, info.This());
     if (op == "add") return NewInstance(env, device_tensor::Axpby(env, ops, 1.f, a, 1.f, b), OpsPtr(info.This()));
     if (op == "sub") return NewInstance(env, device_tensor::Axpby(env, ops, 1.f, a, -1.f, b), OpsPtr(info.This()));
-    ThrowIfError(env, ditto::unsupported_model("Tensor." + op + " is not implemented for tensors on " + a.device_name() +
-                                               " (copy them to the host with toFloat32Array)"));
+    if (op == "mul") return NewInstance(env, device_tensor::Mul(env, ops, a, b), OpsPtr(info.This()));
+    ThrowTypeError(env, "Expected add, sub or mul for op but received " + op);
   }
   ditto::Tensor out = NewF32(env, a.shape());
   ditto::ThreadPool& pool = TensorOpPool(env);

@@ -92,6 +92,7 @@ export interface NativeStepRequest {
   returnBranchOutputs?: boolean;
   sharePrefixes?: boolean;
   cacheBudgetBytes?: number;
+  countNonFinite?: boolean;
   abort?: NativeAbortFlag;
 }
 
@@ -106,6 +107,7 @@ export interface NativeStepResult {
   slotBytes: number;
   blocksComputed: number;
   blocksReused: number;
+  nextNonFinite?: number;
 }
 
 export interface NativeSession {

@@ -59,8 +59,18 @@ export class GuidedStepRunner {
       }
       let velocity: Tensor;
       if (isNonlinear(combination)) {
+        // The combination is a function of host arrays (NonlinearCombination): on a GPU its inputs come down and its
+        // result goes back up, counted (docs/cuda.md, "Device tensors").
         const values = combination.combine(outputs.map((o) => o!.toFloat32Array()), { x: x.toFloat32Array(), batch, step, memory: this.memory });
-        velocity = Tensor.from(values, x.shape);
+        const host = Tensor.from(values, x.shape);
+        if (x.device === "cpu") velocity = host;
+        else {
+          try {
+            velocity = this.#main.toDevice(host);
+          } finally {
+            host.dispose();
+          }
+        }
       } else if (branches.length === 0) {
         throw new RangeError("Expected at least one branch for a linear guidance combination but received none");
       } else {

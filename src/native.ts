@@ -20,6 +20,8 @@ export interface NativeTensor {
   binary(other: NativeTensor, op: "add" | "sub" | "mul"): NativeTensor;
   scale(s: number): NativeTensor;
   countNonFinite(): number;
+  /** Per sample of dim 0: [dot, |this|, |other|] × B. */
+  dotNorm(other: NativeTensor): Float32Array;
   /** Where the tensor's memory is: 'cpu' or 'cuda:N' (docs/cuda.md, "Device tensors"). */
   device(): string;
   dispose(): void;

@@ -4,10 +4,9 @@
 // docs/cuda.md) and its host↔device copies are counted (cudaTransferCounts): the cache policies (auto, fora) and the
 // linear guidance methods (cfg, pag, autoguidance with a perturbed weak branch) run every step as one session job on
 // device tensors — one upload of the initial noise, one download of the final latents — with the cache slots on the
-// device and their bytes reported in stats.cacheBytes (equal to the CPU's); a non-linear method (APG) runs its
-// combination on the host (a NonlinearCombination is a function of host arrays: 3 tensors down, 1 up per step, counted
-// exactly); inpainting's known region goes up once and
-// its mask blend runs on the device (Tensor.mul). Also: the per-step finiteness check is counted inside the step job
+// device and their bytes reported in stats.cacheBytes (equal to the CPU's); a non-linear method with a Tensor form
+// (APG) combines on the device too, one without (CFG-Zero*) on the host (3 tensors down, 1 up per step, counted
+// exactly); inpainting's known region goes up once and its mask blend runs on the device (Tensor.mul). Also: the per-step finiteness check is counted inside the step job
 // (SessionStepRequest.countNonFinite), and the model's memoryBytes counts its device workspace.
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -96,9 +95,16 @@ describe("Pipeline.generate on 'cuda' (emulated) with caches, guidance and inpai
     expect(result.stats.macs).toBe(reference.stats.macs);
   });
 
-  it("a non-linear guidance method (APG): equal to the CPU run; its host combination moves 3 tensors down and 1 up per step", async () => {
-    const steps = 5;
-    const { reference, result, copies, diff, latentBytes } = await both({ ...base, steps, guidance: "apg:cfgScale=4,eta=0.3" });
+  it("a non-linear guidance method (APG, its Tensor form): equal to the CPU run, latents copied once each way", async () => {
+    const { reference, result, copies, diff, latentBytes } = await both({ ...base, steps: 5, guidance: "apg:cfgScale=4,eta=0.3" });
+    expect(diff).toBeLessThan(TOLERANCE);
+    expect(copies).toEqual({ uploads: 1, uploadBytes: latentBytes, downloads: 1, downloadBytes: latentBytes });
+    expect(result.stats.forwards).toBe(reference.stats.forwards);
+  });
+
+  it("a non-linear method without a Tensor form (CFG-Zero*): combined on the host, 3 tensors down and 1 up per step", async () => {
+    const steps = 4;
+    const { reference, result, copies, diff, latentBytes } = await both({ ...base, steps, guidance: "cfgZeroStar:cfgScale=4,zeroInitSteps=0" });
     expect(diff).toBeLessThan(TOLERANCE);
     // NonlinearCombination.combine is a function of host arrays: per step the two branch outputs and x come down and
     // the velocity goes up (docs/cuda.md); plus the generation's own upload and download.

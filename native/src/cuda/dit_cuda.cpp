@@ -60,7 +60,7 @@ struct CudaDit::Impl final : BackboneKernels {
   ModelInfo info;
   Backbone backbone;
   Workspace ws;
-  std::atomic<uint64_t> table_bytes{0};  // ws.bytes() + pos_dynamic's, read by memory_bytes() from any thread
+  std::atomic<uint64_t> workspace_bytes{0};  // ws.bytes() + pos_dynamic's, read by memory_bytes() from any thread
   int64_t height = 0, width = 0;
   PinnedStaging t_freq_staging;  // the timestep sinusoid's host side (pinned: its upload needs no host wait)
   DeviceMemory pos_dynamic;  // diffusers pos table for a non-default grid
@@ -127,7 +127,7 @@ struct CudaDit::Impl final : BackboneKernels {
     const int64_t rows = B * T();
     if (ws.rows >= rows && ws.batch >= B) return Status::Ok();
     ws = Workspace{};  // free first: the old buffers may be most of the device
-    table_bytes.store(pos_dynamic.bytes(), std::memory_order_relaxed);
+    workspace_bytes.store(pos_dynamic.bytes(), std::memory_order_relaxed);
     Workspace n;
     const int64_t D = this->D();
     const size_t f = sizeof(float), a = act_size();
@@ -162,7 +162,7 @@ struct CudaDit::Impl final : BackboneKernels {
     n.batch = B;
     n.rows = rows;
     ws = std::move(n);
-    table_bytes.store(ws.bytes() + pos_dynamic.bytes(), std::memory_order_relaxed);
+    workspace_bytes.store(ws.bytes() + pos_dynamic.bytes(), std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -175,7 +175,7 @@ struct CudaDit::Impl final : BackboneKernels {
       std::vector<float> table(static_cast<size_t>(gh * gw * D()));
       cpu::sincos_2d_table(gh, gw, D(), gh / base_size, gw / base_size, table.data());
       DITTO_ASSIGN_OR_RETURN(pos_dynamic, DeviceMemory::upload(table, false));
-      table_bytes.store(ws.bytes() + pos_dynamic.bytes(), std::memory_order_relaxed);
+      workspace_bytes.store(ws.bytes() + pos_dynamic.bytes(), std::memory_order_relaxed);
       pos_dynamic_h = gh;
       pos_dynamic_w = gw;
     }
@@ -424,7 +424,7 @@ const DitConfig& CudaDit::config() const { return impl_->config; }
 DType CudaDit::dtype() const { return impl_->w.dtype; }
 size_t CudaDit::weight_bytes() const { return impl_->w.bytes; }
 uint64_t CudaDit::memory_bytes() const {
-  return impl_->w.bytes + impl_->table_bytes.load(std::memory_order_relaxed);
+  return impl_->w.bytes + impl_->workspace_bytes.load(std::memory_order_relaxed);
 }
 
 const ModelInfo& CudaDit::info() const { return impl_->info; }

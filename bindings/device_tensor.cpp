@@ -41,6 +41,12 @@ ditto::Tensor Axpby(Napi::Env env, ditto::BackendOps& ops, float a, const ditto:
   return out;
 }
 
+ditto::Tensor Mul(Napi::Env env, ditto::BackendOps& ops, const ditto::Tensor& x, const ditto::Tensor& y) {
+  ditto::Tensor out = Empty(env, ops, x.shape(), x.device());
+  ThrowIfError(env, ops.mul(x.data<float>(), y.data<float>(), out.data<float>(), x.numel()));
+  return out;
+}
+
 ditto::Tensor Lerp(Napi::Env env, ditto::BackendOps& ops, const ditto::Tensor& x, const ditto::Tensor& y, float w) {
   ditto::Tensor out = Empty(env, ops, x.shape(), x.device());
   ThrowIfError(env, ops.lerp(x.data<float>(), y.data<float>(), w, out.data<float>(), x.numel()));

@@ -24,6 +24,8 @@ void Download(Napi::Env env, ditto::BackendOps& ops, const ditto::Tensor& t, flo
 // out = a·x + b·y
 ditto::Tensor Axpby(Napi::Env env, ditto::BackendOps& ops, float a, const ditto::Tensor& x, float b,
                     const ditto::Tensor& y);
+// out = x ⊙ y (element-wise product)
+ditto::Tensor Mul(Napi::Env env, ditto::BackendOps& ops, const ditto::Tensor& x, const ditto::Tensor& y);
 ditto::Tensor Lerp(Napi::Env env, ditto::BackendOps& ops, const ditto::Tensor& x, const ditto::Tensor& y, float w);
 // Σ c_j·t_j left to right in float32 (Tensor.combine's order): c_0·t_0, then (acc + c_j·t_j) per term.
 ditto::Tensor Combine(Napi::Env env, ditto::BackendOps& ops, const std::vector<const ditto::Tensor*>& parts,

@@ -149,6 +149,7 @@ class StepJob : public QueuedJob {
     o.Set("macsUncached", double(result_.macs_uncached));
     o.Set("blocksComputed", double(result_.blocks_computed));
     o.Set("blocksReused", double(result_.blocks_reused));
+    if (result_.next_non_finite >= 0) o.Set("nextNonFinite", double(result_.next_non_finite));
     o.Set("slotBytes", double(state_->session.slot_bytes()));
     return o;
   }
@@ -191,7 +192,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   }
 
  private:
-  // step(x, t: Float32Array, {branches, epilogue?, returnBranchOutputs?, sharePrefixes?, abort?})
+  // step(x, t: Float32Array, {branches, epilogue?, returnBranchOutputs?, sharePrefixes?, countNonFinite?, abort?})
   Napi::Value Step(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Live(env);
@@ -223,6 +224,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     if (o.Get("returnBranchOutputs").IsBoolean())
       request.return_branch_outputs = o.Get("returnBranchOutputs").As<Napi::Boolean>().Value();
     if (o.Get("sharePrefixes").IsBoolean()) request.share_prefixes = o.Get("sharePrefixes").As<Napi::Boolean>().Value();
+    if (o.Get("countNonFinite").IsBoolean()) request.count_non_finite = o.Get("countNonFinite").As<Napi::Boolean>().Value();
     if (o.Get("cacheBudgetBytes").IsNumber())
       request.cache_budget_bytes = static_cast<uint64_t>(std::max(0.0, o.Get("cacheBudgetBytes").As<Napi::Number>().DoubleValue()));
     std::shared_ptr<std::atomic<bool>> abort;

@@ -12,6 +12,7 @@
 #include "device_tensor.h"
 #include "ditto/cpu/elementwise.h"
 #include "ditto/cpu/finite.h"
+#include "ditto/cpu/reductions.h"
 #include "ditto/thread_pool.h"
 #include "errors.h"
 
@@ -83,6 +84,7 @@ Napi::Function TensorWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&TensorWrap::Binary>("binary"),
           InstanceMethod<&TensorWrap::Scale>("scale"),
           InstanceMethod<&TensorWrap::CountNonFinite>("countNonFinite"),
+          InstanceMethod<&TensorWrap::DotNorm>("dotNorm"),
           InstanceMethod<&TensorWrap::Dispose>("dispose"),
           InstanceMethod<&TensorWrap::Disposed>("disposed"),
           InstanceMethod<&TensorWrap::Device>("device"),
@@ -240,8 +242,8 @@ Napi::Value TensorWrap::Binary(const Napi::CallbackInfo& info) {
     ditto::BackendOps& ops = OpsOf(env, info.This());
     if (op == "add") return NewInstance(env, device_tensor::Axpby(env, ops, 1.f, a, 1.f, b), OpsPtr(info.This()));
     if (op == "sub") return NewInstance(env, device_tensor::Axpby(env, ops, 1.f, a, -1.f, b), OpsPtr(info.This()));
-    ThrowIfError(env, ditto::unsupported_model("Tensor." + op + " is not implemented for tensors on " + a.device_name() +
-                                               " (copy them to the host with toFloat32Array)"));
+    if (op == "mul") return NewInstance(env, device_tensor::Mul(env, ops, a, b), OpsPtr(info.This()));
+    ThrowTypeError(env, "Expected add, sub or mul for op but received " + op);
   }
   ditto::Tensor out = NewF32(env, a.shape());
   ditto::ThreadPool& pool = TensorOpPool(env);
@@ -279,6 +281,35 @@ Napi::Value TensorWrap::CountNonFinite(const Napi::CallbackInfo& info) {
   const ditto::Tensor& a = Get(env, info.This(), "this");
   if (!a.on_host()) return Napi::Number::New(env, device_tensor::CountNonFinite(env, OpsOf(env, info.This()), a));
   return Napi::Number::New(env, static_cast<double>(ditto::cpu::count_non_finite(a.raw(), a.dtype(), a.numel())));
+}
+
+// dotNorm(other) → Float32Array [3·B]: per sample s of dim 0, (⟨a_s, b_s⟩, |a_s|, |b_s|) accumulated in double
+// (ditto::cpu::dot_norm on the host, BackendOps::dot_norm where the tensors live: one reduction, 3·B floats back).
+Napi::Value TensorWrap::DotNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ditto::Tensor& a = RequireF32(env, Get(env, info.This(), "this"), "this");
+  const ditto::Tensor& b = RequireF32(env, Get(env, info[0], "other"), "other");
+  RequireSameShape(env, a, b, "other");
+  device_tensor::RequireSameDevice(env, a, b, "other");
+  const int64_t batch = a.ndim() > 0 ? a.dim(0) : 1;
+  const int64_t n = batch > 0 ? a.numel() / batch : 0;
+  std::vector<float> dot(static_cast<size_t>(batch)), norm_a(dot.size()), norm_b(dot.size());
+  if (batch > 0 && n > 0) {
+    if (!a.on_host()) {
+      ThrowIfError(env, OpsOf(env, info.This()).dot_norm(a.data<float>(), b.data<float>(), batch, n, dot.data(),
+                                                         norm_a.data(), norm_b.data()));
+    } else {
+      ditto::cpu::dot_norm(TensorOpPool(env), a.data<float>(), b.data<float>(), batch, n, dot.data(), norm_a.data(),
+                           norm_b.data());
+    }
+  }
+  Napi::Float32Array out = Napi::Float32Array::New(env, static_cast<size_t>(3 * batch));
+  for (int64_t s = 0; s < batch; ++s) {
+    out[static_cast<size_t>(3 * s)] = dot[static_cast<size_t>(s)];
+    out[static_cast<size_t>(3 * s + 1)] = norm_a[static_cast<size_t>(s)];
+    out[static_cast<size_t>(3 * s + 2)] = norm_b[static_cast<size_t>(s)];
+  }
+  return out;
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {

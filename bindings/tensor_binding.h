@@ -45,6 +45,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Binary(const Napi::CallbackInfo& info);  // add/sub/mul selected by a string
   Napi::Value Scale(const Napi::CallbackInfo& info);
   Napi::Value CountNonFinite(const Napi::CallbackInfo& info);  // NaN/Inf count (the pipeline's step check)
+  Napi::Value DotNorm(const Napi::CallbackInfo& info);  // per-sample <a, b>, |a|, |b> (APG on a device)
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Device(const Napi::CallbackInfo& info);  // "cpu" / "cuda:N"

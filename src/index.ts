@@ -34,7 +34,7 @@ export {
   parseGuidanceSpec,
 } from "./guidance/index.js";
 export type {
-  Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,
+  Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, TensorCombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,
   Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm,
 } from "./guidance/index.js";
 export { COMPUTE_ALL, blockPlan } from "./plan.js";

@@ -20,6 +20,8 @@ export interface NativeTensor {
   binary(other: NativeTensor, op: "add" | "sub" | "mul"): NativeTensor;
   scale(s: number): NativeTensor;
   countNonFinite(): number;
+  /** Per sample of dim 0: [dot, |this|, |other|] × B. */
+  dotNorm(other: NativeTensor): Float32Array;
   /** Where the tensor's memory is: 'cpu' or 'cuda:N' (docs/cuda.md, "Device tensors"). */
   device(): string;
   dispose(): void;
@@ -92,6 +94,7 @@ export interface NativeStepRequest {
   returnBranchOutputs?: boolean;
   sharePrefixes?: boolean;
   cacheBudgetBytes?: number;
+  countNonFinite?: boolean;
   abort?: NativeAbortFlag;
 }
 
@@ -106,6 +109,7 @@ export interface NativeStepResult {
   slotBytes: number;
   blocksComputed: number;
   blocksReused: number;
+  nextNonFinite?: number;
 }
 
 export interface NativeSession {

@@ -87,6 +87,9 @@ export interface SessionStepRequest {
   sharePrefixes?: boolean;
   /** Cap on the session's stored bytes: a store past it frees its slot and a reuse of a missing span computes it. */
   cacheBudgetBytes?: number;
+  /** With an epilogue: count NaN / ±Infinity values of `next` inside the step job (result.nextNonFinite), so a
+   * per-step finiteness check costs the JS thread no wait (on a GPU: one reduction on the model's stream). */
+  countNonFinite?: boolean;
   signal?: AbortSignal;
 }
 
@@ -105,6 +108,8 @@ export interface SessionStepResult {
   /** Block kernel runs and blocks replaced by a stored residual, summed over branches and samples. */
   blocksComputed: number;
   blocksReused: number;
+  /** NaN / ±Infinity values in `next` (when countNonFinite was requested with an epilogue). */
+  nextNonFinite?: number;
 }
 
 /** What Session needs of its model (kept structural so session.ts does not import model.ts). */
@@ -313,6 +318,10 @@ export class Session implements AsyncDisposable, Disposable {
         if (typeof request.sharePrefixes !== "boolean") throw typeError("boolean", "request.sharePrefixes", request.sharePrefixes);
         native_.sharePrefixes = request.sharePrefixes;
       }
+      if (request.countNonFinite !== undefined) {
+        if (typeof request.countNonFinite !== "boolean") throw typeError("boolean", "request.countNonFinite", request.countNonFinite);
+        native_.countNonFinite = request.countNonFinite;
+      }
       if (request.cacheBudgetBytes !== undefined) {
         const v = request.cacheBudgetBytes;
         if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw rangeError("non-negative integer", "request.cacheBudgetBytes", v);
@@ -333,6 +342,7 @@ export class Session implements AsyncDisposable, Disposable {
           slotBytes: r.slotBytes,
           blocksComputed: r.blocksComputed,
           blocksReused: r.blocksReused,
+          ...(r.nextNonFinite !== undefined ? { nextNonFinite: r.nextNonFinite } : {}),
         };
         this.#cache?.observe(out);
         return out;

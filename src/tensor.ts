@@ -169,6 +169,18 @@ export class Tensor {
     return callNative(() => this._handle().countNonFinite());
   }
 
+  /**
+   * Per sample (dim 0): ⟨this_s, other_s⟩, ‖this_s‖₂ and ‖other_s‖₂ over the sample's elements, accumulated in float64,
+   * computed where the tensors are (on a GPU one reduction; only these 3·B numbers come to the host).
+   */
+  dotNorm(other: Tensor): { dot: Float32Array; norm: Float32Array; otherNorm: Float32Array } {
+    this.#checkOther(other);
+    const packed = callNative(() => this._handle().dotNorm(other._handle("other")));
+    const batch = packed.length / 3;
+    const pick = (k: number) => Float32Array.from({ length: batch }, (_, s) => packed[3 * s + k]!);
+    return { dot: pick(0), norm: pick(1), otherNorm: pick(2) };
+  }
+
   scale(s: number): Tensor {
     const factor = checkFinite(s, "s");
     return new Tensor(callNative(() => this._handle().scale(factor)), this.#shape);

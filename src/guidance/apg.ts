@@ -9,7 +9,8 @@
 import { rangeError, typeError } from "../errors.js";
 import type { PolicySpec } from "../policySpec.js";
 import { COND, UNCOND } from "./branches.js";
-import type { CombineContext, GuidanceBranch, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
+import { Tensor } from "../tensor.js";
+import type { CombineContext, GuidanceBranch, GuidanceStep, Guider, NonlinearCombination, TensorCombineContext } from "./guider.js";
 
 export interface ApgOptions {
   /** w, the guidance scale (as CFG's). */
@@ -43,7 +44,11 @@ export class AdaptiveProjectedGuidance implements Guider {
     this.eta = eta;
     this.momentum = momentum;
     this.normThreshold = normThreshold;
-    this.#combination = Object.freeze({ nonlinear: true as const, combine: (outputs: readonly Float32Array[], ctx: CombineContext) => this.#combine(outputs, ctx) });
+    this.#combination = Object.freeze({
+      nonlinear: true as const,
+      combine: (outputs: readonly Float32Array[], ctx: CombineContext) => this.#combine(outputs, ctx),
+      combineTensors: (outputs: readonly Tensor[], ctx: TensorCombineContext) => this.#combineTensors(outputs, ctx),
+    });
     Object.freeze(this);
   }
 
@@ -86,6 +91,41 @@ export class AdaptiveProjectedGuidance implements Guider {
       }
     }
     return out;
+  }
+
+  // The same algorithm in Tensor arithmetic where the outputs live (a GPU: the latents stay there). Per sample the
+  // reductions ⟨Δ, x0_c⟩, ‖Δ‖, ‖x0_c‖ are one dotNorm (float64 sums; 3·B numbers to the host), and with them
+  //   x0 = x0_c + (w − 1)(clip·Δ − p·x0_c + η·p·x0_c),  p = clip·⟨Δ, x0_c⟩/‖x0_c‖²,
+  //   v  = (x − x0)/σ = x/σ − (1 − (w − 1)(1 − η)p)/σ · x0_c − (w − 1)·clip/σ · Δ,
+  // one combine per sample. Element-wise terms are float32 here (float64 in #combine): test/native/apg-tensors.test.ts
+  // bounds the difference. The momentum buffer is a Tensor in the generation's memory (disposed at its end).
+  #combineTensors(outputs: readonly Tensor[], { x, batch, step, memory }: TensorCombineContext): Tensor {
+    const [vc, vu] = outputs as [Tensor, Tensor];
+    const sigma = step.sigma, w = this.cfgScale;
+    const owned: Tensor[] = [];
+    const keep = (t: Tensor) => { owned.push(t); return t; };
+    try {
+      const x0c = keep(Tensor.combine([[1, x], [-sigma, vc]]));
+      const x0u = keep(Tensor.combine([[1, x], [-sigma, vu]]));
+      const previous = memory.apgRunningTensor as Tensor | undefined;
+      // Algorithm 1's MomentumBuffer: running = Δ + β·running (the buffer starts at 0).
+      const delta = previous ? Tensor.combine([[1, x0c], [-1, x0u], [this.momentum, previous]]) : x0c.sub(x0u);
+      previous?.dispose();
+      memory.apgRunningTensor = delta;
+      const { dot, norm, otherNorm } = delta.dotNorm(x0c);
+      const samples: Tensor[] = [];
+      for (let b = 0; b < batch; b++) {
+        const dd = norm[b]! * norm[b]!, cc = otherNorm[b]! * otherNorm[b]!;
+        const clip = this.normThreshold > 0 && dd > 0 ? Math.min(1, this.normThreshold / norm[b]!) : 1;
+        const proj = cc > 0 ? (clip * dot[b]!) / cc : 0;
+        const a = (1 - (w - 1) * (1 - this.eta) * proj) / sigma, c = ((w - 1) * clip) / sigma;
+        const xs = keep(x.slice(b, b + 1)), cs = keep(x0c.slice(b, b + 1)), ds = keep(delta.slice(b, b + 1));
+        samples.push(keep(Tensor.combine([[1 / sigma, xs], [-a, cs], [-c, ds]])));
+      }
+      return batch === 1 ? samples[0]!.clone() : Tensor.concat(samples);
+    } finally {
+      for (const t of owned) t.dispose();
+    }
   }
 
   withCfgScale(cfgScale: number): AdaptiveProjectedGuidance {

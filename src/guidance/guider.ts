@@ -46,6 +46,21 @@ export interface GuidanceCombination {
 export interface NonlinearCombination {
   readonly nonlinear: true;
   combine(outputs: readonly Float32Array[], context: CombineContext): Float32Array;
+  /**
+   * Optional: the same combination in Tensor arithmetic, run where the tensors live. The pipeline uses it when the
+   * latents are on a GPU (docs/cuda.md: they then never leave the device); without it the outputs and x are copied to
+   * the host for `combine` and the result back. Returns a new Tensor shaped like x; `combine` stays the reference.
+   */
+  combineTensors?(outputs: readonly Tensor[], context: TensorCombineContext): Tensor;
+}
+
+/** CombineContext with the step's input as a Tensor (on the device the branch outputs are on). */
+export interface TensorCombineContext {
+  readonly x: Tensor;
+  readonly batch: number;
+  readonly step: GuidanceStep;
+  /** Per-generation scratch state; Tensors stored here are disposed when the generation ends. */
+  readonly memory: Record<string, unknown>;
 }
 
 export interface CombineContext {

@@ -1,6 +1,6 @@
 // Guidance: the Guider contract (branches per step + their linear or non-linear combination), the methods (one file
 // each) and guidance SPECs.
-export { affineCombination, combineBranches, isNonlinear, type BranchCondition, type CombineContext, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type Guider, type NonlinearCombination } from "./guider.js";
+export { affineCombination, combineBranches, isNonlinear, type BranchCondition, type CombineContext, type TensorCombineContext, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type Guider, type NonlinearCombination } from "./guider.js";
 export { ClassifierFreeGuidance } from "./cfg.js";
 export { Autoguidance, RECOMMENDED_GUIDANCE, type AutoguidanceOptions } from "./autoguidance.js";
 export { SkipLayerGuidance, type SkipLayerOptions } from "./slg.js";

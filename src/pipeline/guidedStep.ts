@@ -2,8 +2,9 @@
 // combination (APG, CFG-Zero*, a refreshed weak term), a branch on a second model (autoguidance's weak network) or
 // a perturbed-attention plan under a scheduler without stepTerms. The branches still run as session steps — one job
 // per model per step, so equal plans batch and shared prefixes are computed once — with their outputs returned;
-// then the combination (combineBranches' float order when linear, the method's function otherwise) gives the
-// model output that the scheduler steps with. Sessions live for one generation (dispose() frees them).
+// then the combination (combineBranches' float order when linear, the method's function otherwise — its Tensor form
+// when the latents are on a GPU and the method has one) gives the model output that the scheduler steps with.
+// Sessions live for one generation (dispose() frees them, and Tensors a method kept in its memory).
 import type { Model } from "../model.js";
 import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type NonlinearCombination } from "../guidance/guider.js";
 import type { BlockPlan } from "../plan.js";
@@ -58,9 +59,22 @@ export class GuidedStepRunner {
         indices.forEach((i, k) => { outputs[i] = result.branchOutputs[k]; });
       }
       let velocity: Tensor;
-      if (isNonlinear(combination)) {
+      if (isNonlinear(combination) && x.device !== "cpu" && combination.combineTensors) {
+        // On a GPU a method with a Tensor form combines where the outputs are: the latents stay on the device.
+        velocity = combination.combineTensors(outputs as Tensor[], { x, batch, step, memory: this.memory });
+      } else if (isNonlinear(combination)) {
+        // The combination is a function of host arrays (NonlinearCombination.combine): on a GPU its inputs come down
+        // and its result goes back up, counted (docs/cuda.md, "Device tensors").
         const values = combination.combine(outputs.map((o) => o!.toFloat32Array()), { x: x.toFloat32Array(), batch, step, memory: this.memory });
-        velocity = Tensor.from(values, x.shape);
+        const host = Tensor.from(values, x.shape);
+        if (x.device === "cpu") velocity = host;
+        else {
+          try {
+            velocity = this.#main.toDevice(host);
+          } finally {
+            host.dispose();
+          }
+        }
       } else if (branches.length === 0) {
         throw new RangeError("Expected at least one branch for a linear guidance combination but received none");
       } else {
@@ -76,6 +90,7 @@ export class GuidedStepRunner {
   dispose(): void {
     for (const s of this.#sessions.values()) s.dispose();
     this.#sessions.clear();
+    for (const value of Object.values(this.memory)) if (value instanceof Tensor) value.dispose();
   }
 }
 

@@ -252,6 +252,7 @@ export class Pipeline implements AsyncDisposable {
         const terms = mask ? null : fusable ? epilogueTerms(scheduler, t) : null;
         let outputs: Tensor[] | undefined;
         let velocity: Tensor | undefined;
+        let nonFinite: number | undefined; // counted by the step job (the one-job path)
         // Guidance the epilogue cannot finish (src/pipeline/guidedStep.ts): a non-linear combination, a branch on a
         // second model, or a perturbed-attention plan without a fused step (forwardDetailed has no such option).
         const guidedInJs = isNonlinear(combination) || branches.some((b) => b.model !== undefined) || (!terms && !branches.every((b) => forwardCanRun(b.plan)));
@@ -283,8 +284,10 @@ export class Pipeline implements AsyncDisposable {
               extraWeights: terms.next.state,
             },
             returnBranchOutputs: false,
+            countNonFinite: true,
             signal,
           });
+          nonFinite = result.nextNonFinite;
           result.guided?.dispose();
           if (cacheRun) {
             cacheRun.observe(cacheStep, result.signals, result.cacheHits);
@@ -330,7 +333,7 @@ export class Pipeline implements AsyncDisposable {
           for (const tensor of [known, diff, masked, x]) tensor.dispose();
           x = blended;
         }
-        assertFiniteLatents(x, i - first + 1, runSteps);
+        assertFiniteLatents(x, i - first + 1, runSteps, nonFinite);
         onStep?.({
           step: i - first + 1,
           total: runSteps,

@@ -3,8 +3,9 @@
 // the addon, docs/cuda.md "Testing without a GPU"). Selected by the explicit test-only switch (DITTO_CUDA_LIB at
 // the emulated library + DITTO_CUDA_EMULATED=1), set before the addon first looks for a backend. Checks: the loader
 // reports ABI v2; Model.forward and Pipeline.generate on 'cuda' equal the CPU engine within the f32 tolerance
-// (1e-4, the fixture's bound for the GPU forward); device tensors compute where they live, refuse to mix devices
-// and copy back on toFloat32Array; a generation copies its latents to the host exactly once, at the end.
+// (1e-4, the fixture's bound for the GPU forward); device tensors compute where they live (mul and the per-sample
+// dotNorm too), refuse to mix devices and copy back on toFloat32Array; a generation copies its latents to the host
+// exactly once, at the end.
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -99,6 +100,7 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
       [da.sub(db), a.sub(b)],
       [da.lerp(db, 0.25), a.lerp(b, 0.25)],
       [da.scale(-1.5), a.scale(-1.5)],
+      [da.mul(db), a.mul(b)],
       [Tensor.combine([[0.5, da], [2, db], [-1, da]]), Tensor.combine([[0.5, a], [2, b], [-1, a]])],
       [Tensor.concat([da, db]), Tensor.concat([a, b])],
       [da.slice(1, 2), a.slice(1, 2)],
@@ -109,6 +111,11 @@ describe("device: 'cuda' through the emulated CUDA backend", () => {
       expect(onDevice.device).toBe("cuda:0");
       expect(onDevice.shape).toEqual(onHost.shape);
       expect(maxAbsDiff(onDevice.toFloat32Array(), onHost.toFloat32Array())).toBeLessThan(1e-6);
+    }
+    const onDevice = da.dotNorm(db), onHost = a.dotNorm(b);
+    for (const key of ["dot", "norm", "otherNorm"] as const) {
+      expect(onDevice[key]).toHaveLength(2);
+      onDevice[key].forEach((v, s) => expect(Math.abs(v - onHost[key][s]!)).toBeLessThan(1e-5));
     }
     expect(da.countNonFinite()).toBe(0);
     const bad = cuda.toDevice(Tensor.from(new Float32Array([1, NaN, Infinity, 2]), [4]));

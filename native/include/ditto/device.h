@@ -28,7 +28,7 @@
 #define DITTO_CUDA_ENTRY_SYMBOL "ditto_cuda_backend_v1"
 // What must match for a ditto::Denoiser to cross the boundary (ABI v2's load_model): the core's interface
 // revision and the C++ compiler that built both sides.
-#define DITTO_CORE_ABI "ditto-core-executor-1 " __VERSION__
+#define DITTO_CORE_ABI "ditto-core-executor-2 " __VERSION__
 
 #ifdef __cplusplus
 extern "C" {

@@ -41,6 +41,8 @@ class BackendOps {
   virtual Status lerp(const float* x, const float* y, float w, float* out, int64_t n) = 0;
   // out = a * x + b * y
   virtual Status axpby(float a, const float* x, float b, const float* y, float* out, int64_t n) = 0;
+  // out = x * y (element-wise; Tensor.mul, inpainting's mask)
+  virtual Status mul(const float* x, const float* y, float* out, int64_t n) = 0;
   // rel_l1[s] = sum |cur - ref| / sum |ref| over sample s's n elements (0/0 -> +inf)
   virtual Status relative_l1(const float* cur, const float* ref, int64_t batch, int64_t n, float* rel_l1) = 0;
   // dot[s] = <x, y>, norm_x[s] = |x|, norm_y[s] = |y| over sample s's n elements
@@ -145,6 +147,9 @@ struct StepRequest {
   // > 0: a cap on the session's stored bytes. A store that would pass it frees its slot instead, and a Reuse /
   // Forecast whose span is then missing computes the span (never an error); 0 = no cap.
   uint64_t cache_budget_bytes = 0;
+  // With the epilogue: count NaN / ±Inf in `next` inside the step (StepResult::next_non_finite), so a caller's
+  // per-step finiteness check needs no host wait of its own (on a GPU: one fused reduction, docs/cuda.md).
+  bool count_non_finite = false;
 };
 
 struct StepResult {
@@ -157,6 +162,7 @@ struct StepResult {
   uint64_t macs_uncached = 0;  // every branch computing every block, no sharing
   uint64_t blocks_computed = 0;  // block kernel runs, summed over rows
   uint64_t blocks_reused = 0;    // blocks replaced by a stored residual (Reuse / Forecast spans, cache hits)
+  int64_t next_non_finite = -1;  // NaN / ±Inf elements of next (count_non_finite), else -1
 };
 
 // State of one generation. Not thread-safe: one step at a time (the binding queues them on the model's job queue).

@@ -46,6 +46,10 @@ Status CudaBackendOps::axpby(float a, const float* x, float b, const float* y, f
   return cuda::axpby(a, x, b, y, out, n, stream_);
 }
 
+Status CudaBackendOps::mul(const float* x, const float* y, float* out, int64_t n) {
+  return cuda::mul(x, y, out, n, stream_);
+}
+
 Status CudaBackendOps::ensure_scratch(int64_t doubles, int64_t floats) {
   if (scratch_.bytes() < static_cast<size_t>(doubles) * sizeof(double)) {
     DITTO_ASSIGN_OR_RETURN(scratch_, DeviceMemory::allocate(static_cast<size_t>(doubles) * sizeof(double)));

@@ -7,10 +7,12 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
 #include "cuda_backend_ops.h"
+#include "pinned_staging.h"
 #include "transfers.h"
 #include "dit_cuda_weights.h"
 #include "ditto/cpu/embed.h"
@@ -32,6 +34,16 @@ struct Workspace {
   DeviceMemory xn, qkv, attn, hidden;                     // act: [rows, D], [rows, 3D], [rows, D], [rows, mlp]
   DeviceMemory t_freq, t_freq_act, t_hidden;              // [B, 256] f32 + act, [B, D] act
   std::vector<DeviceMemory> t_emb, y_emb, c, silu_c, silu_c_act, adaln;  // per conditioning group
+
+  uint64_t bytes() const {
+    uint64_t total = 0;
+    for (const DeviceMemory* m : {&x_in, &out, &patches, &patches_act, &tokens, &h, &xn, &qkv, &attn, &hidden, &t_freq,
+                                  &t_freq_act, &t_hidden})
+      total += m->bytes();
+    for (const auto* v : {&t_emb, &y_emb, &c, &silu_c, &silu_c_act, &adaln})
+      for (const DeviceMemory& m : *v) total += m.bytes();
+    return total;
+  }
 };
 
 }  // namespace
@@ -48,7 +60,9 @@ struct CudaDit::Impl final : BackboneKernels {
   ModelInfo info;
   Backbone backbone;
   Workspace ws;
+  std::atomic<uint64_t> workspace_bytes{0};  // ws.bytes() + pos_dynamic's, read by memory_bytes() from any thread
   int64_t height = 0, width = 0;
+  PinnedStaging t_freq_staging;  // the timestep sinusoid's host side (pinned: its upload needs no host wait)
   DeviceMemory pos_dynamic;  // diffusers pos table for a non-default grid
   int64_t pos_dynamic_h = 0, pos_dynamic_w = 0;
 
@@ -113,6 +127,7 @@ struct CudaDit::Impl final : BackboneKernels {
     const int64_t rows = B * T();
     if (ws.rows >= rows && ws.batch >= B) return Status::Ok();
     ws = Workspace{};  // free first: the old buffers may be most of the device
+    workspace_bytes.store(pos_dynamic.bytes(), std::memory_order_relaxed);
     Workspace n;
     const int64_t D = this->D();
     const size_t f = sizeof(float), a = act_size();
@@ -147,6 +162,7 @@ struct CudaDit::Impl final : BackboneKernels {
     n.batch = B;
     n.rows = rows;
     ws = std::move(n);
+    workspace_bytes.store(ws.bytes() + pos_dynamic.bytes(), std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -159,6 +175,7 @@ struct CudaDit::Impl final : BackboneKernels {
       std::vector<float> table(static_cast<size_t>(gh * gw * D()));
       cpu::sincos_2d_table(gh, gw, D(), gh / base_size, gw / base_size, table.data());
       DITTO_ASSIGN_OR_RETURN(pos_dynamic, DeviceMemory::upload(table, false));
+      workspace_bytes.store(ws.bytes() + pos_dynamic.bytes(), std::memory_order_relaxed);
       pos_dynamic_h = gh;
       pos_dynamic_w = gw;
     }
@@ -191,25 +208,24 @@ struct CudaDit::Impl final : BackboneKernels {
 
   // ---- the forward -------------------------------------------------------------------------------------
   // Inputs: x is uploaded (counted) or, already a device tensor, copied on the device; the timestep sinusoid
-  // (B x 256) is uploaded; labels stay on the host (row offsets).
-  Status upload_inputs(const Tensor& x, const std::vector<float>& t, std::vector<float>* t_freq_host) {
+  // (B x 256) is computed on the host into pinned staging and uploaded asynchronously (no host wait: a device x
+  // makes the whole prelude enqueue-only); labels stay on the host (row offsets). Returns the host sinusoid (the
+  // t_freq capture reads it).
+  Result<const float*> upload_inputs(const Tensor& x, const std::vector<float>& t) {
     const int64_t B = x.dim(0);
     if (x_on_device) {
       DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.x_in.get(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, stream), "copy x");
     } else {
       DITTO_RETURN_IF_ERROR(copy_to_device(ws.x_in.get(), x.raw(), x.nbytes(), stream, "upload x"));
     }
-    t_freq_host->assign(static_cast<size_t>(B * dit::kTimestepFeatures), 0.f);
-    cpu::timestep_embedding(t.data(), B, dit::kTimestepFeatures, 10000.f, config.freq_shift, true, t_freq_host->data());
-    DITTO_CUDA_RETURN(cudaMemcpyAsync(ws.t_freq.get(), t_freq_host->data(), t_freq_host->size() * sizeof(float),
-                                      cudaMemcpyHostToDevice, stream),
-                      "upload t_freq");
-    // Pageable host sources: wait so t_freq_host may be reused by the caller.
-    DITTO_CUDA_RETURN(cudaStreamSynchronize(stream), "upload inputs");
-    return Status::Ok();
+    const int64_t n = B * dit::kTimestepFeatures;
+    DITTO_ASSIGN_OR_RETURN(float* t_freq_host, t_freq_staging.acquire(n));
+    cpu::timestep_embedding(t.data(), B, dit::kTimestepFeatures, 10000.f, config.freq_shift, true, t_freq_host);
+    DITTO_RETURN_IF_ERROR(t_freq_staging.upload(ws.t_freq.as<float>(), n, stream));
+    return static_cast<const float*>(t_freq_host);
   }
 
-  Status run_prelude(int64_t B, const std::vector<int64_t>& y, const std::vector<float>& t_freq_host,
+  Status run_prelude(int64_t B, const std::vector<int64_t>& y, const float* t_freq_host,
                      const IntermediateSink* o) {
     const int64_t D = this->D(), T = this->T(), rows = B * T;
     const bool official = config.layout == DitLayout::Official;
@@ -230,7 +246,7 @@ struct CudaDit::Impl final : BackboneKernels {
       DITTO_RETURN_IF_ERROR(emit(o, "pos_embed.out", h, {B, T, D}));
     }
     if (o) {
-      auto tf = Tensor::borrow(nullptr, const_cast<float*>(t_freq_host.data()), DType::F32, {B, dit::kTimestepFeatures});
+      auto tf = Tensor::borrow(nullptr, const_cast<float*>(t_freq_host), DType::F32, {B, dit::kTimestepFeatures});
       (*o)("t_freq", tf);
     }
 
@@ -347,8 +363,7 @@ struct CudaDit::Impl final : BackboneKernels {
     height = x.dim(2);
     width = x.dim(3);
     DITTO_RETURN_IF_ERROR(ensure_workspace(x.dim(0)));
-    std::vector<float> t_freq_host;
-    DITTO_RETURN_IF_ERROR(upload_inputs(x, t, &t_freq_host));
+    DITTO_ASSIGN_OR_RETURN(const float* t_freq_host, upload_inputs(x, t));
     return run_prelude(x.dim(0), c.labels, t_freq_host, capture);
   }
   Status block(int64_t index, int64_t first_row, int64_t rows, bool perturb_attention) override {
@@ -408,6 +423,9 @@ Result<std::unique_ptr<CudaDit>> CudaDit::load(const std::string& path, const Cu
 const DitConfig& CudaDit::config() const { return impl_->config; }
 DType CudaDit::dtype() const { return impl_->w.dtype; }
 size_t CudaDit::weight_bytes() const { return impl_->w.bytes; }
+uint64_t CudaDit::memory_bytes() const {
+  return impl_->w.bytes + impl_->workspace_bytes.load(std::memory_order_relaxed);
+}
 
 const ModelInfo& CudaDit::info() const { return impl_->info; }
 const Backbone& CudaDit::backbone() const { return impl_->backbone; }

@@ -3,7 +3,7 @@
 // GPU. The block loop (block actions, plans, sessions) is the executor's (native/src/runtime/executor.cpp),
 // the same one the CPU DitModel (native/src/models/dit.cpp) runs, so both checkpoint layouts, the capture
 // names, the block actions and the input validation are the same:
-//   prelude  patchify -> patch Linear -> + pos table -> h (f32, [B*T, D]);  t -> 256-d sinusoid (on the host,
+//   prelude  patchify -> patch Linear -> + pos table -> h (f32, [B*T, D]);  t -> 256-d sinusoid (on the host into pinned staging,
 //            ditto::cpu::timestep_embedding, then uploaded: it is B x 256 numbers) -> Linear, SiLU, Linear;
 //            + label row -> c per conditioning group; one adaLN GEMM per group on SiLU(c).
 //   block    LN+modulate -> qkv Linear -> attention read in place from the qkv buffer -> proj Linear whose
@@ -50,7 +50,9 @@ class CudaDit final : public Denoiser {
   const Backbone& backbone() const override;
   std::string device() const override;
   int threads() const override { return 1; }
-  uint64_t memory_bytes() const override { return weight_bytes(); }  // device weights; the workspace is not counted yet
+  // Device memory held: the weights, the activation workspace (sized by the largest batch run so far) and a
+  // recomputed pos table, as DitModel counts weights + workspace; a session's cache slots are its slotBytes.
+  uint64_t memory_bytes() const override;
   BackboneKernels& kernels() override;
   std::shared_ptr<BackendOps> tensor_ops() override;  // on the model's stream, for its device tensors
 

@@ -1,4 +1,4 @@
-// Elementwise helpers of the CUDA forward and the executor: dtype casts, SiLU, add, lerp, axpby, and a per-sample row broadcast add
+// Elementwise helpers of the CUDA forward and the executor: dtype casts, SiLU, add, mul, lerp, axpby, and a per-sample row broadcast add
 // (positional embedding / conditioning). Grid-stride loops, one element per thread step.
 #include "cuda_common.cuh"
 
@@ -20,6 +20,10 @@ __global__ void silu_kernel(const float* x, float* out, int64_t n) {
 __global__ void add_kernel(const float* x, const float* y, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     out[i] = x[i] + y[i];
+}
+__global__ void mul_kernel(const float* x, const float* y, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = x[i] * y[i];
 }
 __global__ void lerp_kernel(const float* x, const float* y, float w, float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
@@ -57,6 +61,9 @@ Status bf16_to_f32(const bf16* x, float* out, int64_t n, cudaStream_t stream) {
 Status silu(const float* x, float* out, int64_t n, cudaStream_t stream) { DITTO_LAUNCH_1D(silu_kernel, n, x, out, n); }
 Status add(const float* x, const float* y, float* out, int64_t n, cudaStream_t stream) {
   DITTO_LAUNCH_1D(add_kernel, n, x, y, out, n);
+}
+Status mul(const float* x, const float* y, float* out, int64_t n, cudaStream_t stream) {
+  DITTO_LAUNCH_1D(mul_kernel, n, x, y, out, n);
 }
 Status lerp(const float* x, const float* y, float w, float* out, int64_t n, cudaStream_t stream) {
   DITTO_LAUNCH_1D(lerp_kernel, n, x, y, w, out, n);

@@ -110,6 +110,8 @@ Status add_rows(float* x, const float* row, int64_t batch, int64_t tokens, int64
                 cudaStream_t stream);
 // out = a * x + b * y   (ditto::cpu::axpby's formula)
 Status axpby(float a, const float* x, float b, const float* y, float* out, int64_t n, cudaStream_t stream);
+// out = x * y   (ditto::cpu::mul: Tensor.mul on a device tensor, inpainting's mask)
+Status mul(const float* x, const float* y, float* out, int64_t n, cudaStream_t stream);
 // out = x + w * (y - x)   (ditto::cpu::lerp's formula; a DiT block run at Scale(alpha))
 Status lerp(const float* x, const float* y, float w, float* out, int64_t n, cudaStream_t stream);
 

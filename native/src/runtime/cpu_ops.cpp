@@ -32,6 +32,11 @@ Status CpuOps::axpby(float a, const float* x, float b, const float* y, float* ou
   return Status::Ok();
 }
 
+Status CpuOps::mul(const float* x, const float* y, float* out, int64_t n) {
+  cpu::mul(pool_, x, y, out, n);
+  return Status::Ok();
+}
+
 Status CpuOps::relative_l1(const float* cur, const float* ref, int64_t batch, int64_t n, float* rel_l1) {
   cpu::relative_l1(pool_, cur, ref, batch, n, rel_l1);
   return Status::Ok();

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <limits>
 
+#include "ditto/cpu/finite.h"
+
 namespace ditto {
 
 uint64_t PartMacs::total() const {
@@ -688,6 +690,20 @@ struct StepRunner {
     return Status::Ok();
   }
 
+  // NaN / ±Inf elements of t: counted directly on the host; on a device one fused reduction (Σx² via dot_norm)
+  // decides and only a non-finite result is downloaded to count (the binding's Tensor.countNonFinite rule).
+  Result<int64_t> count_non_finite(const Tensor& t) {
+    const int64_t n = t.numel();
+    if (n == 0) return int64_t{0};
+    if (t.on_host()) return cpu::count_non_finite(t.data<float>(), DType::F32, n);
+    float dot = 0, norm_x = 0, norm_y = 0;
+    DITTO_RETURN_IF_ERROR(ops.dot_norm(t.data<float>(), t.data<float>(), 1, n, &dot, &norm_x, &norm_y));
+    if (std::isfinite(dot)) return int64_t{0};
+    std::vector<float> host(static_cast<size_t>(n));
+    DITTO_RETURN_IF_ERROR(ops.download(host.data(), t.data<float>(), n));
+    return cpu::count_non_finite(host.data(), DType::F32, n);
+  }
+
   Result<StepResult> run() {
     DITTO_RETURN_IF_ERROR(validate());
     plan_sharing();
@@ -741,6 +757,9 @@ struct StepRunner {
       }
     }
     if (req.epilogue.enabled) DITTO_RETURN_IF_ERROR(epilogue());
+    if (req.epilogue.enabled && req.count_non_finite) {
+      DITTO_ASSIGN_OR_RETURN(result.next_non_finite, count_non_finite(result.next));
+    }
     if (!req.return_branch_outputs) result.branch_outputs.clear();
     result.macs = executed;
     return std::move(result);

@@ -82,6 +82,7 @@ Status f32_to_bf16(const float* x, bf16* o, int64_t n, cudaStream_t) { for (int6
 Status bf16_to_f32(const bf16* x, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = __bfloat162float(x[i]); return Status::Ok(); }
 Status silu(const float* x, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = cpu::silu_scalar(x[i]); return Status::Ok(); }
 Status add(const float* x, const float* y, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = x[i] + y[i]; return Status::Ok(); }
+Status mul(const float* x, const float* y, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = x[i] * y[i]; return Status::Ok(); }
 Status lerp(const float* x, const float* y, float w, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = x[i] + w * (y[i] - x[i]); return Status::Ok(); }
 Status axpby(float a, const float* x, float b, const float* y, float* o, int64_t n, cudaStream_t) { for (int64_t i = 0; i < n; ++i) o[i] = a * x[i] + b * y[i]; return Status::Ok(); }
 Status relative_l1(const float* cur, const float* prev, int64_t batch, int64_t n, double*, float* rel_l1, cudaStream_t) {

@@ -10,7 +10,8 @@
 //     bit-identical to the f32 GPU run: it really ran in bf16); the GPU-vs-CPU bf16 distance is reported.
 // Also: input validation (kInvalidArgument, same messages as the CPU), abort (kAborted), a load error, and a
 // timing line per model and dtype. Exit 77 (ctest: skipped) without a GPU. The same source is also built
-// against emulated kernels (src/cuda/emu, ctest test_cuda_dit_emulated) so CPU-only builds check the host code.
+// against emulated kernels (src/cuda/emu, ctest test_cuda_dit_emulated) so CPU-only builds check the host code;
+// there it also proves a device-x forward waits for the stream zero times (the emulated runtime counts the waits).
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,7 @@
 #include "check.h"
 #include "dit_cuda.h"
 #include "ditto/dit.h"
+#include "ditto/executor.h"
 #include "ditto/json.h"
 #include "gpu_test_util.h"
 
@@ -283,6 +285,36 @@ void run_glyph_fixture(const std::string& dir) {
   CHECK(!aborted.ok() && aborted.status().code() == StatusCode::kAborted);
   auto after = m.forward(x, t, y);  // the model still works after errors
   CHECK(after.ok() && max_abs_diff(after.value().data<float>(), vg.data(), vg.size()) == 0);
+
+#ifdef DITTO_CUDA_EMULATED
+  // A forward of a device-tensor x (a pipeline step's case) enqueues without a host wait for the stream: the
+  // timestep sinusoid goes up from pinned staging (docs/cuda.md, "Streams and host waits"); the output stays on
+  // the device. The emulated runtime counts cudaStreamSynchronize / cudaDeviceSynchronize calls.
+  {
+    std::shared_ptr<BackendOps> ops = m.tensor_ops();
+    auto buf = ops->allocate(x.numel());
+    CHECK_OK(buf);
+    if (buf.ok()) {
+      CHECK_OK(ops->upload(buf.value().data.get(), x.data<float>(), x.numel()));
+      Tensor dx = Tensor::borrow_device(buf.value().data, buf.value().data.get(), DType::F32, x.shape(), 0);
+      for (int rep = 0; rep < 2; ++rep) {  // the second reuses the staging buffer (its event wait is no stream wait)
+        const long before = emu_stream_waits.load();
+        auto r = m.forward(dx, t, y);
+        CHECK_OK(r);
+        const long waits = emu_stream_waits.load() - before;
+        if (waits != 0) std::fprintf(stderr, "a device-x forward waited for the stream %ld time(s)\n", waits);
+        CHECK(waits == 0);
+        if (r.ok()) {
+          CHECK(!r.value().on_host());
+          std::vector<float> back(static_cast<size_t>(r.value().numel()));
+          CHECK_OK(ops->download(back.data(), r.value().data<float>(), r.value().numel()));
+          CHECK(max_abs_diff(back.data(), vg.data(), vg.size()) == 0);
+        }
+      }
+      std::printf("  glyphs f32 device-x forward: no stream wait, output equal to the host-x forward\n");
+    }
+  }
+#endif
 
   report_timing("glyphs", m, x, t, y);
   report_timing("glyphs", *gpu_bf16, x, t, y);

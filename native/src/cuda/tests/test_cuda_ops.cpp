@@ -296,6 +296,17 @@ void test_elementwise(uint32_t seed) {
   DeviceBuffer<float> dy2(y), daxpby(n);
   check_status(dc::axpby(1.5f, dx.get(), -0.25f, dy2.get(), daxpby.get(), n, nullptr));
   report("axpby n=462 a=1.5 b=-0.25", daxpby.download(), want_axpby, 1e-6, 1e-6);
+  // mul vs ditto::cpu::mul (Tensor.mul on a device tensor: inpainting's mask): one f32 product, so exact; an odd
+  // size over several blocks, out of place and in place on x.
+  const int64_t m = 4099;
+  std::vector<float> p = ditto_test::random_vector(m, seed + 3, -3.f, 3.f), q = ditto_test::random_vector(m, seed + 4),
+                     want_mul(m);
+  for (int64_t i = 0; i < m; ++i) want_mul[i] = p[i] * q[i];
+  DeviceBuffer<float> dp(p), dq(q), dmul(m);
+  check_status(dc::mul(dp.get(), dq.get(), dmul.get(), m, nullptr));
+  report("mul n=4099", dmul.download(), want_mul, 0, 0);
+  check_status(dc::mul(dp.get(), dq.get(), dp.get(), m, nullptr));
+  report("mul n=4099 (in place)", dp.download(), want_mul, 0, 0);
 }
 
 }  // namespace

@@ -262,6 +262,21 @@ std::string cublaslt_describe() {
   return "cuBLASLt " + L.path + ", version " + std::to_string(L.version());
 }
 
+std::string cublaslt_plans() {
+  static const char* const kNames[] = {"direct", "staged", "plain", "none"};
+  LtState& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  std::string out;
+  for (const auto& [key, choice] : s.choices) {
+    const int act = std::get<8>(key), flags = std::get<9>(key);
+    out += (out.empty() ? "" : "; ") + ("m=" + std::to_string(std::get<1>(key)) + " k=" + std::to_string(std::get<3>(key)) +
+                                        " n=" + std::to_string(std::get<2>(key))) +
+           (flags & 1 ? "+bias" : "") + (act == 1 ? "+gelu" : act == 2 ? "+silu" : "") + (flags & 4 ? "+gate" : "") +
+           (flags & 8 ? " y" : "") + (flags & 16 ? " y_bf16" : "") + ": " + kNames[int(choice.plan)];
+  }
+  return out;
+}
+
 Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w, int64_t n, int64_t ldw,
                           float* y, int64_t ldy, const Epilogue& ep, cudaStream_t stream) {
   DITTO_RETURN_IF_ERROR(gemm_check_args(m, k, n, lda, ldw, y, ldy, ep));
@@ -341,6 +356,7 @@ Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, cons
 
 bool have_cublaslt() { return false; }
 std::string cublaslt_describe() { return "cuBLASLt not compiled in (no cublasLt.h at build time)"; }
+std::string cublaslt_plans() { return ""; }
 
 Status gemm_bf16_cublaslt(const bf16*, int64_t m, int64_t k, int64_t lda, const bf16*, int64_t n, int64_t ldw,
                           float* y, int64_t ldy, const Epilogue& ep, cudaStream_t) {

@@ -63,6 +63,9 @@ Status gemm_epilogue_apply(const float* acc, int64_t ldacc, int64_t m, int64_t n
 bool have_cublaslt();
 // "cuBLASLt libcublasLt.so.13, version N", or why it is not loaded / not compiled in.
 std::string cublaslt_describe();
+// The plan cuBLASLt took for each GEMM kind seen so far ("m=… k=… n=… <epilogue>: direct|staged|plain|none; …"),
+// for the benchmark's log: which calls fused their epilogue in cuBLASLt and which went through the staging pass.
+std::string cublaslt_plans();
 // Which bf16 GEMM gemm_bf16 uses. The initial value comes from DITTO_CUDA_GEMM: unset / "auto" -> Auto
 // (cuBLASLt when loaded, WMMA for what it cannot run), "wmma" -> Wmma, "cublaslt" -> Cublaslt (no fallback:
 // an unsupported shape is an error). Another value makes every gemm_bf16 fail with ERR_INVALID_ARGUMENT.

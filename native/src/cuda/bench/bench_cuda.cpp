@@ -299,5 +299,10 @@ int main(int argc, char** argv) {
     }
   flux_double_block_bench();
   wan_block_bench();
+  if (dc::have_cublaslt()) {  // which GEMMs fused their epilogue in cuBLASLt ("direct") and which were staged
+    std::string plans = dc::cublaslt_plans();
+    for (char& ch : plans) if (ch == '"' || ch == '\\') ch = '\'';
+    std::printf("{\"cublaslt_plans\": \"%s\"}\n", plans.c_str());
+  }
   return 0;
 }

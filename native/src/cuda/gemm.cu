@@ -183,7 +183,6 @@ Status gemm_check_args(int64_t m, int64_t k, int64_t n, int64_t lda, int64_t ldw
   return Status::Ok();
 }
 
-
 Status cuda_status(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return Status::Ok();
   return Status(StatusCode::kCuda, std::string(what) + ": " + cudaGetErrorName(err) + " (" +

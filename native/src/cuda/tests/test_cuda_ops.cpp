@@ -111,12 +111,16 @@ void test_gemm(const GemmCase& c, GemmPath path, uint32_t seed) {
     if (path == GemmPath::Cublaslt) {
       st = dc::gemm_bf16_cublaslt(dx.get(), c.m, c.k, lda, dw.get(), c.n, lda, y, ldy, ep, nullptr);
     } else {
-      dc::set_gemm_backend(path == GemmPath::Wmma ? dc::GemmBackend::Wmma : dc::GemmBackend::Auto);
+      const dc::GemmBackend initial = dc::gemm_backend();
+      if (path == GemmPath::Wmma) dc::set_gemm_backend(dc::GemmBackend::Wmma);
       st = dc::gemm_bf16(dx.get(), c.m, c.k, lda, dw.get(), c.n, lda, y, ldy, ep, nullptr);
-      dc::set_gemm_backend(dc::GemmBackend::Auto);
+      dc::set_gemm_backend(initial);
     }
   }
-  if (path == GemmPath::Cublaslt && (!dc::have_cublaslt() || lda % 8 != 0)) {
+  // gemm_bf16_cublaslt, and the dispatch under DITTO_CUDA_GEMM=cublaslt (no fallback), refuse what cuBLASLt cannot run.
+  const bool lt_only = path == GemmPath::Cublaslt ||
+                       (path == GemmPath::Dispatch && dc::gemm_backend() == dc::GemmBackend::Cublaslt);
+  if (lt_only && (!dc::have_cublaslt() || lda % 8 != 0)) {
     // Refused, with the reason, and never partly run (the dispatch then takes WMMA: the Dispatch rows).
     const std::string expect = !dc::have_cublaslt()
                                    ? "gemm_cublaslt: " + dc::cublaslt_describe()
@@ -391,9 +395,16 @@ int main() {
       {3, 16, 8, cpu::Activation::None, true, false, true, false, 8},            // y and bf16 copy, strided
       {53, 24, 40, cpu::Activation::None, false, false, false, false, 3},        // lda 27: refused by cuBLASLt
   };
-  for (GemmPath path : {GemmPath::F32, GemmPath::Wmma, GemmPath::Dispatch, GemmPath::Cublaslt})
+  // DITTO_CUDA_GEMM=wmma (e.g. to sanitize only our kernels) leaves cuBLASLt out entirely, its own cases included.
+  const bool lt_cases = dc::gemm_backend() != dc::GemmBackend::Wmma;
+  for (GemmPath path : {GemmPath::F32, GemmPath::Wmma, GemmPath::Dispatch, GemmPath::Cublaslt}) {
+    if (path == GemmPath::Cublaslt && !lt_cases) {
+      std::printf("  gemm_bf16 cublaslt cases skipped (DITTO_CUDA_GEMM=wmma)\n");
+      continue;
+    }
     for (const GemmCase& c : gemm_cases) test_gemm(c, path, seed += 10);
-  test_cublaslt_gelu_flavour();
+  }
+  if (lt_cases) test_cublaslt_gelu_flavour();
   std::printf("  %s\n", dc::gemm_backend_info().c_str());
   for (bool tc : {false, true}) {
     test_attention(2, 3, 77, 77, 72, false, tc, seed += 10);   // DiT-XL head dim (padded to 80 on tensor cores)

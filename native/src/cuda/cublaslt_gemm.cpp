@@ -29,6 +29,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 #endif
@@ -127,28 +128,12 @@ struct LtOp {
 // Everything the plan choice depends on (pointer values are not part of it, only their alignment).
 using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int>;
 
-struct Choice {
-  Plan plan = Plan::None;
-  cublasLtMatmulAlgo_t algo{};
-};
-
 // Per stream (and device): cuBLASLt's workspace and the f32 staging buffer, grown on demand.
 struct StreamBuffers {
   void* lt_workspace = nullptr;
   float* staging = nullptr;
   size_t staging_bytes = 0;
 };
-
-struct LtState {
-  std::mutex mu;
-  std::map<int, cublasLtHandle_t> handles;                          // per device
-  std::map<std::pair<int, cudaStream_t>, StreamBuffers> buffers;  // per (device, stream)
-  std::map<Key, Choice> choices;
-};
-LtState& state() {
-  static LtState* s = new LtState();  // never destroyed: cuBLASLt / CUDA may already be gone at exit
-  return *s;
-}
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 int64_t round_up4(int64_t v) { return (v + 3) / 4 * 4; }
@@ -167,6 +152,24 @@ struct LtDescs {
     if (op) L.desc_destroy(op);
   }
 };
+
+// The plan of one GEMM kind with its algorithm and descriptors (reused; only the bias pointer changes per call).
+struct Choice {
+  Plan plan = Plan::None;
+  cublasLtMatmulAlgo_t algo{};
+  std::shared_ptr<LtDescs> descs;
+};
+
+struct LtState {
+  std::mutex mu;
+  std::map<int, cublasLtHandle_t> handles;                          // per device
+  std::map<std::pair<int, cudaStream_t>, StreamBuffers> buffers;  // per (device, stream)
+  std::map<Key, Choice> choices;
+};
+LtState& state() {
+  static LtState* s = new LtState();  // never destroyed: cuBLASLt / CUDA may already be gone at exit
+  return *s;
+}
 
 Status make_descs(LtDescs& ds, int64_t m, int64_t k, int64_t lda, int64_t n, int64_t ldw, const LtOp& o,
                   const float* bias) {
@@ -301,16 +304,15 @@ Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, cons
   const Key key{device, m, n, k, lda, ldw, direct ? ldd_direct : 0, 0, int(ep.activation), flags};
 
   // Enqueues one plan with its algorithm; *lt is cuBLASLt's verdict on the matmul call.
-  auto launch = [&](Plan plan, const cublasLtMatmulAlgo_t& algo, cublasStatus_t* lt) -> Status {
+  auto launch = [&](Plan plan, const cublasLtMatmulAlgo_t& algo, LtDescs& ds, cublasStatus_t* lt) -> Status {
     *lt = CUBLAS_STATUS_SUCCESS;
     const LtOp o = plan_op(plan, n, y, ldy, ep);
+    if (o.bias) LT_RETURN(api().desc_set(ds.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &ep.bias, sizeof ep.bias), "bias pointer");
     const size_t staging = plan == Plan::Direct ? 0 : size_t(m) * size_t(o.ldd) * sizeof(float);
     StreamBuffers* buf = nullptr;
     DITTO_RETURN_IF_ERROR(buffers_for(s, device, stream, staging, &buf));
     void* d = plan == Plan::Direct ? (y ? static_cast<void*>(y) : static_cast<void*>(ep.y_bf16))
                                    : static_cast<void*>(buf->staging);
-    LtDescs ds;
-    DITTO_RETURN_IF_ERROR(make_descs(ds, m, k, lda, n, ldw, o, ep.bias));
     const float alpha = 1.f, beta = 0.f;
     *lt = api().matmul(handle, ds.op, &alpha, w, ds.a, x, ds.b, &beta, d, ds.d, d, ds.d, &algo, buf->lt_workspace,
                        kLtWorkspaceBytes, stream);
@@ -329,13 +331,14 @@ Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, cons
   if (auto found = s.choices.find(key); found != s.choices.end()) {
     if (found->second.plan == Plan::None) return unsupported();
     cublasStatus_t lt;
-    return launch(found->second.plan, found->second.algo, &lt);
+    return launch(found->second.plan, found->second.algo, *found->second.descs, &lt);
   }
   // First call of this kind: the first plan cuBLASLt has an algorithm for and accepts the call with.
   for (Plan plan : {Plan::Direct, Plan::Staged, Plan::Plain}) {
     if (plan == Plan::Direct && !direct) continue;
     const LtOp o = plan_op(plan, n, y, ldy, ep);
-    LtDescs ds;
+    auto descs = std::make_shared<LtDescs>();
+    LtDescs& ds = *descs;
     DITTO_RETURN_IF_ERROR(make_descs(ds, m, k, lda, n, ldw, o, ep.bias));
     cublasLtMatmulHeuristicResult_t result{};
     int returned = 0;
@@ -343,9 +346,9 @@ Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, cons
     if (hs != CUBLAS_STATUS_SUCCESS && hs != CUBLAS_STATUS_NOT_SUPPORTED) return lt_status(hs, "heuristic");
     if (hs != CUBLAS_STATUS_SUCCESS || returned == 0) continue;
     cublasStatus_t lt;
-    Status st = launch(plan, result.algo, &lt);
+    Status st = launch(plan, result.algo, ds, &lt);
     if (lt == CUBLAS_STATUS_NOT_SUPPORTED || lt == CUBLAS_STATUS_INVALID_VALUE) continue;  // refused: next plan
-    if (st.ok()) s.choices.emplace(key, Choice{plan, result.algo});
+    if (st.ok()) s.choices.emplace(key, Choice{plan, result.algo, descs});
     return st;
   }
   s.choices.emplace(key, Choice{});

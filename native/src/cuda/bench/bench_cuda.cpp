@@ -1,8 +1,8 @@
 // GPU benchmark of the CUDA backend on the shapes the brief names, with random weights (bf16 compute):
 //   * bf16 GEMM peak measured in this run (8192³: cuBLASLt when loaded, and our WMMA kernel)
 //   * DiT-XL/2 forward (28 blocks, hidden 1152, 16 heads, MLP 4608) at 256 / 1024 tokens, batch 1 / 8 / 32, with
-//     gemm_bf16's dispatch in effect; at T=256 B=32 and T=1024 B=8 also with WMMA forced ("… wmma") and the ms
-//     of each op of one block ("breakdown dit_xl2 T=… B=… <op>")
+//     gemm_bf16's dispatch in effect; at T=256 B=32 and T=1024 B=8 the ms of each op of one block
+//     ("breakdown dit_xl2 T=… B=… <op>") and, when cuBLASLt is loaded, both again with WMMA forced ("… wmma …")
 //   * one Flux-size double block (hidden 3072, 24 heads, 4096 image + 512 text tokens, joint attention)
 //   * one Wan-1.3B block (hidden 1536, 12 heads, FFN 8960, 32,760 tokens, cross-attention to 512 text tokens)
 // Prints one JSON object per line ({"case", "ms", "tflops", "mfu"}); examples/bench/cuda_torch.py measures
@@ -150,7 +150,7 @@ void dit_forward_bench(int64_t batch, int64_t tokens, int depth, const std::vect
   emit(shape + suffix, ms, per_block_flops * depth);
   if (breakdown) {
     const DitBlockWeights& w = blocks[0];
-    const std::string pre = "breakdown " + shape + " ";
+    const std::string pre = "breakdown " + shape + suffix + " ";
     const int it = 20;
     emit(pre + "adaln_linear", time_ms([&] { adaln(w); }, it), 2.0 * batch * D * 6 * D);
     emit(pre + "ln_modulate x2", time_ms([&] { ln1(); ln2(); }, it), 0);
@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
       dit_forward_bench(batch, tokens, depth, blocks, "", breakdown);
       if (breakdown && dc::have_cublaslt()) {  // the same forward on the WMMA kernel: the dispatch's gain
         dc::set_gemm_backend(dc::GemmBackend::Wmma);
-        dit_forward_bench(batch, tokens, depth, blocks, " wmma", false);
+        dit_forward_bench(batch, tokens, depth, blocks, " wmma", true);
         dc::set_gemm_backend(dc::GemmBackend::Auto);
       }
     }

@@ -154,7 +154,7 @@ constexpr int kEmulated = 0;
 const std::string& build_info() {
   static const std::string info = "CUDA " + std::to_string(CUDART_VERSION / 1000) + "." +
                                   std::to_string((CUDART_VERSION % 1000) / 10) + ", archs " DITTO_CUDA_ARCHS_STRING +
-                                  ", cuBLASLt: " + (ditto::cuda::have_cublaslt() ? "yes" : "no") +
+                                  ", " + ditto::cuda::gemm_backend_info() +
                                   (kEmulated ? ", host emulation (tests only)" : "");
   return info;
 }

@@ -4,6 +4,8 @@
 // unaligned leading dimensions fall back to zero-filled scalar loads. The epilogue (bias, GELU-tanh / SiLU,
 // DiT's gated residual y += gate ⊙ v, optional bf16 copy) runs on each 16x16 fragment staged in shared memory.
 // f32: a 64x64 SIMT tile kernel (4x4 outputs per thread), the reference path.
+// gemm_epilogue_apply: the same epilogue over an f32 product another GEMM (cuBLASLt, cublaslt_gemm.cpp) wrote.
+// The bf16 dispatch between WMMA and cuBLASLt is gemm_dispatch.cpp.
 #include <mma.h>
 
 #include "cuda_common.cuh"
@@ -154,7 +156,18 @@ __global__ void __launch_bounds__(256) gemm_f32_kernel(const float* __restrict__
     }
 }
 
-Status check_gemm_args(int64_t m, int64_t k, int64_t n, int64_t lda, int64_t ldw, const void* y, int64_t ldy,
+// One thread per output element, consecutive threads along a row (coalesced acc / y reads).
+__global__ void gemm_epilogue_kernel(const float* __restrict__ acc, int64_t ldacc, int64_t m, int64_t n, float* y,
+                                     int64_t ldy, Epilogue ep) {
+  const int64_t j = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (int64_t i = blockIdx.y; i < m; i += gridDim.y) {
+    if (j < n) store_epilogue(acc[i * ldacc + j], i, j, y, ldy, ep);
+  }
+}
+
+}  // namespace
+
+Status gemm_check_args(int64_t m, int64_t k, int64_t n, int64_t lda, int64_t ldw, const void* y, int64_t ldy,
                        const Epilogue& ep) {
   if (m < 0 || n < 0 || k <= 0 || lda < k || ldw < k) {
     return invalid_argument("gemm: bad shape m=" + std::to_string(m) + " n=" + std::to_string(n) +
@@ -170,17 +183,15 @@ Status check_gemm_args(int64_t m, int64_t k, int64_t n, int64_t lda, int64_t ldw
   return Status::Ok();
 }
 
-}  // namespace
-
 Status cuda_status(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return Status::Ok();
   return Status(StatusCode::kCuda, std::string(what) + ": " + cudaGetErrorName(err) + " (" +
                                        cudaGetErrorString(err) + ")");
 }
 
-Status gemm_bf16(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w, int64_t n, int64_t ldw, float* y,
-                 int64_t ldy, const Epilogue& ep, cudaStream_t stream) {
-  DITTO_RETURN_IF_ERROR(check_gemm_args(m, k, n, lda, ldw, y, ldy, ep));
+Status gemm_bf16_wmma(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w, int64_t n, int64_t ldw,
+                      float* y, int64_t ldy, const Epilogue& ep, cudaStream_t stream) {
+  DITTO_RETURN_IF_ERROR(gemm_check_args(m, k, n, lda, ldw, y, ldy, ep));
   if (m == 0 || n == 0) return Status::Ok();
   const bool vec = lda % 8 == 0 && ldw % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(w) % 16 == 0;
@@ -191,11 +202,20 @@ Status gemm_bf16(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w
 
 Status gemm_f32(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, int64_t ldw, float* y,
                 int64_t ldy, const Epilogue& ep, cudaStream_t stream) {
-  DITTO_RETURN_IF_ERROR(check_gemm_args(m, k, n, lda, ldw, y, ldy, ep));
+  DITTO_RETURN_IF_ERROR(gemm_check_args(m, k, n, lda, ldw, y, ldy, ep));
   if (m == 0 || n == 0) return Status::Ok();
   dim3 grid(static_cast<unsigned>((n + kFT - 1) / kFT), static_cast<unsigned>((m + kFT - 1) / kFT));
   gemm_f32_kernel<<<grid, 256, 0, stream>>>(x, m, k, lda, w, n, ldw, y, ldy, ep);
   return cuda_status(cudaGetLastError(), "gemm_f32 launch");
+}
+
+Status gemm_epilogue_apply(const float* acc, int64_t ldacc, int64_t m, int64_t n, float* y, int64_t ldy,
+                           const Epilogue& ep, cudaStream_t stream) {
+  if (m < 0 || n < 0 || ldacc < n) return invalid_argument("gemm_epilogue_apply: bad shape or stride");
+  if (m == 0 || n == 0) return Status::Ok();
+  dim3 grid(static_cast<unsigned>((n + 255) / 256), static_cast<unsigned>(m < 65535 ? m : 65535));
+  gemm_epilogue_kernel<<<grid, 256, 0, stream>>>(acc, ldacc, m, n, y, ldy, ep);
+  return cuda_status(cudaGetLastError(), "gemm_epilogue_apply launch");
 }
 
 }  // namespace ditto::cuda

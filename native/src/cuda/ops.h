@@ -35,16 +35,46 @@ struct Epilogue {
 };
 
 // y[M,N] (f32, row stride ldy; may be null when only y_bf16 is wanted and there is no gate)
-//   = epilogue(x[M,K] · Wᵀ), W [N,K] row-major.  Tensor-core WMMA kernel, 128x128x32 tiles, cp.async.
+//   = epilogue(x[M,K] · Wᵀ), W [N,K] row-major.  The dispatch (gemm_dispatch.cpp): cuBLASLt when it is loaded
+//   (gemm_backend()), supports the shape and the operands are 16-byte aligned, else the WMMA kernel.
 Status gemm_bf16(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w, int64_t n, int64_t ldw, float* y,
                  int64_t ldy, const Epilogue& ep, cudaStream_t stream);
+// The same contract, always our tensor-core WMMA kernel (128x128x32 tiles, cp.async).
+Status gemm_bf16_wmma(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w, int64_t n, int64_t ldw, float* y,
+                      int64_t ldy, const Epilogue& ep, cudaStream_t stream);
+// The same contract, always cuBLASLt (cublaslt_gemm.cpp: bias / GELU-tanh fused by cuBLASLt, the gate and the bf16
+// copy by gemm_epilogue_apply over an f32 workspace). kUnsupportedModel when cuBLASLt is not loaded or cannot run
+// this shape / alignment (the dispatch then takes WMMA); kCuda when a cuBLASLt call fails.
+Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w, int64_t n, int64_t ldw,
+                          float* y, int64_t ldy, const Epilogue& ep, cudaStream_t stream);
 // Same contract in f32 (SIMT, 64x64 tiles): the f32 reference path.
 Status gemm_f32(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, int64_t ldw, float* y,
                 int64_t ldy, const Epilogue& ep, cudaStream_t stream);
-// cuBLASLt bf16 GEMM (+bias, +GELU) when the backend was built with it; kUnsupportedModel otherwise.
+// The argument checks every GEMM entry applies (shapes, strides, the y / y_bf16 / gate combinations).
+Status gemm_check_args(int64_t m, int64_t k, int64_t n, int64_t lda, int64_t ldw, const void* y, int64_t ldy,
+                       const Epilogue& ep);
+// The GEMM epilogue over a finished f32 product acc[M,N] (row stride ldacc): for each (i, j) exactly what the
+// WMMA kernel does with its accumulator (store_epilogue): bias, activation, gate, y, bf16 copy.
+Status gemm_epilogue_apply(const float* acc, int64_t ldacc, int64_t m, int64_t n, float* y, int64_t ldy,
+                           const Epilogue& ep, cudaStream_t stream);
+
+// cuBLASLt is loaded at run time (dlopen of libcublasLt.so.13, then .so.12; DITTO_CUBLASLT_LIB names a file to
+// try first) by a backend compiled against cublasLt.h; never linked, so the backend loads without it.
 bool have_cublaslt();
-Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, const bf16* w, int64_t n, float* y,
-                          const float* bias, Activation act, cudaStream_t stream);
+// "cuBLASLt libcublasLt.so.13, version N", or why it is not loaded / not compiled in.
+std::string cublaslt_describe();
+// The plan cuBLASLt took for each GEMM kind seen so far ("m=… k=… n=… <epilogue>: direct|staged|plain|none; …"),
+// for the benchmark's log: which calls fused their epilogue in cuBLASLt and which went through the staging pass.
+std::string cublaslt_plans();
+// Which bf16 GEMM gemm_bf16 uses. The initial value comes from DITTO_CUDA_GEMM: unset / "auto" -> Auto
+// (cuBLASLt when loaded, WMMA for what it cannot run), "wmma" -> Wmma, "cublaslt" -> Cublaslt (no fallback:
+// an unsupported shape is an error). Another value makes every gemm_bf16 fail with ERR_INVALID_ARGUMENT.
+enum class GemmBackend { Auto = 0, Wmma = 1, Cublaslt = 2 };
+GemmBackend gemm_backend();
+void set_gemm_backend(GemmBackend backend);
+// One line for build info / `ditto info`, e.g. "gemm_bf16: cuBLASLt (libcublasLt.so.13, version 130101), WMMA
+// fallback" or "gemm_bf16: WMMA (cuBLASLt not loaded: ...)".
+std::string gemm_backend_info();
 
 // Attention with element (b, i, h, d) of q at q[b*q_batch_stride + i*q_row_stride + h*head_dim + d]
 // (likewise k, v, out) — the CPU AttentionArgs layout, so a fused qkv buffer is read in place.

@@ -1,6 +1,8 @@
 // GPU benchmark of the CUDA backend on the shapes the brief names, with random weights (bf16 compute):
-//   * bf16 GEMM peak measured in this run (8192³, cuBLASLt when built with it, and our WMMA kernel)
-//   * DiT-XL/2 forward (28 blocks, hidden 1152, 16 heads, MLP 4608) at 256 / 1024 tokens, batch 1 / 8 / 32
+//   * bf16 GEMM peak measured in this run (8192³: cuBLASLt when loaded, and our WMMA kernel)
+//   * DiT-XL/2 forward (28 blocks, hidden 1152, 16 heads, MLP 4608) at 256 / 1024 tokens, batch 1 / 8 / 32, with
+//     gemm_bf16's dispatch in effect; at T=256 B=32 and T=1024 B=8 the ms of each op of one block
+//     ("breakdown dit_xl2 T=… B=… <op>") and, when cuBLASLt is loaded, both again with WMMA forced ("… wmma …")
 //   * one Flux-size double block (hidden 3072, 24 heads, 4096 image + 512 text tokens, joint attention)
 //   * one Wan-1.3B block (hidden 1536, 12 heads, FFN 8960, 32,760 tokens, cross-attention to 512 text tokens)
 // Prints one JSON object per line ({"case", "ms", "tflops", "mfu"}); examples/bench/cuda_torch.py measures
@@ -109,7 +111,11 @@ struct DitBlockWeights {
   float *ada_b, *qkv_b, *proj_b, *fc1_b, *fc2_b;
 };
 
-void dit_forward_bench(int64_t batch, int64_t tokens, int depth, const std::vector<DitBlockWeights>& blocks) {
+// The DiT-XL/2 forward (depth blocks) with the GEMM dispatch in effect; `suffix` names the row (" wmma" when the
+// WMMA kernel is forced). With `breakdown`, also the ms of each op of block 0 timed alone (same buffers), as
+// {"case": "breakdown dit_xl2 T=… B=… <op>"} rows, and the block as a whole ("block") for the launch overhead.
+void dit_forward_bench(int64_t batch, int64_t tokens, int depth, const std::vector<DitBlockWeights>& blocks,
+                       const std::string& suffix, bool breakdown) {
   const int64_t D = 1152, H = 16, Dh = 72, F = 4608, M = batch * tokens;
   float* h = alloc<float>(M * D, 1.f);
   bf16* c = alloc<bf16>(batch * D, 1.f);
@@ -118,25 +124,43 @@ void dit_forward_bench(int64_t batch, int64_t tokens, int depth, const std::vect
   bf16* qkv = alloc<bf16>(M * 3 * D);
   bf16* attn = alloc<bf16>(M * D);
   bf16* mid = alloc<bf16>(M * F);
-  auto forward = [&] {
-    for (int l = 0; l < depth; ++l) {
-      const DitBlockWeights& w = blocks[l];
-      linear(c, batch, D, w.ada, 6 * D, mod, ep_bias(w.ada_b));  // shift/scale/gate x 2
-      dc::Modulation m1{mod, mod + D, tokens, 6 * D};
-      die_if(dc::layer_norm_modulate(h, nullptr, xn, M, D, 1e-6f, nullptr, nullptr, m1, nullptr));
-      linear(xn, M, D, w.qkv, 3 * D, nullptr, ep_bias(w.qkv_b, dc::Activation::None, qkv, 3 * D));
-      self_attention(qkv, attn, batch, tokens, H, Dh);
-      linear(attn, M, D, w.proj, D, h, ep_gated(w.proj_b, mod + 2 * D, tokens, 6 * D));
-      dc::Modulation m2{mod + 3 * D, mod + 4 * D, tokens, 6 * D};
-      die_if(dc::layer_norm_modulate(h, nullptr, xn, M, D, 1e-6f, nullptr, nullptr, m2, nullptr));
-      linear(xn, M, D, w.fc1, F, nullptr, ep_bias(w.fc1_b, dc::Activation::GeluTanh, mid, F));
-      linear(mid, M, F, w.fc2, D, h, ep_gated(w.fc2_b, mod + 5 * D, tokens, 6 * D));
-    }
+  const dc::Modulation m1{mod, mod + D, tokens, 6 * D}, m2{mod + 3 * D, mod + 4 * D, tokens, 6 * D};
+  auto adaln = [&](const DitBlockWeights& w) { linear(c, batch, D, w.ada, 6 * D, mod, ep_bias(w.ada_b)); };
+  auto ln1 = [&] { die_if(dc::layer_norm_modulate(h, nullptr, xn, M, D, 1e-6f, nullptr, nullptr, m1, nullptr)); };
+  auto ln2 = [&] { die_if(dc::layer_norm_modulate(h, nullptr, xn, M, D, 1e-6f, nullptr, nullptr, m2, nullptr)); };
+  auto qkv_gemm = [&](const DitBlockWeights& w) {
+    linear(xn, M, D, w.qkv, 3 * D, nullptr, ep_bias(w.qkv_b, dc::Activation::None, qkv, 3 * D));
   };
-  const double per_block_flops = 2.0 * M * D * (3 * D + D + 2 * F) + 4.0 * batch * H * tokens * tokens * Dh +
-                                 2.0 * batch * D * 6 * D;
+  auto attention = [&] { self_attention(qkv, attn, batch, tokens, H, Dh); };
+  auto proj = [&](const DitBlockWeights& w) { linear(attn, M, D, w.proj, D, h, ep_gated(w.proj_b, mod + 2 * D, tokens, 6 * D)); };
+  auto fc1 = [&](const DitBlockWeights& w) {
+    linear(xn, M, D, w.fc1, F, nullptr, ep_bias(w.fc1_b, dc::Activation::GeluTanh, mid, F));
+  };
+  auto fc2 = [&](const DitBlockWeights& w) { linear(mid, M, F, w.fc2, D, h, ep_gated(w.fc2_b, mod + 5 * D, tokens, 6 * D)); };
+  auto block = [&](const DitBlockWeights& w) {
+    adaln(w); ln1(); qkv_gemm(w); attention(); proj(w); ln2(); fc1(w); fc2(w);
+  };
+  auto forward = [&] {
+    for (int l = 0; l < depth; ++l) block(blocks[l]);
+  };
+  const double attn_flops = 4.0 * batch * H * tokens * tokens * Dh;
+  const double per_block_flops = 2.0 * M * D * (3 * D + D + 2 * F) + attn_flops + 2.0 * batch * D * 6 * D;
+  const std::string shape = "dit_xl2 T=" + std::to_string(tokens) + " B=" + std::to_string(batch);
   double ms = time_ms(forward, 3);
-  emit("dit_xl2 T=" + std::to_string(tokens) + " B=" + std::to_string(batch), ms, per_block_flops * depth);
+  emit(shape + suffix, ms, per_block_flops * depth);
+  if (breakdown) {
+    const DitBlockWeights& w = blocks[0];
+    const std::string pre = "breakdown " + shape + suffix + " ";
+    const int it = 20;
+    emit(pre + "adaln_linear", time_ms([&] { adaln(w); }, it), 2.0 * batch * D * 6 * D);
+    emit(pre + "ln_modulate x2", time_ms([&] { ln1(); ln2(); }, it), 0);
+    emit(pre + "qkv", time_ms([&] { qkv_gemm(w); }, it), 2.0 * M * D * 3 * D);
+    emit(pre + "attention", time_ms(attention, it), attn_flops);
+    emit(pre + "proj", time_ms([&] { proj(w); }, it), 2.0 * M * D * D);
+    emit(pre + "fc1", time_ms([&] { fc1(w); }, it), 2.0 * M * D * F);
+    emit(pre + "fc2", time_ms([&] { fc2(w); }, it), 2.0 * M * F * D);
+    emit(pre + "block", time_ms([&] { block(w); }, it), per_block_flops);
+  }
   cudaFree(h); cudaFree(c); cudaFree(mod); cudaFree(xn); cudaFree(qkv); cudaFree(attn); cudaFree(mid);
 }
 
@@ -231,20 +255,23 @@ int main(int argc, char** argv) {
   std::printf("{\"device\": \"%s\", \"sm\": %d%d, \"cublaslt\": %s}\n", prop.name, prop.major, prop.minor,
               dc::have_cublaslt() ? "true" : "false");
 
-  // Peak: the best bf16 GEMM rate of this run (cuBLASLt if present, else ours) is the MFU denominator.
+  std::string dispatch = dc::gemm_backend_info();
+  for (char& ch : dispatch) if (ch == '"' || ch == '\\') ch = '\'';  // keep the line valid JSON
+  std::printf("{\"gemm_dispatch\": \"%s\"}\n", dispatch.c_str());
+
+  // Peak: the best bf16 GEMM rate of this run (cuBLASLt when loaded, and our WMMA kernel) is the MFU denominator.
   const int64_t P = 8192;
   bf16 *a = alloc<bf16>(P * P, 1.f), *w = alloc<bf16>(P * P, 1.f);
   float* y = alloc<float>(P * P);
   const double gemm_flops = 2.0 * P * P * P;
-  double ours = time_ms([&] { linear(a, P, P, w, P, y, dc::Epilogue{}); }, 5);
-  double best = ours;
+  double ours = time_ms([&] { die_if(dc::gemm_bf16_wmma(a, P, P, P, w, P, P, y, P, dc::Epilogue{}, nullptr)); }, 5);
+  double best = ours, lt = 0;
   if (dc::have_cublaslt()) {
-    double lt = time_ms([&] { die_if(dc::gemm_bf16_cublaslt(a, P, P, w, P, y, nullptr, dc::Activation::None, nullptr)); }, 5);
+    lt = time_ms([&] { die_if(dc::gemm_bf16_cublaslt(a, P, P, P, w, P, P, y, P, dc::Epilogue{}, nullptr)); }, 5);
     if (lt < best) best = lt;
-    g_peak_tflops = gemm_flops / (best * 1e-3) / 1e12;
-    emit("gemm_cublaslt 8192^3", lt, gemm_flops);
   }
   g_peak_tflops = gemm_flops / (best * 1e-3) / 1e12;
+  if (lt > 0) emit("gemm_cublaslt 8192^3", lt, gemm_flops);
   emit("gemm_wmma 8192^3", ours, gemm_flops);
   std::printf("{\"peak_bf16_tflops\": %.2f}\n", g_peak_tflops);
   cudaFree(a); cudaFree(w); cudaFree(y);
@@ -262,9 +289,20 @@ int main(int argc, char** argv) {
   for (int64_t tokens : {256, 1024})
     for (int64_t batch : {1, 8, 32}) {
       if (quick && batch > 1) continue;
-      dit_forward_bench(batch, tokens, depth, blocks);
+      const bool breakdown = (tokens == 256 && batch == 32) || (tokens == 1024 && batch == 8);
+      dit_forward_bench(batch, tokens, depth, blocks, "", breakdown);
+      if (breakdown && dc::have_cublaslt()) {  // the same forward on the WMMA kernel: the dispatch's gain
+        dc::set_gemm_backend(dc::GemmBackend::Wmma);
+        dit_forward_bench(batch, tokens, depth, blocks, " wmma", true);
+        dc::set_gemm_backend(dc::GemmBackend::Auto);
+      }
     }
   flux_double_block_bench();
   wan_block_bench();
+  if (dc::have_cublaslt()) {  // which GEMMs fused their epilogue in cuBLASLt ("direct") and which were staged
+    std::string plans = dc::cublaslt_plans();
+    for (char& ch : plans) if (ch == '"' || ch == '\\') ch = '\'';
+    std::printf("{\"cublaslt_plans\": \"%s\"}\n", plans.c_str());
+  }
   return 0;
 }

@@ -46,7 +46,7 @@ Status gemm_bf16(const bf16* x, int64_t m, int64_t k, int64_t lda, const bf16* w
 Status gemm_f32(const float* x, int64_t m, int64_t k, int64_t lda, const float* w, int64_t n, int64_t ldw, float* y, int64_t ldy, const Epilogue& ep, cudaStream_t) {
   return gemm_any(x, m, k, lda, w, n, ldw, y, ldy, ep); }
 bool have_cublaslt() { return false; }
-Status gemm_bf16_cublaslt(const bf16*, int64_t, int64_t, const bf16*, int64_t, float*, const float*, Activation, cudaStream_t) { return unsupported_model("no"); }
+std::string gemm_backend_info() { return "gemm_bf16: the CPU engine's GEMM (emulated)"; }
 static cpu::AttentionArgs to_cpu(const AttentionArgsT<float>& a) {
   cpu::AttentionArgs c; c.batch=a.batch; c.heads=a.heads; c.q_len=a.q_len; c.kv_len=a.kv_len; c.head_dim=a.head_dim;
   c.q=a.q; c.q_batch_stride=a.q_batch_stride; c.q_row_stride=a.q_row_stride; c.k=a.k; c.k_batch_stride=a.k_batch_stride; c.k_row_stride=a.k_row_stride;

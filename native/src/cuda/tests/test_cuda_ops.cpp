@@ -44,67 +44,139 @@ struct GemmCase {
   int64_t m, k, n;
   cpu::Activation act;
   bool bias, gated, bf16_out;
+  bool y_null = false;          // only the bf16 copy is wanted (the DiT's qkv / fc1 pattern)
+  int64_t pad = 0;              // lda = ldw = k + pad, ldy = ldy_bf16 = n + pad (pad entries must stay untouched)
+  bool bias_misaligned = false; // bias pointer 4 bytes past a 16-byte boundary
 };
 
 const char* act_name(cpu::Activation a) {
   return a == cpu::Activation::GeluTanh ? "gelu" : a == cpu::Activation::Silu ? "silu" : "none";
 }
 
-void test_gemm(const GemmCase& c, bool tensor_cores, uint32_t seed) {
+// Which GEMM runs a case: the f32 reference kernel, gemm_bf16 with the WMMA backend forced, gemm_bf16 with the
+// default dispatch (cuBLASLt when loaded and supported), or gemm_bf16_cublaslt itself.
+enum class GemmPath { F32, Wmma, Dispatch, Cublaslt };
+const char* path_name(GemmPath p) {
+  return p == GemmPath::F32 ? "f32" : p == GemmPath::Wmma ? "bf16 wmma" : p == GemmPath::Dispatch ? "bf16 dispatch" : "bf16 cublaslt";
+}
+
+// Row-major [rows, cols] with row stride ld; the pad columns hold `fill`.
+std::vector<float> padded(const std::vector<float>& a, int64_t rows, int64_t cols, int64_t ld, float fill) {
+  std::vector<float> out(rows * ld, fill);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) out[i * ld + j] = a[i * cols + j];
+  return out;
+}
+
+void test_gemm(const GemmCase& c, GemmPath path, uint32_t seed) {
+  const bool tensor_cores = path != GemmPath::F32;
   const int64_t group = c.m > 13 ? 13 : 1, groups = (c.m + group - 1) / group;
+  const int64_t lda = c.k + c.pad, ldy = c.n + c.pad;
   std::vector<float> x = ditto_test::random_vector(c.m * c.k, seed), w = ditto_test::random_vector(c.n * c.k, seed + 1);
-  std::vector<float> bias = ditto_test::random_vector(c.n, seed + 2);
+  std::vector<float> bias = ditto_test::random_vector(c.n + 4, seed + 2);
   std::vector<float> gate = ditto_test::random_vector(groups * c.n, seed + 3);
   std::vector<float> y0 = ditto_test::random_vector(c.m * c.n, seed + 4);
   if (tensor_cores) { x = gpu_test::round_bf16(x); w = gpu_test::round_bf16(w); }
+  const int64_t bias_at = c.bias_misaligned ? 1 : 0;
 
   cpu::Epilogue cep;
-  cep.bias = c.bias ? bias.data() : nullptr;
+  cep.bias = c.bias ? bias.data() + bias_at : nullptr;
   cep.activation = c.act;
   if (c.gated) { cep.gate = gate.data(); cep.gate_row_group = group; cep.gate_stride = c.n; }
   std::vector<float> want = y0;
   cpu::linear_reference(x.data(), c.m, c.k, c.k, w.data(), c.n, want.data(), c.n, cep);
 
-  DeviceBuffer<float> dbias(bias), dgate(gate), dy(y0);
-  DeviceBuffer<dc::bf16> dyb(c.m * c.n);
+  // Device operands with their strides; the pad columns of x / W are garbage the GEMM must not read.
+  std::vector<float> xp = padded(x, c.m, c.k, lda, 7.f), wp = padded(w, c.n, c.k, lda, -5.f);
+  DeviceBuffer<float> dbias(bias), dgate(gate), dy(padded(y0, c.m, c.n, ldy, 3.f));
+  DeviceBuffer<dc::bf16> dyb(c.m * ldy);
+  cudaMemset(dyb.get(), 0, c.m * ldy * sizeof(dc::bf16));
   dc::Epilogue ep;
-  ep.bias = c.bias ? dbias.get() : nullptr;
+  ep.bias = c.bias ? dbias.get() + bias_at : nullptr;
   ep.activation = static_cast<dc::Activation>(int(c.act));
   if (c.gated) { ep.gate = dgate.get(); ep.gate_row_group = group; ep.gate_stride = c.n; }
-  if (c.bf16_out) { ep.y_bf16 = dyb.get(); ep.ldy_bf16 = c.n; }
-  if (tensor_cores) {
-    DeviceBuffer<dc::bf16> dx(gpu_test::to_bf16(x)), dw(gpu_test::to_bf16(w));
-    check_status(dc::gemm_bf16(dx.get(), c.m, c.k, c.k, dw.get(), c.n, c.k, dy.get(), c.n, ep, nullptr));
+  if (c.bf16_out) { ep.y_bf16 = dyb.get(); ep.ldy_bf16 = ldy; }
+  float* y = c.y_null ? nullptr : dy.get();
+  char name[200];
+  std::snprintf(name, sizeof name, "gemm_%s m=%ld k=%ld n=%ld %s%s%s%s%s%s", path_name(path), long(c.m), long(c.k),
+                long(c.n), act_name(c.act), c.bias ? (c.bias_misaligned ? "+bias(unaligned)" : "+bias") : "",
+                c.gated ? "+gate" : "", c.bf16_out ? "+bf16" : "", c.y_null ? " y=null" : "",
+                c.pad ? (" pad=" + std::to_string(c.pad)).c_str() : "");
+  Status st;
+  if (!tensor_cores) {
+    DeviceBuffer<float> dx(xp), dw(wp);
+    st = dc::gemm_f32(dx.get(), c.m, c.k, lda, dw.get(), c.n, lda, y, ldy, ep, nullptr);
   } else {
-    DeviceBuffer<float> dx(x), dw(w);
-    check_status(dc::gemm_f32(dx.get(), c.m, c.k, c.k, dw.get(), c.n, c.k, dy.get(), c.n, ep, nullptr));
+    DeviceBuffer<dc::bf16> dx(gpu_test::to_bf16(xp)), dw(gpu_test::to_bf16(wp));
+    if (path == GemmPath::Cublaslt) {
+      st = dc::gemm_bf16_cublaslt(dx.get(), c.m, c.k, lda, dw.get(), c.n, lda, y, ldy, ep, nullptr);
+    } else {
+      const dc::GemmBackend initial = dc::gemm_backend();
+      if (path == GemmPath::Wmma) dc::set_gemm_backend(dc::GemmBackend::Wmma);
+      st = dc::gemm_bf16(dx.get(), c.m, c.k, lda, dw.get(), c.n, lda, y, ldy, ep, nullptr);
+      dc::set_gemm_backend(initial);
+    }
   }
-  char name[160];
-  std::snprintf(name, sizeof name, "gemm_%s m=%ld k=%ld n=%ld %s%s%s", tensor_cores ? "bf16" : "f32", long(c.m),
-                long(c.k), long(c.n), act_name(c.act), c.bias ? "+bias" : "", c.gated ? "+gate" : "");
-  const double tol = tensor_cores ? 2e-3 : 1e-4;
-  report(name, dy.download(), want, tol * std::sqrt(double(c.k)) / 4, tol);
-  if (c.bf16_out) report(std::string(name) + " (bf16 out)", gpu_test::from_bf16(dyb.download()), want, 1e-2, 1.0 / 128);
-}
-
-void test_cublaslt(uint32_t seed) {
-  if (!dc::have_cublaslt()) {
-    std::printf("  %-58s (backend built without cuBLASLt)\n", "gemm_cublaslt");
+  // gemm_bf16_cublaslt, and the dispatch under DITTO_CUDA_GEMM=cublaslt (no fallback), refuse what cuBLASLt cannot run.
+  const bool lt_only = path == GemmPath::Cublaslt ||
+                       (path == GemmPath::Dispatch && dc::gemm_backend() == dc::GemmBackend::Cublaslt);
+  if (lt_only && (!dc::have_cublaslt() || lda % 8 != 0)) {
+    // Refused, with the reason, and never partly run (the dispatch then takes WMMA: the Dispatch rows).
+    const std::string expect = !dc::have_cublaslt()
+                                   ? "gemm_cublaslt: " + dc::cublaslt_describe()
+                                   : "gemm_cublaslt: x and W need 16-byte aligned rows (lda=" + std::to_string(lda) +
+                                         ", ldw=" + std::to_string(lda) + ")";
+    const bool ok = st.code() == StatusCode::kUnsupportedModel && st.message() == expect;
+    std::printf("  %-58s refused: %s  %s\n", name, st.message().c_str(), ok ? "OK" : ("FAIL, expected: " + expect).c_str());
+    CHECK(ok);
+    ++cases_run;
     return;
   }
-  const int64_t m = 200, k = 96, n = 136;
-  std::vector<float> x = gpu_test::round_bf16(ditto_test::random_vector(m * k, seed));
-  std::vector<float> w = gpu_test::round_bf16(ditto_test::random_vector(n * k, seed + 1));
-  std::vector<float> bias = ditto_test::random_vector(n, seed + 2), want(m * n);
-  cpu::Epilogue cep;
-  cep.bias = bias.data();
-  cep.activation = cpu::Activation::GeluTanh;
-  cpu::linear_reference(x.data(), m, k, k, w.data(), n, want.data(), n, cep);
+  check_status(st);
+  const double tol = tensor_cores ? 2e-3 : 1e-4;
+  std::vector<float> want_y = padded(want, c.m, c.n, ldy, 3.f);
+  if (c.y_null) want_y = padded(y0, c.m, c.n, ldy, 3.f);  // y untouched
+  report(name, dy.download(), want_y, tol * std::sqrt(double(c.k)) / 4, tol);
+  if (c.bf16_out) {
+    report(std::string(name) + " (bf16 out)", gpu_test::from_bf16(dyb.download()), padded(want, c.m, c.n, ldy, 0.f),
+           1e-2, 1.0 / 128);
+  }
+}
+
+// cuBLASLt's GELU epilogue must be the tanh approximation of the Epilogue contract (GELU-tanh), not erf-GELU: an
+// identity GEMM (y = x exactly) over pre-activations in [-4, 4) where the two differ by up to 4.7e-4, and the
+// result must be closer to tanh-GELU than to erf-GELU (mean over the points where they differ by > 1e-4).
+void test_cublaslt_gelu_flavour() {
+  if (!dc::have_cublaslt()) {
+    std::printf("  %-58s (%s)\n", "gemm_cublaslt gelu flavour", dc::cublaslt_describe().c_str());
+    return;
+  }
+  const int64_t m = 16, k = 16, n = 16;
+  std::vector<float> x(m * k), w(n * k, 0.f);
+  for (int64_t i = 0; i < m * k; ++i) x[i] = -4.f + 0.03125f * float(i);  // exact in bf16
+  for (int64_t j = 0; j < n; ++j) w[j * k + j] = 1.f;
   DeviceBuffer<dc::bf16> dx(gpu_test::to_bf16(x)), dw(gpu_test::to_bf16(w));
-  DeviceBuffer<float> dbias(bias), dy(m * n);
-  check_status(dc::gemm_bf16_cublaslt(dx.get(), m, k, dw.get(), n, dy.get(), dbias.get(), dc::Activation::GeluTanh,
-                                      nullptr));
-  report("gemm_cublaslt m=200 k=96 n=136 gelu+bias", dy.download(), want, 2e-3, 2e-3);
+  DeviceBuffer<float> dy(m * n);
+  dc::Epilogue ep;
+  ep.activation = dc::Activation::GeluTanh;
+  check_status(dc::gemm_bf16_cublaslt(dx.get(), m, k, k, dw.get(), n, k, dy.get(), n, ep, nullptr));
+  std::vector<float> got = dy.download();
+  double to_tanh = 0, to_erf = 0;
+  int points = 0;
+  for (int64_t i = 0; i < m * n; ++i) {
+    const double v = x[i];
+    const double gt = 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    const double ge = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    if (std::fabs(gt - ge) < 1e-4) continue;
+    to_tanh += std::fabs(got[i] - gt);
+    to_erf += std::fabs(got[i] - ge);
+    ++points;
+  }
+  const bool ok = points > 0 && to_tanh < to_erf;
+  std::printf("  %-58s mean|diff| to tanh-GELU %.3g, to erf-GELU %.3g over %d points  %s\n",
+              "gemm_cublaslt gelu flavour", to_tanh / points, to_erf / points, points, ok ? "OK" : "FAIL");
+  CHECK(ok);
+  ++cases_run;
 }
 
 // Self-attention from a fused qkv buffer [B, T, 3, H, Dh] (or cross-attention with separate q and kv).
@@ -321,10 +393,30 @@ int main() {
       {200, 96, 136, cpu::Activation::None, true, true, true},
       {257, 1152, 130, cpu::Activation::GeluTanh, true, false, false},
       {1, 8, 1, cpu::Activation::None, false, false, false},
+      // 16-byte aligned operands (what cuBLASLt takes), one per epilogue combination and output layout.
+      {37, 56, 29, cpu::Activation::None, false, false, false},                  // f32 y, odd ldy
+      {64, 40, 48, cpu::Activation::GeluTanh, false, false, false},              // GELU alone, f32 y
+      {37, 64, 32, cpu::Activation::None, true, false, false},                   // bias, f32 y
+      {200, 96, 136, cpu::Activation::None, true, false, true, true},            // qkv: bias -> bf16 only
+      {200, 96, 136, cpu::Activation::GeluTanh, true, false, true, true},        // fc1: bias+GELU -> bf16 only
+      {130, 72, 259, cpu::Activation::GeluTanh, true, false, true, true},        // bf16 only, odd ld
+      {100, 1152, 1152, cpu::Activation::None, true, true, false, false, 8},     // proj / fc2: gated residual, strided
+      {130, 67, 259, cpu::Activation::Silu, true, true, true, false, 5},         // k odd (lda 72), SiLU, gate, both outs
+      {77, 48, 64, cpu::Activation::GeluTanh, true, false, false, false, 0, true},  // bias not 16-byte aligned
+      {3, 16, 8, cpu::Activation::None, true, false, true, false, 8},            // y and bf16 copy, strided
+      {53, 24, 40, cpu::Activation::None, false, false, false, false, 3},        // lda 27: refused by cuBLASLt
   };
-  for (bool tc : {false, true})
-    for (const GemmCase& c : gemm_cases) test_gemm(c, tc, seed += 10);
-  test_cublaslt(seed += 10);
+  // DITTO_CUDA_GEMM=wmma (e.g. to sanitize only our kernels) leaves cuBLASLt out entirely, its own cases included.
+  const bool lt_cases = dc::gemm_backend() != dc::GemmBackend::Wmma;
+  for (GemmPath path : {GemmPath::F32, GemmPath::Wmma, GemmPath::Dispatch, GemmPath::Cublaslt}) {
+    if (path == GemmPath::Cublaslt && !lt_cases) {
+      std::printf("  gemm_bf16 cublaslt cases skipped (DITTO_CUDA_GEMM=wmma)\n");
+      continue;
+    }
+    for (const GemmCase& c : gemm_cases) test_gemm(c, path, seed += 10);
+  }
+  if (lt_cases) test_cublaslt_gelu_flavour();
+  std::printf("  %s\n", dc::gemm_backend_info().c_str());
   for (bool tc : {false, true}) {
     test_attention(2, 3, 77, 77, 72, false, tc, seed += 10);   // DiT-XL head dim (padded to 80 on tensor cores)
     test_attention(1, 2, 33, 130, 64, true, tc, seed += 10);   // cross-attention with a key mask

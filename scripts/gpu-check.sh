@@ -46,7 +46,11 @@ if [[ "${1:-}" == "--stage" ]]; then
   # The API parts: the addon (prebuilds/) and dist/ as built here, the backend built here by the same compiler, Node.
   [[ -f prebuilds/linux-x64/ditto-dit.napi.node && -f dist/index.js ]] || { echo "gpu-check: run npm run build first"; exit 1; }
   rm -rf .gpu-stage && mkdir -p .gpu-stage || exit 1
-  DITTO_CUDA_ARCHS="${DITTO_CUDA_ARCHS:-90a}" scripts/build-cuda.sh build-cuda || exit 1
+  # cuBLASLt's header (the nvidia-cublas wheel's nvidia/cu13/include: `python3 -m pip download nvidia-cublas`), when
+  # given as DITTO_CUBLASLT_INCLUDE, compiles the run-time cuBLASLt dispatch in; without it the backend is WMMA-only.
+  DITTO_CUDA_ARCHS="${DITTO_CUDA_ARCHS:-90a}" \
+    DITTO_CUDA_CMAKE_ARGS="${DITTO_CUDA_CMAKE_ARGS:-}${DITTO_CUBLASLT_INCLUDE:+ -DDITTO_CUBLASLT_INCLUDE=$DITTO_CUBLASLT_INCLUDE}" \
+    scripts/build-cuda.sh build-cuda || exit 1
   [[ -f build-cuda/libditto_cuda.so ]] || { echo "gpu-check: no nvcc here, so no libditto_cuda.so to stage"; exit 1; }
   cp build-cuda/libditto_cuda.so .gpu-stage/ || exit 1
   # The GPU test and benchmark binaries, built here too (same compiler, cudart static), so the device call spends
@@ -132,14 +136,16 @@ nvcc --version > "$OUT/nvcc.txt" 2>&1 || true
 CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
 ARCHS="80;90a"
 [[ -n "$CAP" && "$CAP" != "80" && "$CAP" != "90" ]] && ARCHS="80;90a;${CAP}"
-CUBLAS_ROOT=$(python3 -c "import nvidia.cublas as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+# cuBLASLt (loaded at run time by libditto_cuda.so, docs/cuda.md "bf16 GEMM dispatch"): PyTorch's wheel, in the
+# nvidia/cublas layout or, since CUDA 13 wheels, nvidia/cu13 (both hold include/ and lib/).
+CUBLAS_ROOT=$(python3 -c "import nvidia.cublas as m; print(list(m.__path__)[0])" 2>/dev/null ||
+  python3 -c "import nvidia.cu13 as m; print(list(m.__path__)[0])" 2>/dev/null || true)
+if [[ -z "${DITTO_CUBLASLT_LIB:-}" && -n "$CUBLAS_ROOT" ]]; then
+  lt=$(ls "$CUBLAS_ROOT"/lib/libcublasLt.so.* 2>/dev/null | head -1)
+  [[ -n "$lt" ]] && export DITTO_CUBLASLT_LIB="$lt"
+fi
 TORCH_LIB=$(python3 -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))" 2>/dev/null || true)
 export LD_LIBRARY_PATH="${CUBLAS_ROOT:+$CUBLAS_ROOT/lib:}${LD_LIBRARY_PATH:-}"
-# Wheels ship libcublasLt.so.N without the unversioned dev symlink; give CMake one to find.
-if [[ -n "$CUBLAS_ROOT" && ! -e "$CUBLAS_ROOT/lib/libcublasLt.so" ]]; then
-  mkdir -p "$OUT/.cublas-link" && ln -sf "$(ls "$CUBLAS_ROOT"/lib/libcublasLt.so.* | head -1)" "$OUT/.cublas-link/libcublasLt.so" || true
-  CUBLAS_LINK_DIR="$OUT/.cublas-link"
-fi
 # Prebuilt binaries from --stage: used when this call neither configures nor builds (--parts without them).
 if [[ -f .gpu-stage/build-cuda.tar.xz && -f .gpu-stage/root.txt ]] && ! want configure && ! want build && ! (( DRY_RUN )); then
   BUILD=build-cuda
@@ -150,8 +156,7 @@ GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
 [[ -f "$BUILD/CMakeCache.txt" ]] && GEN=()  # keep the generator of an existing build dir
 
 part configure 120 cmake -S native -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DDITTO_CUDA=ON \
-  "-DDITTO_CUDA_ARCHS=$ARCHS" -DDITTO_CUDA_PTXAS_VERBOSE=ON ${CUBLAS_ROOT:+-DDITTO_CUBLAS_ROOT=$CUBLAS_ROOT} \
-  ${CUBLAS_LINK_DIR:+-DDITTO_CUBLASLT_LIB=$CUBLAS_LINK_DIR/libcublasLt.so}
+  "-DDITTO_CUDA_ARCHS=$ARCHS" -DDITTO_CUDA_PTXAS_VERBOSE=ON ${CUBLAS_ROOT:+-DDITTO_CUBLAS_ROOT=$CUBLAS_ROOT}
 part build 240 cmake --build "$BUILD" -j"$JOBS"
 grep -E "ptxas info|spill" "$OUT/build.log" > "$OUT/ptxas.txt" 2>/dev/null || true
 

@@ -10,13 +10,14 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 
 import { readSafetensors, toFloat32Array, writeSafetensors } from "../../src/io/safetensors.js";
 import { loadModel, type Model } from "../../src/model.js";
 import { batchNoiseTensor } from "../../src/noise/index.js";
 import { LatentPipeline } from "../../src/pipeline/latent.js";
 import { createScheduler } from "../../src/schedulers/index.js";
+import { Session } from "../../src/session.js";
 import type { Scheduler } from "../../src/schedulers/types.js";
 import { Tensor } from "../../src/tensor.js";
 import { GOLDEN, REPO_ROOT } from "../shared-paths.js";
@@ -62,7 +63,7 @@ function firstChannels(x: Float32Array, shape: readonly number[], c: number): Te
  * and the scheduler's step. `g` undefined: the conditional forward alone.
  */
 async function referenceRun(
-  model: Model, scheduler: Scheduler, shape: number[], steps: number, cond: Record<string, Tensor>, neg: Record<string, Tensor> | undefined, g: number | undefined,
+  model: Model, scheduler: Scheduler, shape: number[], steps: number, cond: Record<string, Tensor> | number[], neg: Record<string, Tensor> | number[] | undefined, g: number | undefined,
 ): Promise<Tensor> {
   const batch = shape[0]!;
   let x = await batchNoiseTensor("philox", Array.from({ length: batch }, (_, k) => k), shape.slice(1));
@@ -145,6 +146,22 @@ for (const c of CASES) {
   });
 }
 
+describe.skipIf(!has("dit-official"))("DiT (labels) in the latent pipeline", () => {
+  it("guidanceScale without negative uses the null class: equal to the hand-built reference with null labels (1e-5)", async () => {
+    using pipe = await LatentPipeline.load(path.join(GOLDEN, "dit-official"), { threads: 2 });
+    const nullClass = Number(pipe.model.config.numClasses);
+    const size = { height: 128, width: 128, steps: 2 };
+    const guided = await pipe.generate({ conditions: [3, 10], guidanceScale: 4, ...size });
+    expect(guided.latents.shape).toEqual([2, 4, 16, 16]);
+    const explicit = await pipe.generate({ conditions: [3, 10], negative: [nullClass, nullClass], guidanceScale: 4, ...size });
+    expect(explicit.latents.toFloat32Array()).toEqual(guided.latents.toFloat32Array());
+    const reference = await referenceRun(pipe.model, createScheduler("dit-ddim"), [2, 4, 16, 16], 2, [3, 10], [nullClass, nullClass], 4);
+    expect(maxAbsDiff(guided.latents, reference)).toBeLessThan(1e-5);
+    const unguided = await pipe.generate({ conditions: [3, 10], ...size });
+    expect(maxAbsDiff(guided.latents, unguided.latents)).toBeGreaterThan(1e-4);
+  });
+});
+
 describe.skipIf(!has("sd3"))("SD3: guidance methods and refusals", () => {
   const conditions = () => CASES[0]!.conditions();
   const negative = () => CASES[0]!.negative();
@@ -152,7 +169,11 @@ describe.skipIf(!has("sd3"))("SD3: guidance methods and refusals", () => {
 
   it("guidance 'cfg:scale=4.5' equals guidanceScale 4.5 bit for bit; apg and cfgZeroStar run and differ from CFG", async () => {
     using pipe = await LatentPipeline.load(path.join(GOLDEN, "sd3"), { threads: 2 });
+    // One session step per sampling step, both branches in it (conditional first).
+    const spy = vi.spyOn(Session.prototype, "step");
     const cfg = await pipe.generate({ conditions: conditions(), negative: negative(), guidanceScale: 4.5, ...size });
+    expect(spy.mock.calls.map((call) => call[2].branches.map((b) => b.key))).toEqual([["cond", "uncond"], ["cond", "uncond"]]);
+    spy.mockRestore();
     const spec = await pipe.generate({ conditions: conditions(), negative: negative(), guidance: "cfg:scale=4.5", ...size });
     expect(spec.latents.toFloat32Array()).toEqual(cfg.latents.toFloat32Array());
     for (const method of ["apg:cfgScale=4.5", "cfgZeroStar:cfgScale=4.5"]) {

@@ -9,6 +9,7 @@
 import { rangeError, typeError } from "../errors.js";
 import { ClassifierFreeGuidance } from "../guidance/cfg.js";
 import type { GuidanceStep, Guider } from "../guidance/guider.js";
+import { GuidanceInterval } from "../guidance/interval.js";
 import { guiderFrom } from "../guidance/policy.js";
 import type { ModelInfo } from "../modelInputs.js";
 import type { PolicySpec } from "../policySpec.js";
@@ -61,8 +62,9 @@ export function latentGuidance(info: ModelInfo, options: LatentGuidanceOptions, 
     throw new TypeError(`Expected an object of negative condition tensors (${names}: the unconditional branch, e.g. the empty prompt's embeddings) for options.negative with ${guidanceScale !== undefined ? "options.guidanceScale" : "options.guidance"} but received undefined`);
   }
   const guider = guidance !== undefined ? guiderFrom(guidance) : new ClassifierFreeGuidance({ scale: guidanceScale! });
-  if (!flow && guider.kind !== "cfg") {
-    throw new RangeError(`Guidance method "${guider.kind}" does not apply to the ${family} latent pipeline: the model predicts ε, the method works on flow velocities and σ (use cfg)`);
+  // Plain CFG only on ε families: the interval's σ and APG / CFG-Zero*'s velocities are flow quantities.
+  if (!flow && !(guider instanceof ClassifierFreeGuidance)) {
+    throw new RangeError(`Guidance method "${guider instanceof GuidanceInterval ? "interval" : guider.kind}" does not apply to the ${family} latent pipeline: the model predicts ε, the method works on flow velocities and σ (use cfg)`);
   }
   return { guider };
 }

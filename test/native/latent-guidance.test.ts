@@ -176,6 +176,12 @@ describe.skipIf(!has("sd3"))("SD3: guidance methods and refusals", () => {
     spy.mockRestore();
     const spec = await pipe.generate({ conditions: conditions(), negative: negative(), guidance: "cfg:scale=4.5", ...size });
     expect(spec.latents.toFloat32Array()).toEqual(cfg.latents.toFloat32Array());
+    // The guidance interval on the flow σ of the steps: (0, 1] holds every step; (0, 0.5] not the first (σ = 1).
+    const all = await pipe.generate({ conditions: conditions(), negative: negative(), guidance: "interval:scale=4.5,sigmaLo=0,sigmaHi=1", ...size });
+    expect(all.latents.toFloat32Array()).toEqual(cfg.latents.toFloat32Array());
+    const none = await pipe.generate({ conditions: conditions(), negative: negative(), guidance: "interval:scale=4.5,sigmaLo=0,sigmaHi=0.5", ...size, steps: 1 });
+    const unguided = await pipe.generate({ conditions: conditions(), ...size, steps: 1 });
+    expect(none.latents.toFloat32Array()).toEqual(unguided.latents.toFloat32Array());
     for (const method of ["apg:cfgScale=4.5", "cfgZeroStar:cfgScale=4.5"]) {
       const out = await pipe.generate({ conditions: conditions(), negative: negative(), guidance: method, ...size });
       expect(out.latents.shape, method).toEqual(cfg.latents.shape);
@@ -216,6 +222,8 @@ describe.skipIf(!has("pixart"))("PixArt: refusals", () => {
     const size = { height: 64, width: 64, steps: 1 };
     await expect(pipe.generate({ conditions, negative: { encoderHiddenStates }, guidance: "apg:cfgScale=4", ...size })).rejects.toThrow(new RangeError(
       'Guidance method "apg" does not apply to the pixart latent pipeline: the model predicts ε, the method works on flow velocities and σ (use cfg)'));
+    await expect(pipe.generate({ conditions, negative: { encoderHiddenStates }, guidance: "interval:scale=4,sigmaHi=0.5", ...size })).rejects.toThrow(
+      'Guidance method "interval" does not apply to the pixart latent pipeline');
     await expect(pipe.generate({ conditions, negative: { encoderHiddenStates, encoderAttentionMask }, guidanceScale: 4, ...size })).rejects.toThrow(new TypeError(
       'Unknown condition "encoderAttentionMask" in options.negative: options.conditions holds encoderHiddenStates (the negative conditions take the same names)'));
   });

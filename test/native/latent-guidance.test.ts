@@ -190,6 +190,16 @@ describe.skipIf(!has("sd3"))("SD3: guidance methods and refusals", () => {
     }
   });
 
+  it("an abort during a guided generation rejects with ERR_ABORTED and leaves the pipeline usable", async () => {
+    using pipe = await LatentPipeline.load(path.join(GOLDEN, "sd3"), { threads: 2 });
+    const first = await pipe.generate({ conditions: conditions(), negative: negative(), guidanceScale: 4.5, ...size });
+    const controller = new AbortController();
+    await expect(pipe.generate({ conditions: conditions(), negative: negative(), guidanceScale: 4.5, ...size, signal: controller.signal, onStep: () => controller.abort() }))
+      .rejects.toMatchObject({ code: "ERR_ABORTED" });
+    const again = await pipe.generate({ conditions: conditions(), negative: negative(), guidanceScale: 4.5, ...size });
+    expect(again.latents.toFloat32Array()).toEqual(first.latents.toFloat32Array());
+  });
+
   it("refuses guidance without negative conditions, mismatched negatives and methods it cannot run", async () => {
     using pipe = await LatentPipeline.load(path.join(GOLDEN, "sd3"), { threads: 2 });
     const pos = conditions();

@@ -48,7 +48,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   const latentDir = stringOption(args, "model");
   const isDir = (p: string) => statIfExists(p)?.isDirectory() === true;
   const notClassLabel = latentDir !== undefined && isDir(latentDir) && statIfExists(path.join(latentDir, "dit.json")) === undefined;
-  if (args.options.has("embeddings") || args.options.has("vae") || notClassLabel || (latentDir !== undefined && isDir(path.join(latentDir, "vae")))) {
+  if (args.options.has("embeddings") || args.options.has("negative-embeddings") || args.options.has("vae") || notClassLabel || (latentDir !== undefined && isDir(path.join(latentDir, "vae")))) {
     return runGenerateLatent(args, folderOption(args, "model", defaultModelDir()));
   }
   // Every option is checked here, before the model loads.

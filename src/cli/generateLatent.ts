@@ -2,7 +2,11 @@
 // DIR/transformer) plus a VAE (DIR/vae or --vae DIR), conditions from --embeddings FILE (a .safetensors holding the
 // condition tensors by their model.info.conditions names, e.g. encoderHiddenStates; DiT: an integer `labels`).
 //   ditto generate --model DIR --embeddings prompt.safetensors [--vae DIR] [--height H --width W] [--frames F]
-//                  [--steps S] [--seed N] [--threads T] [--dtype f32|bf16] [--out x.png | clip.webp] [--json]
+//                  [--negative-embeddings FILE --cfg G | --guidance SPEC] [--steps S] [--seed N] [--threads T]
+//                  [--dtype f32|bf16] [--out x.png | clip.webp] [--json]
+// Classifier-free guidance (src/pipeline/latentGuidance.ts): --negative-embeddings holds the unconditional branch's
+// conditions under the same names and shapes, --cfg G its scale (Flux-dev: the guidance embedding, no negative),
+// --guidance SPEC a guidance method (with --cfg: its CFG scale), as `ditto generate` for class labels.
 // Images are saved as --out (several: <stem>-k.<ext>); video clips as an animated WebP plus a PNG sequence in
 // <stem>-frames/ (several samples: <stem>-k.webp and <stem>-k-frames/); without a VAE the final latents go to
 // --out as a .safetensors holding "latents".
@@ -13,19 +17,21 @@ import { readSafetensors, toFloat32Array, toNumberArray, writeSafetensors } from
 import { saveVideo } from "../images/video.js";
 import { LatentPipeline, type LatentConditions } from "../pipeline/latent.js";
 import { Tensor } from "../tensor.js";
-import { choiceOption, intOption, outputFileOption, rejectPositionals, rejectUnknownOptions, stringOption, threadsOption, UsageError, type ParsedArgs } from "./args.js";
+import { guidanceChoice } from "./guidanceOption.js";
+import { choiceOption, intOption, numberOption, outputFileOption, rejectPositionals, rejectUnknownOptions, stringOption, threadsOption, UsageError, type ParsedArgs } from "./args.js";
 import { IMAGE_EXTENSIONS } from "./generate.js";
 import { createProgress } from "./progress.js";
 
 export const GENERATE_LATENT_USAGE = `Usage: ditto generate --model DIR [--embeddings FILE] [--vae DIR] [--height H] [--width W] [--frames F]
+                      [--negative-embeddings FILE] [--cfg G] [--guidance SPEC]
                       [--n K] [--steps S] [--seed N] [--threads T] [--dtype f32|bf16] [--out FILE] [--json]`;
 
-function readEmbeddings(file: string): LatentConditions {
+function readEmbeddings(file: string, option: string): LatentConditions {
   let content;
   try {
     content = readSafetensors(file);
   } catch (e) {
-    throw new UsageError(`--embeddings: ${(e as Error).message}`);
+    throw new UsageError(`--${option}: ${(e as Error).message}`);
   }
   const labels = content.tensors.get("labels");
   if (labels && content.tensors.size === 1) return toNumberArray(labels);
@@ -35,10 +41,17 @@ function readEmbeddings(file: string): LatentConditions {
 }
 
 export async function runGenerateLatent(args: ParsedArgs, modelDir: string): Promise<number> {
-  rejectUnknownOptions(args, ["model", "embeddings", "vae", "height", "width", "frames", "n", "steps", "seed", "threads", "dtype", "out", "json"], GENERATE_LATENT_USAGE);
+  rejectUnknownOptions(args, ["model", "embeddings", "negative-embeddings", "cfg", "guidance", "vae", "height", "width", "frames", "n", "steps", "seed", "threads", "dtype", "out", "json"], GENERATE_LATENT_USAGE);
   rejectPositionals(args, GENERATE_LATENT_USAGE);
   const embeddings = stringOption(args, "embeddings");
-  const conditions = embeddings === undefined ? undefined : readEmbeddings(embeddings);
+  const conditions = embeddings === undefined ? undefined : readEmbeddings(embeddings, "embeddings");
+  const negativeFile = stringOption(args, "negative-embeddings");
+  const negative = negativeFile === undefined ? undefined : readEmbeddings(negativeFile, "negative-embeddings");
+  const cfg = numberOption(args, "cfg");
+  const guidanceSpec = stringOption(args, "guidance");
+  // --guidance SPEC with --cfg G: G is the method's CFG scale (withCfgScale), as for class labels.
+  const guidance = guidanceSpec === undefined ? undefined : guidanceChoice(guidanceSpec, cfg, Number.NaN).guider;
+  const guidanceScale = guidance === undefined ? cfg : undefined;
   const height = intOption(args, "height", { min: 1, max: 16384 });
   const width = intOption(args, "width", { min: 1, max: 16384 });
   const frames = intOption(args, "frames", { min: 1, max: 1024 });
@@ -62,7 +75,7 @@ export async function runGenerateLatent(args: ParsedArgs, modelDir: string): Pro
   try {
     progress.start(steps ?? 28, stepsLabel);
     result = await pipe.generate({
-      conditions, batch, steps, seed, height, width, frames,
+      conditions, batch, steps, seed, height, width, frames, guidanceScale, negative, guidance,
       onStep: (e) => progress.update(e.step),
       onFrame: (e) => {
         if (!decoding) {

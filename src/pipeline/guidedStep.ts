@@ -4,12 +4,29 @@
 // per model per step, so equal plans batch and shared prefixes are computed once — with their outputs returned;
 // then the combination (combineBranches' float order when linear, the method's function otherwise — its Tensor form
 // when the latents are on a GPU and the method has one) gives the model output that the scheduler steps with.
-// Sessions live for one generation (dispose() frees them, and Tensors a method kept in its memory).
+// Sessions live for one generation (dispose() frees them, and Tensors a method kept in its memory). The latent
+// pipeline (latent.ts) runs every step here: a branch's condition picks its inputs — the class labels / null labels
+// of a DiT, or the positive / negative condition tensors of a text family (`BranchInputs`).
 import type { Model } from "../model.js";
 import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type NonlinearCombination } from "../guidance/guider.js";
 import type { BlockPlan } from "../plan.js";
 import type { Session, SessionBlockAction } from "../session.js";
 import { Tensor } from "../tensor.js";
+
+/** What a branch of each condition feeds the model: labels (label-conditioned models) or condition tensors. */
+export type BranchInput = { labels: Int32Array } | { conditions: Readonly<Record<string, Tensor>> };
+
+/** The inputs of the branches by their condition: "class" (the sample's own) and "null" (unconditional). */
+export interface BranchInputs {
+  readonly class: BranchInput;
+  /** Undefined where no unconditional input exists (a branch that needs it is refused). */
+  readonly null: BranchInput | undefined;
+}
+
+/** The class-label pipeline's inputs: the labels and the null labels. */
+export function labelInputs(labels: Int32Array, nullLabels: Int32Array): BranchInputs {
+  return { class: { labels }, null: { labels: nullLabels } };
+}
 
 export interface BranchRunOutput {
   /** The combined model output (the caller disposes it). */
@@ -30,9 +47,9 @@ export class GuidedStepRunner {
 
   async run(
     branches: readonly GuidanceBranch[], combination: GuidanceCombination | NonlinearCombination, step: GuidanceStep,
-    x: Tensor, labels: Int32Array, nullLabels: Int32Array, signal: AbortSignal | undefined,
+    x: Tensor, inputs: BranchInputs, signal: AbortSignal | undefined,
   ): Promise<BranchRunOutput> {
-    const batch = labels.length;
+    const batch = x.shape[0]!;
     const outputs: (Tensor | undefined)[] = new Array(branches.length);
     let macs = 0;
     try {
@@ -49,7 +66,7 @@ export class GuidedStepRunner {
         const result = await session.step(x, new Float32Array(batch).fill(step.t), {
           branches: indices.map((i) => ({
             key: branches[i]!.name,
-            labels: branches[i]!.condition === "null" ? nullLabels : labels,
+            ...branchInput(inputs, branches[i]!),
             ...planActions(branches[i]!.plan, depth),
           })),
           returnBranchOutputs: true,
@@ -92,6 +109,13 @@ export class GuidedStepRunner {
     this.#sessions.clear();
     for (const value of Object.values(this.memory)) if (value instanceof Tensor) value.dispose();
   }
+}
+
+/** The inputs of one branch (RangeError when it needs an unconditional input that does not exist). */
+function branchInput(inputs: BranchInputs, branch: GuidanceBranch): BranchInput {
+  if (branch.condition !== "null") return inputs.class;
+  if (!inputs.null) throw new RangeError(`Expected unconditional inputs for the guidance branch "${branch.name}" but received none`);
+  return inputs.null;
 }
 
 /** A Guider plan as the session's per-block actions (nothing for COMPUTE_ALL: every block computes). */

@@ -9,6 +9,9 @@
 //            model gets σ (it multiplies by 1000 itself), latents packed 2×2 into tokens;  wan → UniPC (flow, shift 3).
 // Conditions: DiT labels, or the named tensors of model.info.conditions (e.g. encoderHiddenStates) as the caller
 // produced them with the model's own text encoder; Flux's txtIds / imgIds (and guidance 3.5) are filled in when absent.
+// Guidance (latentGuidance.ts): `guidanceScale` + `negative` (the unconditional branch's conditions) or a `guidance`
+// method; every step is the label pipeline's guided step (guidedStep.ts: one session step, the branches batched, the
+// Guider's combination), unguided = CFG at scale 1 (the conditional branch alone).
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
@@ -22,6 +25,10 @@ import { createGlyphReferenceScheduler, createScheduler, fluxMu } from "../sched
 import type { Scheduler } from "../schedulers/types.js";
 import { Tensor } from "../tensor.js";
 import { loadVae, type Vae } from "../vae.js";
+import type { GuidanceStep, Guider } from "../guidance/guider.js";
+import type { PolicySpec } from "../policySpec.js";
+import { GuidedStepRunner, type BranchInput } from "./guidedStep.js";
+import { checkLatentGuider, checkNegative, latentGuidance } from "./latentGuidance.js";
 
 export interface LatentPipelineLoadOptions {
   /** The VAE folder (default: `<model>/vae` when that folder exists, else none: latents only), or a loaded Vae (the
@@ -60,6 +67,15 @@ export interface LatentGenerateOptions {
   width?: number;
   /** Latent frames of a video model (default 1; Wan2.1's 81 pixel frames are 21 latent frames). */
   frames?: number;
+  /** Classifier-free guidance scale g: v_u + g(v_c − v_u) with `negative` as the unconditional branch (Flux-dev: the
+   * value of its guidance embedding instead; default unguided, Flux-dev 3.5). */
+  guidanceScale?: number;
+  /** The unconditional branch's conditions: the same names and shapes as `conditions` (e.g. the empty or negative
+   * prompt's embeddings); required with guidanceScale / guidance except for DiT labels (default: the null class). */
+  negative?: LatentConditions;
+  /** A guidance method (a Guider, SPEC string or policy object, docs/guidance.md) instead of guidanceScale; methods
+   * whose branches change blocks or use a second model are refused, and ε-predicting families take cfg only. */
+  guidance?: Guider | PolicySpec | string;
   /** Replaces the family's scheduler. */
   scheduler?: Scheduler;
   signal?: AbortSignal;
@@ -90,18 +106,21 @@ function modelInfo(model: Model): ModelInfo {
   return model.info;
 }
 
-function defaultScheduler(family: string, model: Model): { scheduler: Scheduler; timestepScale: number } {
+/** The family's sampler, its timestep scale and whether its model predicts a flow velocity (else ε). */
+function defaultScheduler(family: string, model: Model): { scheduler: Scheduler; timestepScale: number; flow: boolean } {
   switch (family) {
     case "dit":
-      return { scheduler: model.config.learnSigma ? createScheduler("dit-ddim") : createGlyphReferenceScheduler(), timestepScale: 1 };
+      return model.config.learnSigma
+        ? { scheduler: createScheduler("dit-ddim"), timestepScale: 1, flow: false }
+        : { scheduler: createGlyphReferenceScheduler(), timestepScale: 1, flow: true };
     case "pixart":
-      return { scheduler: createScheduler("dpm++2m", { betaSchedule: "linear", betaStart: 0.0001, betaEnd: 0.02 }), timestepScale: 1 };
+      return { scheduler: createScheduler("dpm++2m", { betaSchedule: "linear", betaStart: 0.0001, betaEnd: 0.02 }), timestepScale: 1, flow: false };
     case "sd3":
-      return { scheduler: createScheduler("flow-euler", { shift: 3.0 }), timestepScale: 1 };
+      return { scheduler: createScheduler("flow-euler", { shift: 3.0 }), timestepScale: 1, flow: true };
     case "flux":
-      return { scheduler: createScheduler("flow-euler", { useDynamicShifting: true }), timestepScale: 1 / 1000 };
+      return { scheduler: createScheduler("flow-euler", { useDynamicShifting: true }), timestepScale: 1 / 1000, flow: true };
     case "wan":
-      return { scheduler: createScheduler("unipc", { flowShift: 3.0 }), timestepScale: 1 };
+      return { scheduler: createScheduler("unipc", { flowShift: 3.0 }), timestepScale: 1, flow: true };
     default:
       throw rangeError("a model of a family with a latent sampler (dit, pixart, sd3, flux, wan)", "model.family", family);
   }
@@ -212,9 +231,11 @@ export class LatentPipeline implements Disposable, AsyncDisposable {
     const batch = options.batch ?? conditionBatch(options.conditions) ?? 1;
     if (!Number.isInteger(batch) || batch < 1 || batch > 1024) throw rangeError("integer between 1 and 1024", "options.batch", batch);
     const layout = this.layout(batch, options);
-    const { scheduler: familyScheduler, timestepScale } = defaultScheduler(info.family, model);
+    const { scheduler: familyScheduler, timestepScale, flow } = defaultScheduler(info.family, model);
     const scheduler = options.scheduler ?? familyScheduler;
-    const conditions = this.#conditions(info, options.conditions, batch, layout);
+    const { guider, embeddedScale } = latentGuidance(info, options, flow);
+    const conditions = this.#conditions(info, options.conditions, batch, layout, "options.conditions", embeddedScale);
+    const inputs = { class: branchInput(conditions), null: this.#negative(info, options.negative, conditions, batch, layout) };
 
     const sampleShape = layout.shape.slice(1);
     const seeds = Array.from({ length: batch }, (_, k) => seed + k);
@@ -225,26 +246,44 @@ export class LatentPipeline implements Disposable, AsyncDisposable {
     const timesteps = info.family === "flux"
       ? scheduler.timesteps(steps, { sigmas: Array.from({ length: steps }, (_, i) => 1 - i / steps), mu: fluxMu(tokens) })
       : scheduler.timesteps(steps);
+    const sigmas = scheduler.sigmas;
+    const depth = Number(model.config.depth);
+    const guidanceSteps: GuidanceStep[] = Array.from(timesteps, (t, i) => ({
+      index: i, total: timesteps.length, sigma: sigmas?.[i] ?? Number.NaN, t: Math.fround(t * timestepScale), depth,
+    }));
+    checkLatentGuider(guider, guidanceSteps);
     if (scheduler.initNoiseSigma !== 1) {
       const scaled = x.scale(scheduler.initNoiseSigma);
       x.dispose();
       x = scaled;
     }
     const latentChannels = layout.modelShape[layout.kind === "packed" ? 2 : 1]!;
-    for (let i = 0; i < timesteps.length; i++) {
-      if (options.signal?.aborted) throw abortError("The operation was aborted", options.signal.reason);
-      const t = timesteps[i]!;
-      const input = scheduler.scaleModelInput(x, t);
-      const tInput = new Float32Array(batch).fill(Math.fround(t * timestepScale));
-      const { out } = await model.forwardDetailed(input, tInput, conditions, { signal: options.signal });
-      if (input !== x) input.dispose();
-      const prediction = layout.kind !== "packed" && out.shape[1]! > latentChannels ? firstChannels(out, latentChannels) : out;
-      const next = scheduler.step(prediction, t, x);
-      if (prediction !== out) prediction.dispose();
-      out.dispose();
+    const runner = new GuidedStepRunner(model);
+    try {
+      for (let i = 0; i < timesteps.length; i++) {
+        if (options.signal?.aborted) throw abortError("The operation was aborted", options.signal.reason);
+        const t = timesteps[i]!;
+        const step = guidanceSteps[i]!;
+        const input = scheduler.scaleModelInput(x, t);
+        let out: Tensor;
+        try {
+          ({ velocity: out } = await runner.run(guider.branches(step), guider.combination(step), step, input, inputs, options.signal));
+        } finally {
+          if (input !== x) input.dispose();
+        }
+        const prediction = layout.kind !== "packed" && out.shape[1]! > latentChannels ? firstChannels(out, latentChannels) : out;
+        const next = scheduler.step(prediction, t, x);
+        if (prediction !== out) prediction.dispose();
+        out.dispose();
+        x.dispose();
+        x = next;
+        options.onStep?.({ step: i + 1, steps: timesteps.length, t });
+      }
+    } catch (e) {
       x.dispose();
-      x = next;
-      options.onStep?.({ step: i + 1, steps: timesteps.length, t });
+      throw e;
+    } finally {
+      runner.dispose();
     }
     const latents = fromModelLayout(x, layout);
     if (latents !== x) x.dispose();
@@ -273,15 +312,28 @@ export class LatentPipeline implements Disposable, AsyncDisposable {
     this.dispose();
   }
 
-  #conditions(info: ModelInfo, given: LatentConditions | undefined, batch: number, layout: Layout): Labels | ModelConditions {
+  /** The unconditional branch's input: options.negative checked against the positive conditions, or DiT's null
+   * class; undefined when there is none (a method that needs it was refused by latentGuidance). */
+  #negative(info: ModelInfo, given: LatentConditions | undefined, positive: Labels | ModelConditions, batch: number, layout: Layout): BranchInput | undefined {
+    if (info.conditions.every((c) => c.name === "labels")) {
+      if (given === undefined) return { labels: new Int32Array(batch).fill(Number(this.model.config.numClasses)) };
+      return branchInput(this.#conditions(info, given, batch, layout, "options.negative"));
+    }
+    if (given === undefined) return undefined;
+    const negative = this.#conditions(info, given, batch, layout, "options.negative") as ModelConditions;
+    checkNegative(positive as ModelConditions, negative);
+    return branchInput(negative);
+  }
+
+  #conditions(info: ModelInfo, given: LatentConditions | undefined, batch: number, layout: Layout, field: string, embeddedScale?: number): Labels | ModelConditions {
     if (info.conditions.every((c) => c.name === "labels")) {
       const numClasses = Number(this.model.config.numClasses);
       if (given === undefined) return new Int32Array(batch).fill(numClasses); // the null class: unconditional
-      if (!(given instanceof Int32Array) && !Array.isArray(given)) throw typeError("labels (Int32Array or number[])", "options.conditions", given);
+      if (!(given instanceof Int32Array) && !Array.isArray(given)) throw typeError("labels (Int32Array or number[])", field, given);
       return given;
     }
     if (given === undefined || given === null || typeof given !== "object" || Array.isArray(given) || given instanceof Int32Array) {
-      throw typeError(`an object of condition tensors (${info.conditions.map((c) => c.name).join(", ")})`, "options.conditions", given);
+      throw typeError(`an object of condition tensors (${info.conditions.map((c) => c.name).join(", ")})`, field, given);
     }
     const out: ModelConditions = { ...given };
     // Flux's position ids depend only on the sizes: text tokens at 0, image tokens at (0, row, col) of the packed grid.
@@ -292,11 +344,22 @@ export class LatentPipeline implements Disposable, AsyncDisposable {
       const w2 = layout.shape[3]! / 2;
       out.imgIds = idsTensor(named.get("imgIds")!, batch, layout.modelShape[1]!, (k) => [0, Math.floor(k / w2), k % w2]);
     }
-    // Flux-dev's distilled guidance: diffusers' default 3.5 when the model needs it and the caller gave none.
+    // Flux-dev's distilled guidance: options.guidanceScale, else diffusers' default 3.5 when the caller gave none.
     const guidance = named.get("guidance");
-    if (guidance && !guidance.optional && out.guidance === undefined) out.guidance = Tensor.from(new Float32Array(batch).fill(3.5), [batch]);
+    if (embeddedScale !== undefined && out.guidance !== undefined) throw new RangeError("Expected options.guidanceScale or options.conditions.guidance, not both (both set Flux's guidance embedding)");
+    if (guidance && (embeddedScale !== undefined || (!guidance.optional && out.guidance === undefined))) {
+      out.guidance = Tensor.from(new Float32Array(batch).fill(embeddedScale ?? 3.5), [batch]);
+    }
     return out;
   }
+}
+
+/** A branch's input from checked conditions: labels, or the condition tensors by name. */
+function branchInput(conditions: Labels | ModelConditions): BranchInput {
+  if (conditions instanceof Int32Array || Array.isArray(conditions)) return { labels: Int32Array.from(conditions as readonly number[]) };
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, value] of Object.entries(conditions)) if (value instanceof Tensor) tensors[name] = value;
+  return { conditions: tensors };
 }
 
 function conditionBatch(conditions: LatentConditions | undefined): number | undefined {

@@ -25,7 +25,7 @@ import { forwardCanRun, planForwardOptions, samePlan } from "../plan.js";
 import { batchNoiseTensor } from "../noise/index.js";
 import { Tensor } from "../tensor.js";
 import type { Session } from "../session.js";
-import { GuidedStepRunner, planActions } from "./guidedStep.js";
+import { GuidedStepRunner, labelInputs, planActions } from "./guidedStep.js";
 import { epilogueTerms, resolveScheduler } from "./scheduler.js";
 import { broadcastToBatch, checkGenerateOptions, initImageValues, type GenerateOptions, type StepEvent } from "./options.js";
 import { assertFiniteLatents } from "./numerics.js";
@@ -264,7 +264,7 @@ export class Pipeline implements AsyncDisposable {
         const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
         if (guidedInJs) {
           runner ??= new GuidedStepRunner(model);
-          ({ velocity } = await runner.run(branches, combination, step, x, labels, nullLabels, signal));
+          ({ velocity } = await runner.run(branches, combination, step, x, labelInputs(labels, nullLabels), signal));
         } else if (terms) {
           session ??= model.session();
           const state = scheduler.state ?? [];

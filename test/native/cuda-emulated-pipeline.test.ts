@@ -42,8 +42,8 @@ describe("Pipeline.generate on 'cuda' (emulated) with caches, guidance and inpai
     expect(existsSync(EMULATED), `${EMULATED} is built with the addon (npm run build)`).toBe(true);
     cuda = await loadModel(MODEL, { device: "cuda" });
     cpu = await loadModel(MODEL, { device: "cpu", threads: 2 });
-    gpuPipe = await Pipeline.load({ model: cuda });
-    cpuPipe = await Pipeline.load({ model: cpu });
+    gpuPipe = await Pipeline.load({ model: cuda, kind: "class-conditional" });
+    cpuPipe = await Pipeline.load({ model: cpu, kind: "class-conditional" });
   });
   afterAll(() => {
     cuda?.dispose();

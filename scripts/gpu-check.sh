@@ -162,11 +162,13 @@ grep -E "ptxas info|spill" "$OUT/build.log" > "$OUT/ptxas.txt" 2>/dev/null || tr
 
 export DITTO_TEST_EXPECT_CUDA=1 DITTO_CUDA_LIB="$PWD/$BUILD/libditto_cuda.so"
 part ctest 150 ctest --test-dir "$BUILD" --output-on-failure --timeout 120 -j4 -R '^test_(cuda_ops|cuda_dit_golden|device)$'
-part op_suite 60 "$BUILD/test_cuda_ops"
+# The op suite and the kernel benchmark also exercise the opt-in cuBLASLt dispatch (DITTO_CUDA_GEMM=auto; the
+# default is WMMA, docs/cuda.md "bf16 GEMM dispatch"); every other part runs the default.
+part op_suite 60 env DITTO_CUDA_GEMM=auto "$BUILD/test_cuda_ops"
 # CUDA DiT forward vs golden dit-official / dit-diffusers and the glyph fixture (f32 + bf16, vs the CPU engine).
 part dit_golden 120 "$BUILD/test_cuda_dit_golden" "$DITTO_SHARED/golden/dit-official" \
   "$DITTO_SHARED/golden/dit-diffusers" "$DITTO_SHARED/fixtures/glyphs"
-part bench_ditto 120 "$BUILD/bench_cuda"
+part bench_ditto 120 env DITTO_CUDA_GEMM=auto "$BUILD/bench_cuda"
 cp "$OUT/bench_ditto.log" "$OUT/bench_ditto.jsonl" 2>/dev/null || true
 # ---- the model through the API (needs Node, dist/, prebuilds/, .gpu-stage/libditto_cuda.so: see --stage) ----
 if [[ -z "$NODE" ]] && ! (( DRY_RUN )); then

@@ -21,7 +21,7 @@ describe.skipIf(!existsSync(REAL) || expectCuda)("the real CUDA backend without 
   it("loads as ABI v2; 'cuda' is ERR_CUDA with the runtime's reason, 'auto' the CPU", async () => {
     expect(callNative(() => native().describeDevices())).toMatch(/cuda backend: CUDA \d+\.\d+, archs .*, ABI v2\n/);
     // The GEMM dispatch line: cuBLASLt when libcublasLt loads here, else WMMA with the reason (docs/cuda.md).
-    expect(callNative(() => native().describeDevices())).toMatch(/, gemm_bf16: (cuBLASLt \S+, version \d+, WMMA for unsupported shapes|WMMA \(cuBLASLt not (loaded|compiled in).*\)), ABI v2\n/);
+    expect(callNative(() => native().describeDevices())).toMatch(/, gemm_bf16: WMMA \(default; DITTO_CUDA_GEMM=auto takes cuBLASLt when loaded: (cuBLASLt \S+, version \d+|cuBLASLt not (loaded|compiled in).*)\), ABI v2\n/);
     let caught: unknown;
     try {
       chooseDevice("cuda");

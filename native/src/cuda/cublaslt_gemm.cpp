@@ -343,7 +343,11 @@ Status gemm_bf16_cublaslt(const bf16* x, int64_t m, int64_t k, int64_t lda, cons
     cublasLtMatmulHeuristicResult_t result{};
     int returned = 0;
     cublasStatus_t hs = api().heuristic(handle, ds.op, ds.a, ds.b, ds.d, ds.d, ds.pref, 1, &result, &returned);
-    if (hs != CUBLAS_STATUS_SUCCESS && hs != CUBLAS_STATUS_NOT_SUPPORTED) return lt_status(hs, "heuristic");
+    // INVALID_VALUE too means "not this plan": on the H200 (cuBLASLt 13.1) a bf16 D with an f32 bias got it from the
+    // heuristic for the direct plan, which the staged plan (f32 D + gemm_epilogue_apply) then serves.
+    if (hs != CUBLAS_STATUS_SUCCESS && hs != CUBLAS_STATUS_NOT_SUPPORTED && hs != CUBLAS_STATUS_INVALID_VALUE) {
+      return lt_status(hs, "heuristic");
+    }
     if (hs != CUBLAS_STATUS_SUCCESS || returned == 0) continue;
     cublasStatus_t lt;
     Status st = launch(plan, result.algo, ds, &lt);

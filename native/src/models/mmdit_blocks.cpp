@@ -338,7 +338,4 @@ uint64_t TextMemo::bytes() const {
   return n;
 }
 
-CpuJointModel::CpuJointModel(int threads)
-    : pool_(std::make_unique<ThreadPool>(threads)), ops_(std::make_unique<CpuOps>(*pool_)) {}
-
 }  // namespace ditto::mmdit

@@ -26,6 +26,7 @@
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "ditto/thread_pool.h"
+#include "models/family_model.h"
 #include "runtime/cpu_ops.h"
 
 namespace ditto::mmdit {
@@ -168,30 +169,18 @@ class TextMemo {
   std::vector<Entry> entries_;
 };
 
-// The CPU model both families share: thread pool, op table, description, byte counts. A family implements the
-// BackboneKernels members that differ (validate, prelude, block, final, emit_block, macs).
-class CpuJointModel : public Denoiser, public BackboneKernels {
+// The CPU model both families share: family::CpuModel's boilerplate (thread pool, op table, description, byte
+// counts) plus the joint geometry and workspace. A family implements the BackboneKernels members that differ
+// (validate, prelude, block, final, emit_block, macs).
+class CpuJointModel : public family::CpuModel {
  public:
-  const ModelInfo& info() const override { return info_; }
-  const Backbone& backbone() const override { return backbone_; }
-  std::string device() const override { return "cpu"; }
-  int threads() const override { return pool_->size(); }
-  uint64_t memory_bytes() const override { return weight_bytes_ + ws_bytes_.load(std::memory_order_relaxed); }
-  BackboneKernels& kernels() override { return *this; }
-  BackendOps& ops() override { return *ops_; }
   float* hidden() override { return ws_.h.data<float>(); }
   int64_t hidden_row_size() const override { return geometry_.seq() * geometry_.D; }
 
  protected:
-  explicit CpuJointModel(int threads);
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<CpuOps> ops_;
-  ModelInfo info_;
-  Backbone backbone_;
+  explicit CpuJointModel(int threads) : CpuModel(threads) {}
   JointGeometry geometry_;
   Workspace ws_;
-  uint64_t weight_bytes_ = 0;
-  std::atomic<uint64_t> ws_bytes_{0};
 };
 
 }  // namespace ditto::mmdit

@@ -24,6 +24,7 @@
 #include "ditto/cpu/finite.h"
 #include "ditto/cpu/norms.h"
 #include "ditto/executor.h"
+#include "models/family_model.h"
 #include "models/text_family.h"
 #include "runtime/cpu_ops.h"
 
@@ -82,8 +83,7 @@ std::vector<family::KeyLayout> layouts() {
   return {d};
 }
 
-const std::vector<std::string> kBlockPrefixes = {"transformer_blocks"};
-const std::vector<std::string> kAnchors = {"adaln_single.linear.weight"};
+const family::FamilyKeys kKeys{"PixArt", {"adaln_single.linear.weight"}, {"transformer_blocks"}, layouts};
 
 Result<Config> parse_config(const SafetensorsFile& file, const std::string& config_path) {
   DITTO_ASSIGN_OR_RETURN(family::ConfigKwargs kw, family::ConfigKwargs::read(config_path));
@@ -159,20 +159,16 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
 
 Result<Tensor> buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
 
-class PixArtModel final : public Denoiser, public BackboneKernels {
+class PixArtModel final : public family::CpuModel {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
                                                   const LoadOptions& options) {
-    auto m = std::unique_ptr<PixArtModel>(new PixArtModel());
+    DITTO_RETURN_IF_ERROR(family::begin_load(file, options, "PixArt"));
+    DITTO_ASSIGN_OR_RETURN(Weights w, load_weights(file, c, options.dtype));
+    auto m = std::unique_ptr<PixArtModel>(new PixArtModel(options.threads));
     m->c_ = c;
-    if (options.dtype != DType::F32 && options.dtype != DType::BF16)
-      return invalid_argument(std::string("PixArt compute dtype must be F32 or BF16, got ") + dtype_name(options.dtype));
-    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
-    family::release_all_pages(file);
-    DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, c, options.dtype));
+    m->w_ = std::move(w);
     m->weight_bytes_ = m->w_.bytes();
-    m->pool_ = std::make_unique<ThreadPool>(options.threads);
-    m->ops_ = std::make_unique<CpuOps>(*m->pool_);
     m->ones_.assign(static_cast<size_t>(c.hidden), 1.f);
     m->info_ = m->make_info();
     m->backbone_.lists = {{"transformer_blocks", c.depth}};
@@ -182,17 +178,7 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     return std::unique_ptr<Denoiser>(std::move(m));
   }
 
-  // ---- Denoiser ---------------------------------------------------------------------------------------------
-  const ModelInfo& info() const override { return info_; }
-  const Backbone& backbone() const override { return backbone_; }
-  std::string device() const override { return "cpu"; }
-  int threads() const override { return pool_->size(); }
-  uint64_t memory_bytes() const override { return weight_bytes_ + ws_bytes_.load(std::memory_order_relaxed); }
-  BackboneKernels& kernels() override { return *this; }
-
-  // ---- BackboneKernels --------------------------------------------------------------------------------------
-  BackendOps& ops() override { return *ops_; }
-
+  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's) --------------------------------------
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& cond) override {
     const int64_t p = c_.patch;
     if (x.dtype() != DType::F32 || x.ndim() != 4 || x.dim(0) < 1 || x.dim(1) != c_.in_channels || x.dim(2) < p ||
@@ -321,55 +307,17 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
         std::memcpy(attn + r * D, qkv + r * 3 * D + 2 * D, static_cast<size_t>(D) * sizeof(float));
       });
     } else {
-      cpu::AttentionArgs a;
-      a.batch = B;
-      a.heads = H;
-      a.q_len = a.kv_len = T;
-      a.head_dim = Dh;
-      a.q = qkv;
-      a.k = qkv + D;
-      a.v = qkv + 2 * D;
-      a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
-      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
-      a.out = attn;
-      a.out_batch_stride = T * D;
-      a.out_row_stride = D;
-      a.scale = scale;
-      cpu::attention(tp, a);
+      cpu::attention(tp, family::fused_self_attention(B, T, H, Dh, qkv, attn, scale));
     }
-    cpu::Epilogue gate_msa;
-    gate_msa.gate = mod + 2 * D;
-    gate_msa.gate_row_group = T;
-    gate_msa.gate_stride = stride;
-    family::apply(tp, bw.self_out, attn, rows, D, h, D, gate_msa);
+    family::apply(tp, bw.self_out, attn, rows, D, h, D, family::gated(mod + 2 * D, T, stride));
 
     // Cross-attention to the text on the un-normalised h, plain residual.
     family::apply(tp, bw.q, h, rows, D, xn, D);
     const float* kv = kv_.key_values[static_cast<size_t>(index)].data() + b0 * L * 2 * D;
-    cpu::AttentionArgs x;
-    x.batch = B;
-    x.heads = H;
-    x.q_len = T;
-    x.kv_len = L;
-    x.head_dim = Dh;
-    x.q = xn;
-    x.q_batch_stride = T * D;
-    x.q_row_stride = D;
-    x.k = kv;
-    x.v = kv + D;
-    x.k_batch_stride = x.v_batch_stride = L * 2 * D;
-    x.k_row_stride = x.v_row_stride = 2 * D;
-    x.out = attn;
-    x.out_batch_stride = T * D;
-    x.out_row_stride = D;
-    x.scale = scale;
+    cpu::AttentionArgs x = family::cross_attention(B, T, L, H, Dh, xn, kv, attn, scale);
     x.key_bias = mask_bias_.empty() ? nullptr : mask_bias_.data() + b0 * L;
     cpu::attention(tp, x);
-    cpu::Epilogue residual;
-    residual.gate = ones_.data();
-    residual.gate_row_group = rows;
-    residual.gate_stride = 0;
-    family::apply(tp, bw.cross_out, attn, rows, D, h, D, residual);
+    family::apply(tp, bw.cross_out, attn, rows, D, h, D, family::gated(ones_.data(), rows, 0));
 
     // Feed-forward, gated.
     cpu::layer_norm(tp, h, xn, rows, D, static_cast<float>(c_.norm_eps), nullptr, nullptr,
@@ -378,11 +326,7 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     cpu::Epilogue gelu;
     gelu.activation = cpu::Activation::GeluTanh;
     family::apply(tp, bw.ff1, xn, rows, D, hidden, c_.ff_hidden, gelu);
-    cpu::Epilogue gate_mlp;
-    gate_mlp.gate = mod + 5 * D;
-    gate_mlp.gate_row_group = T;
-    gate_mlp.gate_stride = stride;
-    family::apply(tp, bw.ff2, hidden, rows, c_.ff_hidden, h, D, gate_mlp);
+    family::apply(tp, bw.ff2, hidden, rows, c_.ff_hidden, h, D, family::gated(mod + 5 * D, T, stride));
     return Status::Ok();
   }
 
@@ -500,32 +444,20 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     return b;
   }
 
-  static void emit(const IntermediateSink* o, std::string_view name, const float* p, Shape shape) {
-    if (o) (*o)(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
-  }
+  explicit PixArtModel(int threads) : CpuModel(threads) {}
 
   Config c_;
   Weights w_;
-  ModelInfo info_;
-  Backbone backbone_;
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<CpuOps> ops_;
   Workspace ws_;
   family::CrossKvCache kv_;
   HostVector<float> context_, mask_bias_, pos_, ones_;  // counted engine memory (ditto/memory.h)
   int64_t height_ = 0, width_ = 0, text_len_ = 0, pos_h_ = -1, pos_w_ = -1;
   bool text_computed_ = true;
-  uint64_t weight_bytes_ = 0;
-  std::atomic<uint64_t> ws_bytes_{0};
 };
 
 }  // namespace
 
-Status detect(const SafetensorsFile& weights) {
-  auto ls = layouts();
-  auto layout = family::detect_layout(weights, "PixArt", kAnchors, ls, kBlockPrefixes);
-  return layout.ok() ? Status::Ok() : layout.status();
-}
+Status detect(const SafetensorsFile& weights) { return family::detect(weights, kKeys); }
 
 FamilyLoader cpu_loader() {
   FamilyLoader f;
@@ -535,10 +467,7 @@ FamilyLoader cpu_loader() {
   f.load = [](std::shared_ptr<SafetensorsFile> weights, const ModelFiles& files,
               const LoadOptions& options) -> Result<std::unique_ptr<Denoiser>> {
     DITTO_ASSIGN_OR_RETURN(family::ConfigKwargs kw, family::ConfigKwargs::read(files.config));
-    DITTO_ASSIGN_OR_RETURN(std::string forced, kw.string("layout", ""));
-    auto ls = layouts();
-    DITTO_ASSIGN_OR_RETURN(const family::KeyLayout* layout,
-                           family::detect_layout(*weights, "PixArt", kAnchors, ls, kBlockPrefixes, forced));
+    DITTO_ASSIGN_OR_RETURN(std::string layout, family::resolve_layout(*weights, kw, kKeys));
     (void)layout;  // one layout
     DITTO_ASSIGN_OR_RETURN(Config config, parse_config(*weights, files.config));
     return PixArtModel::create(*weights, config, options);

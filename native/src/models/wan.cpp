@@ -30,6 +30,7 @@
 #include "ditto/cpu/finite.h"
 #include "ditto/cpu/norms.h"
 #include "ditto/executor.h"
+#include "models/family_model.h"
 #include "models/text_family.h"
 #include "runtime/cpu_ops.h"
 
@@ -136,8 +137,8 @@ std::vector<family::KeyLayout> layouts() {
   return out;
 }
 
-const std::vector<std::string> kBlockPrefixes = {"blocks"};
-const std::vector<std::string> kAnchors = {"condition_embedder.time_proj.weight", "time_projection.1.weight"};
+const family::FamilyKeys kKeys{"Wan2.1", {"condition_embedder.time_proj.weight", "time_projection.1.weight"},
+                               {"blocks"}, layouts};
 
 struct Block {
   family::Linear qkv, self_out, q, kv, cross_out, ffn1, ffn2;
@@ -253,20 +254,16 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
 
 Result<Tensor> buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
 
-class WanModel final : public Denoiser, public BackboneKernels {
+class WanModel final : public family::CpuModel {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
                                                   const LoadOptions& options) {
-    auto m = std::unique_ptr<WanModel>(new WanModel());
+    DITTO_RETURN_IF_ERROR(family::begin_load(file, options, "Wan"));
+    DITTO_ASSIGN_OR_RETURN(Weights w, load_weights(file, c, options.dtype));
+    auto m = std::unique_ptr<WanModel>(new WanModel(options.threads));
     m->c_ = c;
-    if (options.dtype != DType::F32 && options.dtype != DType::BF16)
-      return invalid_argument(std::string("Wan compute dtype must be F32 or BF16, got ") + dtype_name(options.dtype));
-    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
-    family::release_all_pages(file);
-    DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, c, options.dtype));
+    m->w_ = std::move(w);
     m->weight_bytes_ = m->w_.bytes();
-    m->pool_ = std::make_unique<ThreadPool>(options.threads);
-    m->ops_ = std::make_unique<CpuOps>(*m->pool_);
     m->ones_.assign(static_cast<size_t>(c.hidden), 1.f);
     m->info_ = m->make_info();
     m->backbone_.lists = {{"blocks", c.depth}};
@@ -278,14 +275,7 @@ class WanModel final : public Denoiser, public BackboneKernels {
     return std::unique_ptr<Denoiser>(std::move(m));
   }
 
-  const ModelInfo& info() const override { return info_; }
-  const Backbone& backbone() const override { return backbone_; }
-  std::string device() const override { return "cpu"; }
-  int threads() const override { return pool_->size(); }
-  uint64_t memory_bytes() const override { return weight_bytes_ + ws_bytes_.load(std::memory_order_relaxed); }
-  BackboneKernels& kernels() override { return *this; }
-  BackendOps& ops() override { return *ops_; }
-
+  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's) --------------------------------------
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& cond) override {
     if (x.dtype() != DType::F32 || x.ndim() != 5 || x.dim(0) < 1 || x.dim(1) != c_.in_channels ||
         x.dim(2) < c_.pt || x.dim(3) < c_.ph || x.dim(4) < c_.pw || x.dim(2) % c_.pt != 0 || x.dim(3) % c_.ph != 0 ||
@@ -423,27 +413,9 @@ class WanModel final : public Denoiser, public BackboneKernels {
         cpu::rope_apply_interleaved(row, 1, H, Dh, 3 * D, cs, sn);
         cpu::rope_apply_interleaved(row + D, 1, H, Dh, 3 * D, cs, sn);
       });
-      cpu::AttentionArgs a;
-      a.batch = B;
-      a.heads = H;
-      a.q_len = a.kv_len = T;
-      a.head_dim = Dh;
-      a.q = qkv;
-      a.k = qkv + D;
-      a.v = qkv + 2 * D;
-      a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
-      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
-      a.out = attn;
-      a.out_batch_stride = T * D;
-      a.out_row_stride = D;
-      a.scale = scale;
-      cpu::attention(tp, a);
+      cpu::attention(tp, family::fused_self_attention(B, T, H, Dh, qkv, attn, scale));
     }
-    cpu::Epilogue gate_msa;
-    gate_msa.gate = mod + 2 * D;
-    gate_msa.gate_row_group = T;
-    gate_msa.gate_stride = stride;
-    family::apply(tp, bw.self_out, attn, rows, D, h, D, gate_msa);
+    family::apply(tp, bw.self_out, attn, rows, D, h, D, family::gated(mod + 2 * D, T, stride));
 
     // Cross-attention: affine LN (or identity), q RMSNorm, cached K/V; plain residual.
     const float* cross_in = h;
@@ -454,29 +426,8 @@ class WanModel final : public Denoiser, public BackboneKernels {
     family::apply(tp, bw.q, cross_in, rows, D, attn, D);
     if (c_.qk_norm) rms_rows(attn, rows, D, bw.cross_norm_q.data());
     const float* kv = kv_.key_values[static_cast<size_t>(index)].data() + b0 * L * 2 * D;
-    cpu::AttentionArgs x;
-    x.batch = B;
-    x.heads = H;
-    x.q_len = T;
-    x.kv_len = L;
-    x.head_dim = Dh;
-    x.q = attn;
-    x.q_batch_stride = T * D;
-    x.q_row_stride = D;
-    x.k = kv;
-    x.v = kv + D;
-    x.k_batch_stride = x.v_batch_stride = L * 2 * D;
-    x.k_row_stride = x.v_row_stride = 2 * D;
-    x.out = xn;
-    x.out_batch_stride = T * D;
-    x.out_row_stride = D;
-    x.scale = scale;
-    cpu::attention(tp, x);
-    cpu::Epilogue residual;
-    residual.gate = ones_.data();
-    residual.gate_row_group = rows;
-    residual.gate_stride = 0;
-    family::apply(tp, bw.cross_out, xn, rows, D, h, D, residual);
+    cpu::attention(tp, family::cross_attention(B, T, L, H, Dh, attn, kv, xn, scale));
+    family::apply(tp, bw.cross_out, xn, rows, D, h, D, family::gated(ones_.data(), rows, 0));
 
     // FFN, gated.
     cpu::layer_norm(tp, h, xn, rows, D, eps, nullptr, nullptr, cpu::Modulation{mod + 3 * D, mod + 4 * D, T, stride});
@@ -484,11 +435,7 @@ class WanModel final : public Denoiser, public BackboneKernels {
     cpu::Epilogue gelu;
     gelu.activation = cpu::Activation::GeluTanh;
     family::apply(tp, bw.ffn1, xn, rows, D, hidden, c_.ffn, gelu);
-    cpu::Epilogue gate_mlp;
-    gate_mlp.gate = mod + 5 * D;
-    gate_mlp.gate_row_group = T;
-    gate_mlp.gate_stride = stride;
-    family::apply(tp, bw.ffn2, hidden, rows, c_.ffn, h, D, gate_mlp);
+    family::apply(tp, bw.ffn2, hidden, rows, c_.ffn, h, D, family::gated(mod + 5 * D, T, stride));
     return Status::Ok();
   }
 
@@ -617,32 +564,20 @@ class WanModel final : public Denoiser, public BackboneKernels {
     return b;
   }
 
-  static void emit(const IntermediateSink* o, std::string_view name, const float* p, Shape shape) {
-    if (o) (*o)(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
-  }
+  explicit WanModel(int threads) : CpuModel(threads) {}
 
   Config c_;
   Weights w_;
-  ModelInfo info_;
-  Backbone backbone_;
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<CpuOps> ops_;
   Workspace ws_;
   family::CrossKvCache kv_;
   HostVector<float> context_, rope_cos_, rope_sin_, ones_;  // counted engine memory (ditto/memory.h)
   int64_t frames_ = 0, height_ = 0, width_ = 0, text_len_ = 0, rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
   bool text_computed_ = true;
-  uint64_t weight_bytes_ = 0;
-  std::atomic<uint64_t> ws_bytes_{0};
 };
 
 }  // namespace
 
-Status detect(const SafetensorsFile& weights) {
-  auto ls = layouts();
-  auto layout = family::detect_layout(weights, "Wan2.1", kAnchors, ls, kBlockPrefixes);
-  return layout.ok() ? Status::Ok() : layout.status();
-}
+Status detect(const SafetensorsFile& weights) { return family::detect(weights, kKeys); }
 
 FamilyLoader cpu_loader() {
   FamilyLoader f;
@@ -652,12 +587,9 @@ FamilyLoader cpu_loader() {
   f.load = [](std::shared_ptr<SafetensorsFile> weights, const ModelFiles& files,
               const LoadOptions& options) -> Result<std::unique_ptr<Denoiser>> {
     DITTO_ASSIGN_OR_RETURN(family::ConfigKwargs kw, family::ConfigKwargs::read(files.config));
-    DITTO_ASSIGN_OR_RETURN(std::string forced, kw.string("layout", ""));
-    auto ls = layouts();
-    DITTO_ASSIGN_OR_RETURN(const family::KeyLayout* layout,
-                           family::detect_layout(*weights, "Wan2.1", kAnchors, ls, kBlockPrefixes, forced));
+    DITTO_ASSIGN_OR_RETURN(std::string layout, family::resolve_layout(*weights, kw, kKeys));
     DITTO_ASSIGN_OR_RETURN(Config config,
-                           parse_config(*weights, kw, layout->name == "official" ? Layout::Official : Layout::Diffusers));
+                           parse_config(*weights, kw, layout == "official" ? Layout::Official : Layout::Diffusers));
     return WanModel::create(*weights, config, options);
   };
   return f;

@@ -170,17 +170,42 @@ class TextMemo {
 };
 
 // The CPU model both families share: family::CpuModel's boilerplate (thread pool, op table, description, byte
-// counts) plus the joint geometry and workspace. A family implements the BackboneKernels members that differ
-// (validate, prelude, block, final, emit_block, macs).
+// counts) plus the joint geometry and workspace, the stream order, the text embedders' MAC accounting and the
+// checks of the conditions both take. A family implements the BackboneKernels members that differ (validate,
+// prelude, block, final, emit_block, macs).
 class CpuJointModel : public family::CpuModel {
  public:
   float* hidden() override { return ws_.h.data<float>(); }
   int64_t hidden_row_size() const override { return geometry_.seq() * geometry_.D; }
 
  protected:
-  explicit CpuJointModel(int threads) : CpuModel(threads) {}
+  enum class StreamOrder { ImageText, TextImage };  // SD3 attends over [img, txt], Flux over [txt, img]
+  CpuJointModel(int threads, StreamOrder order) : CpuModel(threads), order_(order) {}
+
+  // The sizes the weights fix: hidden size, head size, the widths of encoderHiddenStates and pooledProjections.
+  void set_dims(int64_t D, int64_t head_dim, int64_t joint_dim, int64_t pooled_dim);
+  // geometry_ for a forward over img_tokens image and txt_tokens text tokens, in the family's stream order.
+  void set_geometry(int64_t img_tokens, int64_t txt_tokens);
+  // MACs per sample of context_embedder over txt_tokens, and of the pooled-text MLP.
+  uint64_t context_macs(int64_t txt_tokens) const;
+  uint64_t pooled_macs() const;
+  // The text part of the prelude's MACs per sample: as computed by the last prelude when there was one and
+  // `measured` (rows whose text was memoised cost nothing; a mixed batch rounds the per-sample share up), else
+  // both embedders at g's text length.
+  uint64_t text_macs(const JointGeometry& g, bool measured) const;
+  // B finite timesteps; encoderHiddenStates [B, L, joint_dim] and pooledProjections [B, pooled_dim] (F32) as
+  // c.tensors[0] and [1] (the caller has checked that they exist).
+  static Status check_timesteps(int64_t B, const std::vector<float>& t);
+  Status check_text(const Conditions& c, int64_t B) const;
+
   JointGeometry geometry_;
   Workspace ws_;
+  uint64_t text_macs_computed_ = 0;  // by the last prelude, over its rows
+  int64_t text_rows_ = 0;
+
+ private:
+  StreamOrder order_;
+  int64_t joint_dim_ = 0, pooled_dim_ = 0;
 };
 
 }  // namespace ditto::mmdit

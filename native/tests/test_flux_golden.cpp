@@ -38,18 +38,7 @@ int main() {
                g.get("guidance")};
 
   auto captured = ditto_test::forward_captured(m, x, t, c);
-  int compared = 0;
-  for (const std::string& name : g.outputs()) {
-    if (name.rfind("official.", 0) == 0) continue;
-    auto it = captured.find(name);
-    if (it == captured.end()) {
-      std::fprintf(stderr, "flux: output %s was not produced\n", name.c_str());
-      ++ditto_test::failures();
-      continue;
-    }
-    g.compare(name, it->second, name);
-    ++compared;
-  }
+  const int compared = g.compare_outputs(captured, {"official."});
   CHECK(compared >= 20);
 
   // The official layout: same weights under black-forest-labs names, ids with a batch dimension.

@@ -29,18 +29,7 @@ int main() {
   c.tensors = {g.get("encoder_hidden_states"), g.get("pooled_projections")};
 
   auto captured = ditto_test::forward_captured(m, x, t, c);
-  int compared = 0;
-  for (const std::string& name : g.outputs()) {
-    if (name == "out_skip_layers_1") continue;
-    auto it = captured.find(name);
-    if (it == captured.end()) {
-      std::fprintf(stderr, "sd3: output %s was not produced\n", name.c_str());
-      ++ditto_test::failures();
-      continue;
-    }
-    g.compare(name, it->second, name);
-    ++compared;
-  }
+  const int compared = g.compare_outputs(captured, {"out_skip_layers_1"});
   CHECK(compared >= 12);
 
   // Skip-Layer Guidance: skip_layers=[1] is Skip on block 1 (both streams unchanged).

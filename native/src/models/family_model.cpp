@@ -27,6 +27,8 @@ Result<std::string> resolve_layout(const SafetensorsFile& file, const ConfigKwar
   return layout->name;
 }
 
+Result<Tensor> f32_buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
+
 cpu::AttentionArgs fused_self_attention(int64_t B, int64_t T, int64_t heads, int64_t head_dim, const float* qkv,
                                         float* out, float scale) {
   const int64_t D = heads * head_dim;

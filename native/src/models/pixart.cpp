@@ -157,8 +157,6 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
   return w;
 }
 
-Result<Tensor> buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
-
 class PixArtModel final : public family::CpuModel {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
@@ -253,34 +251,17 @@ class PixArtModel final : public family::CpuModel {
     family::apply(tp, w_.adaln, t_hidden, B, D, t6, 6 * D);
     emit(o, "adaln_single.out", t6, {B, 6 * D});
     // Every block's modulation rows (table_i + t6) and the final (shift, scale) = table + embedded_timestep.
-    float* mods = ws_.mods.data<float>();
-    for (int64_t i = 0; i < c_.depth; ++i)
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < 6 * D; ++j)
-          mods[(b * c_.depth + i) * 6 * D + j] = w_.blocks[static_cast<size_t>(i)].table[j] + t6[b * 6 * D + j];
-    float* fmod = ws_.final_mod.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < 2 * D; ++j) fmod[b * 2 * D + j] = w_.final_table[j] + emb[b * D + j % D];
+    family::modulation_rows(w_.blocks, w_.final_table.data(), t6, emb, B, D, ws_.mods.data<float>(),
+                            ws_.final_mod.data<float>());
 
     // Text: mask bias, then the caption projection and every block's K/V unless cached for this very text.
     mask_bias_.assign(static_cast<size_t>(masked ? B * L : 0), 0.f);
     for (int64_t i = 0; masked && i < B * L; ++i)
       mask_bias_[i] = (1.f - cond.tensors[1].data<float>()[i]) * kMaskBias;
     text_computed_ = kv_.update({&text});
-    if (text_computed_) {
-      kv_.key_values.assign(static_cast<size_t>(c_.depth), {});
-      context_.assign(static_cast<size_t>(B * L * D), 0.f);
-      HostVector<float> hidden(static_cast<size_t>(B * L * D));
-      cpu::Epilogue gelu;
-      gelu.activation = cpu::Activation::GeluTanh;
-      family::apply(tp, w_.cap1, text.data<float>(), B * L, c_.caption_channels, hidden.data(), D, gelu);
-      family::apply(tp, w_.cap2, hidden.data(), B * L, D, context_.data(), D);
-      for (int64_t i = 0; i < c_.depth; ++i) {
-        auto& kv = kv_.key_values[static_cast<size_t>(i)];
-        kv.resize(static_cast<size_t>(B * L * 2 * D));
-        family::apply(tp, w_.blocks[static_cast<size_t>(i)].kv, context_.data(), B * L, D, kv.data(), 2 * D);
-      }
-    }
+    if (text_computed_)
+      family::embed_text(tp, w_.cap1, w_.cap2, text.data<float>(), B * L, c_.caption_channels, D, w_.blocks, context_,
+                         kv_, [](int64_t, float*) {});
     ws_bytes_.store(workspace_bytes(), std::memory_order_relaxed);
     emit(o, "caption_projection.out", context_.data(), {B, L, D});
     return Status::Ok();
@@ -420,16 +401,16 @@ class PixArtModel final : public family::CpuModel {
     if (ws_.rows >= rows && ws_.batch >= B) return Status::Ok();
     Workspace n;
     const int64_t scratch = std::max({3 * D, c_.ff_hidden, patch_features(), out_features()});
-    DITTO_ASSIGN_OR_RETURN(n.h, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.xn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.attn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.scratch, buffer(rows, scratch));
-    DITTO_ASSIGN_OR_RETURN(n.t_freq, buffer(B, kTimestepFeatures));
-    DITTO_ASSIGN_OR_RETURN(n.t_hidden, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.emb, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.t6, buffer(B, 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.mods, buffer(B, c_.depth * 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.final_mod, buffer(B, 2 * D));
+    DITTO_ASSIGN_OR_RETURN(n.h, family::f32_buffer(rows, D));
+    DITTO_ASSIGN_OR_RETURN(n.xn, family::f32_buffer(rows, D));
+    DITTO_ASSIGN_OR_RETURN(n.attn, family::f32_buffer(rows, D));
+    DITTO_ASSIGN_OR_RETURN(n.scratch, family::f32_buffer(rows, scratch));
+    DITTO_ASSIGN_OR_RETURN(n.t_freq, family::f32_buffer(B, kTimestepFeatures));
+    DITTO_ASSIGN_OR_RETURN(n.t_hidden, family::f32_buffer(B, D));
+    DITTO_ASSIGN_OR_RETURN(n.emb, family::f32_buffer(B, D));
+    DITTO_ASSIGN_OR_RETURN(n.t6, family::f32_buffer(B, 6 * D));
+    DITTO_ASSIGN_OR_RETURN(n.mods, family::f32_buffer(B, c_.depth * 6 * D));
+    DITTO_ASSIGN_OR_RETURN(n.final_mod, family::f32_buffer(B, 2 * D));
     n.batch = B;
     n.rows = rows;
     ws_ = std::move(n);

@@ -252,8 +252,6 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
   return w;
 }
 
-Result<Tensor> buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
-
 class WanModel final : public family::CpuModel {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
@@ -330,14 +328,8 @@ class WanModel final : public family::CpuModel {
     cpu::silu(tp, temb, t_hidden, B * D);
     family::apply(tp, w_.time_proj, t_hidden, B, D, t6, 6 * D);
     emit(o, "timestep_proj", t6, {B, 6 * D});
-    float* mods = ws_.mods.data<float>();
-    for (int64_t i = 0; i < c_.depth; ++i)
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < 6 * D; ++j)
-          mods[(b * c_.depth + i) * 6 * D + j] = w_.blocks[static_cast<size_t>(i)].table[j] + t6[b * 6 * D + j];
-    float* fmod = ws_.final_mod.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < 2 * D; ++j) fmod[b * 2 * D + j] = w_.head_table[j] + temb[b * D + j % D];
+    family::modulation_rows(w_.blocks, w_.head_table.data(), t6, temb, B, D, ws_.mods.data<float>(),
+                            ws_.final_mod.data<float>());
 
     const int64_t gf = frames_ / c_.pt, gh = height_ / c_.ph, gw = width_ / c_.pw;
     if (rope_f_ != gf || rope_h_ != gh || rope_w_ != gw) {
@@ -359,22 +351,12 @@ class WanModel final : public family::CpuModel {
     }
 
     text_computed_ = kv_.update({&text});
-    if (text_computed_) {
-      kv_.key_values.assign(static_cast<size_t>(c_.depth), {});
-      context_.assign(static_cast<size_t>(B * L * D), 0.f);
-      HostVector<float> hidden(static_cast<size_t>(B * L * D));
-      cpu::Epilogue gelu;
-      gelu.activation = cpu::Activation::GeluTanh;
-      family::apply(tp, w_.text1, text.data<float>(), B * L, c_.text_dim, hidden.data(), D, gelu);
-      family::apply(tp, w_.text2, hidden.data(), B * L, D, context_.data(), D);
-      for (int64_t i = 0; i < c_.depth; ++i) {
-        const Block& bw = w_.blocks[static_cast<size_t>(i)];
-        auto& kv = kv_.key_values[static_cast<size_t>(i)];
-        kv.resize(static_cast<size_t>(B * L * 2 * D));
-        family::apply(tp, bw.kv, context_.data(), B * L, D, kv.data(), 2 * D);
-        if (c_.qk_norm) rms_rows(kv.data(), B * L, 2 * D, bw.cross_norm_k.data());
-      }
-    }
+    if (text_computed_)
+      family::embed_text(tp, w_.text1, w_.text2, text.data<float>(), B * L, c_.text_dim, D, w_.blocks, context_, kv_,
+                         [&](int64_t i, float* kv) {
+                           if (c_.qk_norm)
+                             rms_rows(kv, B * L, 2 * D, w_.blocks[static_cast<size_t>(i)].cross_norm_k.data());
+                         });
     ws_bytes_.store(workspace_bytes(), std::memory_order_relaxed);
     emit(o, "context", context_.data(), {B, L, D});
     return Status::Ok();
@@ -540,16 +522,16 @@ class WanModel final : public family::CpuModel {
     if (ws_.rows >= rows && ws_.batch >= B) return Status::Ok();
     Workspace n;
     const int64_t scratch = std::max({3 * D, c_.ffn, patch_features(), out_features()});
-    DITTO_ASSIGN_OR_RETURN(n.h, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.xn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.attn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.scratch, buffer(rows, scratch));
-    DITTO_ASSIGN_OR_RETURN(n.t_freq, buffer(B, c_.freq_dim));
-    DITTO_ASSIGN_OR_RETURN(n.t_hidden, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.temb, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.t6, buffer(B, 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.mods, buffer(B, c_.depth * 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.final_mod, buffer(B, 2 * D));
+    DITTO_ASSIGN_OR_RETURN(n.h, family::f32_buffer(rows, D));
+    DITTO_ASSIGN_OR_RETURN(n.xn, family::f32_buffer(rows, D));
+    DITTO_ASSIGN_OR_RETURN(n.attn, family::f32_buffer(rows, D));
+    DITTO_ASSIGN_OR_RETURN(n.scratch, family::f32_buffer(rows, scratch));
+    DITTO_ASSIGN_OR_RETURN(n.t_freq, family::f32_buffer(B, c_.freq_dim));
+    DITTO_ASSIGN_OR_RETURN(n.t_hidden, family::f32_buffer(B, D));
+    DITTO_ASSIGN_OR_RETURN(n.temb, family::f32_buffer(B, D));
+    DITTO_ASSIGN_OR_RETURN(n.t6, family::f32_buffer(B, 6 * D));
+    DITTO_ASSIGN_OR_RETURN(n.mods, family::f32_buffer(B, c_.depth * 6 * D));
+    DITTO_ASSIGN_OR_RETURN(n.final_mod, family::f32_buffer(B, 2 * D));
     n.batch = B;
     n.rows = rows;
     ws_ = std::move(n);

@@ -5,11 +5,10 @@
 //   * begin_load: the checks and page release every family's load does before it reads its weights.
 //   * FamilyKeys + detect / resolve_layout: key-layout detection (text_family.h detect_layout) with the config's
 //     "layout" override, the body of every text family's FamilyLoader.
-//   * The adaLN-single modulation rows and the text embedder + per-block cross-attention K/V of the
-//     text-conditioned DiTs (PixArt-α, Wan2.1: one mechanism for both preludes).
 //   * The attention argument blocks of the DiT-style blocks (Peebles & Xie 2023; PixArt-α, Wan2.1): self-attention
 //     read in place from a fused [rows, 3D] q|k|v buffer, and cross-attention of [rows, D] queries against a
 //     [rows, 2D] k|v buffer; and the gated-residual GEMM epilogue (x += gate · out).
+// The cross-attention DiTs (PixArt-α, Wan2.1) build on this in text_model.h.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -46,41 +45,6 @@ Result<std::string> resolve_layout(const SafetensorsFile& file, const ConfigKwar
 
 // An f32 [rows, cols] workspace buffer.
 Result<Tensor> f32_buffer(int64_t rows, int64_t cols);
-
-// adaLN-single (PixArt-α, Wan2.1): every block's modulation rows mods[b, i] = table_i + t6[b] ([B, depth, 6D],
-// table_i = blocks[i].table, 6D floats) and the final (shift, scale) fmod[b] = final_table + (temb[b], temb[b]).
-template <class Blocks>
-void modulation_rows(const Blocks& blocks, const float* final_table, const float* t6, const float* temb, int64_t B,
-                     int64_t D, float* mods, float* fmod) {
-  const int64_t depth = static_cast<int64_t>(blocks.size());
-  for (int64_t i = 0; i < depth; ++i)
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < 6 * D; ++j)
-        mods[(b * depth + i) * 6 * D + j] = blocks[static_cast<size_t>(i)].table[j] + t6[b * 6 * D + j];
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t j = 0; j < 2 * D; ++j) fmod[b * 2 * D + j] = final_table[j] + temb[b * D + j % D];
-}
-
-// The text side of a cross-attention DiT: context = fc2(GELU-tanh(fc1(text))) over `rows` text tokens of width
-// `in`, then every block's k|v = blocks[i].kv(context) ([rows, 2D] each, into cache.key_values), each followed
-// by post(i, k|v) (Wan's K RMSNorm; PixArt: nothing).
-template <class Blocks, class Post>
-void embed_text(ThreadPool& tp, const Linear& fc1, const Linear& fc2, const float* text, int64_t rows, int64_t in,
-                int64_t D, const Blocks& blocks, HostVector<float>& context, CrossKvCache& cache, Post&& post) {
-  cache.key_values.assign(blocks.size(), {});
-  context.assign(static_cast<size_t>(rows * D), 0.f);
-  HostVector<float> hidden(static_cast<size_t>(rows * D));
-  cpu::Epilogue gelu;
-  gelu.activation = cpu::Activation::GeluTanh;
-  apply(tp, fc1, text, rows, in, hidden.data(), D, gelu);
-  apply(tp, fc2, hidden.data(), rows, D, context.data(), D);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    auto& kv = cache.key_values[i];
-    kv.resize(static_cast<size_t>(rows * 2 * D));
-    apply(tp, blocks[i].kv, context.data(), rows, D, kv.data(), 2 * D);
-    post(static_cast<int64_t>(i), kv.data());
-  }
-}
 
 // Self-attention over B samples of T tokens, q|k|v read in place from the fused [B*T, 3D] buffer, out [B*T, D].
 cpu::AttentionArgs fused_self_attention(int64_t B, int64_t T, int64_t heads, int64_t head_dim, const float* qkv,

@@ -25,6 +25,7 @@
 #include "ditto/cpu/norms.h"
 #include "ditto/executor.h"
 #include "models/family_model.h"
+#include "models/text_model.h"
 #include "models/text_family.h"
 #include "runtime/cpu_ops.h"
 
@@ -157,26 +158,19 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
   return w;
 }
 
-class PixArtModel final : public family::CpuModel {
+class PixArtModel final : public family::TextModel<Config, Weights> {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
                                                   const LoadOptions& options) {
-    DITTO_RETURN_IF_ERROR(family::begin_load(file, options, "PixArt"));
-    DITTO_ASSIGN_OR_RETURN(Weights w, load_weights(file, c, options.dtype));
-    auto m = std::unique_ptr<PixArtModel>(new PixArtModel(options.threads));
-    m->c_ = c;
-    m->w_ = std::move(w);
-    m->weight_bytes_ = m->w_.bytes();
-    m->ones_.assign(static_cast<size_t>(c.hidden), 1.f);
+    DITTO_ASSIGN_OR_RETURN(auto m, create_model<PixArtModel>(file, c, options, "PixArt", load_weights));
     m->info_ = m->make_info();
     m->backbone_.lists = {{"transformer_blocks", c.depth}};
     m->height_ = m->width_ = c.sample_size;
-    m->text_len_ = 1;
     m->backbone_.macs = m->macs_at(true);
     return std::unique_ptr<Denoiser>(std::move(m));
   }
 
-  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's) --------------------------------------
+  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's, the rest family::TextModel's) ----------
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& cond) override {
     const int64_t p = c_.patch;
     if (x.dtype() != DType::F32 || x.ndim() != 4 || x.dim(0) < 1 || x.dim(1) != c_.in_channels || x.dim(2) < p ||
@@ -242,7 +236,7 @@ class PixArtModel final : public family::CpuModel {
     cpu::Epilogue silu;
     silu.activation = cpu::Activation::Silu;
     float* t_hidden = ws_.t_hidden.data<float>();
-    float* emb = ws_.emb.data<float>();
+    float* emb = ws_.temb.data<float>();
     float* t6 = ws_.t6.data<float>();
     family::apply(tp, w_.t_fc1, t_freq, B, kTimestepFeatures, t_hidden, D, silu);
     family::apply(tp, w_.t_fc2, t_hidden, B, D, emb, D);
@@ -301,55 +295,26 @@ class PixArtModel final : public family::CpuModel {
     family::apply(tp, bw.cross_out, attn, rows, D, h, D, family::gated(ones_.data(), rows, 0));
 
     // Feed-forward, gated.
-    cpu::layer_norm(tp, h, xn, rows, D, static_cast<float>(c_.norm_eps), nullptr, nullptr,
-                    cpu::Modulation{mod + 3 * D, mod + 4 * D, T, stride});
-    float* hidden = ws_.scratch.data<float>();
-    cpu::Epilogue gelu;
-    gelu.activation = cpu::Activation::GeluTanh;
-    family::apply(tp, bw.ff1, xn, rows, D, hidden, c_.ff_hidden, gelu);
-    family::apply(tp, bw.ff2, hidden, rows, c_.ff_hidden, h, D, family::gated(mod + 5 * D, T, stride));
+    gated_ffn(h, rows, mod, stride, static_cast<float>(c_.norm_eps), bw.ff1, bw.ff2);
     return Status::Ok();
   }
 
   Result<Tensor> final(int64_t B, const IntermediateSink* o) override {
-    const int64_t D = c_.hidden, T = tokens(), rows = B * T;
-    ThreadPool& tp = *pool_;
-    const float* fmod = ws_.final_mod.data<float>();
-    float* xn = ws_.xn.data<float>();
-    float* out_tokens = ws_.scratch.data<float>();
-    cpu::layer_norm(tp, ws_.h.data<float>(), xn, rows, D, static_cast<float>(c_.norm_eps), nullptr, nullptr,
-                    cpu::Modulation{fmod, fmod + D, T, 2 * D});
-    family::apply(tp, w_.proj_out, xn, rows, D, out_tokens, out_features());
-    emit(o, "proj_out.out", out_tokens, {B, T, out_features()});
+    const float* out_tokens = final_tokens(B, static_cast<float>(c_.norm_eps), w_.proj_out, out_features(), o);
     DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, c_.out_channels, height_, width_}));
     cpu::unpatchify(out_tokens, B, c_.out_channels, height_, width_, c_.patch, out.data<float>());
     return out;
   }
 
-  Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
-    emit(&capture, "transformer_blocks." + std::to_string(index) + ".out", ws_.h.data<float>(),
-         {rows, tokens(), c_.hidden});
-    return Status::Ok();
-  }
-  float* hidden() override { return ws_.h.data<float>(); }
-  int64_t hidden_row_size() const override { return tokens() * c_.hidden; }
-  PartMacs part_macs() const override { return macs_at(text_computed_); }
-  uint64_t attention_macs(int64_t) const override {
-    return 2 * static_cast<uint64_t>(tokens()) * tokens() * c_.hidden;
-  }
-
  private:
-  struct Workspace {
-    int64_t batch = 0, rows = 0;
-    Tensor h, xn, attn, scratch, t_freq, t_hidden, emb, t6, mods, final_mod;
-  };
+  friend class family::TextModel<Config, Weights>;  // create_model constructs it
 
-  int64_t tokens() const { return (height_ / c_.patch) * (width_ / c_.patch); }
+  int64_t tokens() const override { return (height_ / c_.patch) * (width_ / c_.patch); }
   int64_t patch_features() const { return c_.in_channels * c_.patch * c_.patch; }
   int64_t out_features() const { return c_.out_channels * c_.patch * c_.patch; }
 
   // MACs per sample at the current size; `with_text`: the caption projection and every block's K/V ran.
-  PartMacs macs_at(bool with_text) const {
+  PartMacs macs_at(bool with_text) const override {
     const uint64_t D = c_.hidden, T = tokens(), L = text_len_, F = c_.ff_hidden;
     PartMacs m;
     m.prelude = T * patch_features() * D + kTimestepFeatures * D + D * D + D * 6 * D;
@@ -397,43 +362,17 @@ class PixArtModel final : public family::CpuModel {
   }
 
   Status ensure_workspace(int64_t B) {
-    const int64_t D = c_.hidden, rows = B * tokens();
-    if (ws_.rows >= rows && ws_.batch >= B) return Status::Ok();
-    Workspace n;
-    const int64_t scratch = std::max({3 * D, c_.ff_hidden, patch_features(), out_features()});
-    DITTO_ASSIGN_OR_RETURN(n.h, family::f32_buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.xn, family::f32_buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.attn, family::f32_buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.scratch, family::f32_buffer(rows, scratch));
-    DITTO_ASSIGN_OR_RETURN(n.t_freq, family::f32_buffer(B, kTimestepFeatures));
-    DITTO_ASSIGN_OR_RETURN(n.t_hidden, family::f32_buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.emb, family::f32_buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.t6, family::f32_buffer(B, 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.mods, family::f32_buffer(B, c_.depth * 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.final_mod, family::f32_buffer(B, 2 * D));
-    n.batch = B;
-    n.rows = rows;
-    ws_ = std::move(n);
-    return Status::Ok();
+    const int64_t D = c_.hidden;
+    return ws_.ensure(B, B * tokens(), D, c_.depth, std::max({3 * D, c_.ff_hidden, patch_features(), out_features()}),
+                      kTimestepFeatures);
   }
 
-  uint64_t workspace_bytes() const {
-    uint64_t b = kv_.bytes() + (context_.size() + mask_bias_.size() + pos_.size()) * sizeof(float);
-    for (const Tensor* t : {&ws_.h, &ws_.xn, &ws_.attn, &ws_.scratch, &ws_.t_freq, &ws_.t_hidden, &ws_.emb, &ws_.t6,
-                            &ws_.mods, &ws_.final_mod})
-      b += t->nbytes();
-    return b;
-  }
+  uint64_t workspace_bytes() const { return text_model_bytes() + (mask_bias_.size() + pos_.size()) * sizeof(float); }
 
-  explicit PixArtModel(int threads) : CpuModel(threads) {}
+  explicit PixArtModel(int threads) : TextModel(threads) {}
 
-  Config c_;
-  Weights w_;
-  Workspace ws_;
-  family::CrossKvCache kv_;
-  HostVector<float> context_, mask_bias_, pos_, ones_;  // counted engine memory (ditto/memory.h)
-  int64_t height_ = 0, width_ = 0, text_len_ = 0, pos_h_ = -1, pos_w_ = -1;
-  bool text_computed_ = true;
+  HostVector<float> mask_bias_, pos_;  // counted engine memory (ditto/memory.h)
+  int64_t height_ = 0, width_ = 0, pos_h_ = -1, pos_w_ = -1;
 };
 
 }  // namespace

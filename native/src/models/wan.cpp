@@ -31,6 +31,7 @@
 #include "ditto/cpu/norms.h"
 #include "ditto/executor.h"
 #include "models/family_model.h"
+#include "models/text_model.h"
 #include "models/text_family.h"
 #include "runtime/cpu_ops.h"
 
@@ -252,28 +253,21 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
   return w;
 }
 
-class WanModel final : public family::CpuModel {
+class WanModel final : public family::TextModel<Config, Weights> {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
                                                   const LoadOptions& options) {
-    DITTO_RETURN_IF_ERROR(family::begin_load(file, options, "Wan"));
-    DITTO_ASSIGN_OR_RETURN(Weights w, load_weights(file, c, options.dtype));
-    auto m = std::unique_ptr<WanModel>(new WanModel(options.threads));
-    m->c_ = c;
-    m->w_ = std::move(w);
-    m->weight_bytes_ = m->w_.bytes();
-    m->ones_.assign(static_cast<size_t>(c.hidden), 1.f);
+    DITTO_ASSIGN_OR_RETURN(auto m, create_model<WanModel>(file, c, options, "Wan", load_weights));
     m->info_ = m->make_info();
     m->backbone_.lists = {{"blocks", c.depth}};
     m->frames_ = c.pt;
     m->height_ = 16 * c.ph;
     m->width_ = 16 * c.pw;
-    m->text_len_ = 1;
     m->backbone_.macs = m->macs_at(true);
     return std::unique_ptr<Denoiser>(std::move(m));
   }
 
-  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's) --------------------------------------
+  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's, the rest family::TextModel's) ----------
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& cond) override {
     if (x.dtype() != DType::F32 || x.ndim() != 5 || x.dim(0) < 1 || x.dim(1) != c_.in_channels ||
         x.dim(2) < c_.pt || x.dim(3) < c_.ph || x.dim(4) < c_.pw || x.dim(2) % c_.pt != 0 || x.dim(3) % c_.ph != 0 ||
@@ -412,49 +406,22 @@ class WanModel final : public family::CpuModel {
     family::apply(tp, bw.cross_out, xn, rows, D, h, D, family::gated(ones_.data(), rows, 0));
 
     // FFN, gated.
-    cpu::layer_norm(tp, h, xn, rows, D, eps, nullptr, nullptr, cpu::Modulation{mod + 3 * D, mod + 4 * D, T, stride});
-    float* hidden = ws_.scratch.data<float>();
-    cpu::Epilogue gelu;
-    gelu.activation = cpu::Activation::GeluTanh;
-    family::apply(tp, bw.ffn1, xn, rows, D, hidden, c_.ffn, gelu);
-    family::apply(tp, bw.ffn2, hidden, rows, c_.ffn, h, D, family::gated(mod + 5 * D, T, stride));
+    gated_ffn(h, rows, mod, stride, eps, bw.ffn1, bw.ffn2);
     return Status::Ok();
   }
 
   Result<Tensor> final(int64_t B, const IntermediateSink* o) override {
-    const int64_t D = c_.hidden, T = tokens(), rows = B * T;
-    ThreadPool& tp = *pool_;
-    const float* fmod = ws_.final_mod.data<float>();
-    float* xn = ws_.xn.data<float>();
-    float* out_tokens = ws_.scratch.data<float>();
-    cpu::layer_norm(tp, ws_.h.data<float>(), xn, rows, D, static_cast<float>(c_.eps), nullptr, nullptr,
-                    cpu::Modulation{fmod, fmod + D, T, 2 * D});
-    family::apply(tp, w_.head, xn, rows, D, out_tokens, out_features());
-    emit(o, "proj_out.out", out_tokens, {B, T, out_features()});
+    const float* out_tokens = final_tokens(B, static_cast<float>(c_.eps), w_.head, out_features(), o);
     DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, c_.out_channels, frames_, height_, width_}));
     cpu::unpatchify_3d(out_tokens, B, c_.out_channels, frames_, height_, width_, c_.pt, c_.ph, c_.pw,
                        out.data<float>());
     return out;
   }
 
-  Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
-    emit(&capture, "blocks." + std::to_string(index) + ".out", ws_.h.data<float>(), {rows, tokens(), c_.hidden});
-    return Status::Ok();
-  }
-  float* hidden() override { return ws_.h.data<float>(); }
-  int64_t hidden_row_size() const override { return tokens() * c_.hidden; }
-  PartMacs part_macs() const override { return macs_at(text_computed_); }
-  uint64_t attention_macs(int64_t) const override {
-    return 2 * static_cast<uint64_t>(tokens()) * tokens() * c_.hidden;
-  }
-
  private:
-  struct Workspace {
-    int64_t batch = 0, rows = 0;
-    Tensor h, xn, attn, scratch, t_freq, t_hidden, temb, t6, mods, final_mod;
-  };
+  friend class family::TextModel<Config, Weights>;  // create_model constructs it
 
-  int64_t tokens() const { return (frames_ / c_.pt) * (height_ / c_.ph) * (width_ / c_.pw); }
+  int64_t tokens() const override { return (frames_ / c_.pt) * (height_ / c_.ph) * (width_ / c_.pw); }
   int64_t patch_features() const { return c_.in_channels * c_.pt * c_.ph * c_.pw; }
   int64_t out_features() const { return c_.out_channels * c_.pt * c_.ph * c_.pw; }
 
@@ -480,7 +447,7 @@ class WanModel final : public family::CpuModel {
       }
   }
 
-  PartMacs macs_at(bool with_text) const {
+  PartMacs macs_at(bool with_text) const override {
     const uint64_t D = c_.hidden, T = tokens(), L = text_len_, F = c_.ffn;
     PartMacs m;
     m.prelude = T * patch_features() * D + c_.freq_dim * D + D * D + D * 6 * D;
@@ -518,43 +485,19 @@ class WanModel final : public family::CpuModel {
   }
 
   Status ensure_workspace(int64_t B) {
-    const int64_t D = c_.hidden, rows = B * tokens();
-    if (ws_.rows >= rows && ws_.batch >= B) return Status::Ok();
-    Workspace n;
-    const int64_t scratch = std::max({3 * D, c_.ffn, patch_features(), out_features()});
-    DITTO_ASSIGN_OR_RETURN(n.h, family::f32_buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.xn, family::f32_buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.attn, family::f32_buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.scratch, family::f32_buffer(rows, scratch));
-    DITTO_ASSIGN_OR_RETURN(n.t_freq, family::f32_buffer(B, c_.freq_dim));
-    DITTO_ASSIGN_OR_RETURN(n.t_hidden, family::f32_buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.temb, family::f32_buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.t6, family::f32_buffer(B, 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.mods, family::f32_buffer(B, c_.depth * 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.final_mod, family::f32_buffer(B, 2 * D));
-    n.batch = B;
-    n.rows = rows;
-    ws_ = std::move(n);
-    return Status::Ok();
+    const int64_t D = c_.hidden;
+    return ws_.ensure(B, B * tokens(), D, c_.depth, std::max({3 * D, c_.ffn, patch_features(), out_features()}),
+                      c_.freq_dim);
   }
 
   uint64_t workspace_bytes() const {
-    uint64_t b = kv_.bytes() + (context_.size() + rope_cos_.size() + rope_sin_.size()) * sizeof(float);
-    for (const Tensor* t : {&ws_.h, &ws_.xn, &ws_.attn, &ws_.scratch, &ws_.t_freq, &ws_.t_hidden, &ws_.temb,
-                            &ws_.t6, &ws_.mods, &ws_.final_mod})
-      b += t->nbytes();
-    return b;
+    return text_model_bytes() + (rope_cos_.size() + rope_sin_.size()) * sizeof(float);
   }
 
-  explicit WanModel(int threads) : CpuModel(threads) {}
+  explicit WanModel(int threads) : TextModel(threads) {}
 
-  Config c_;
-  Weights w_;
-  Workspace ws_;
-  family::CrossKvCache kv_;
-  HostVector<float> context_, rope_cos_, rope_sin_, ones_;  // counted engine memory (ditto/memory.h)
-  int64_t frames_ = 0, height_ = 0, width_ = 0, text_len_ = 0, rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
-  bool text_computed_ = true;
+  HostVector<float> rope_cos_, rope_sin_;  // counted engine memory (ditto/memory.h)
+  int64_t frames_ = 0, height_ = 0, width_ = 0, rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
 };
 
 }  // namespace

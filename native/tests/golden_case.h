@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "check.h"
@@ -111,6 +112,12 @@ struct GoldenCase {
   bool compare(const std::string& what, const ditto::Tensor& got, const std::string& want_name) const {
     return compare(what, floats_of(got), want_name);
   }
+  // The case's model (load_model on the folder); null, with the failure counted, when it does not load.
+  std::shared_ptr<ditto::Denoiser> load(const ditto::LoadOptions& options = {}) const {
+    auto m = ditto::load_model(dir, options);
+    CHECK_OK(m);
+    return m.ok() ? std::shared_ptr<ditto::Denoiser>(std::move(m.value())) : nullptr;
+  }
   std::vector<std::string> outputs() const {
     std::vector<std::string> names;
     for (const auto& v : config.find("io_roles")->find("outputs")->items()) names.push_back(v.as_string());
@@ -137,6 +144,13 @@ struct GoldenCase {
     return compared;
   }
 };
+
+// A numeric field of the model's description (ModelInfo::fields, e.g. "hiddenSize"); 0 when absent.
+inline uint64_t info_field(const ditto::Denoiser& m, const char* name) {
+  for (const auto& f : m.info().fields)
+    if (f.name == name) return static_cast<uint64_t>(std::get<double>(f.value));
+  return 0;
+}
 
 // Every intermediate of a forward as a dense f32 vector (ForwardOptions::capture = sink()).
 struct Captures {

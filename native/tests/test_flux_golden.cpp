@@ -22,10 +22,9 @@ namespace fs = std::filesystem;
 int main() {
   GoldenCase g;
   if (!g.open("../shared/golden/flux")) return ditto_test::finish("test_flux_golden");
-  auto loaded = load_model(g.dir, LoadOptions{});
-  CHECK_OK(loaded);
-  if (!loaded.ok()) return ditto_test::finish("test_flux_golden");
-  Denoiser& m = *loaded.value();
+  std::shared_ptr<Denoiser> model = g.load();
+  if (!model) return ditto_test::finish("test_flux_golden");
+  Denoiser& m = *model;
   CHECK(m.info().family == "flux" && m.info().layout == "diffusers");
   CHECK(m.backbone().lists.size() == 2 && m.backbone().lists[0].name == "transformer_blocks" &&
         m.backbone().lists[1].name == "single_transformer_blocks" && m.backbone().depth() == 4);

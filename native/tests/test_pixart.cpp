@@ -99,12 +99,8 @@ void block_actions(Denoiser& m, const GoldenCase& g) {
 
 // The condition's K/V computed once per generation: MACs and bits.
 void kv_cache(const GoldenCase& g) {
-  auto loaded = load_model(kCase, LoadOptions{});
-  auto fresh = load_model(kCase, LoadOptions{});
-  CHECK_OK(loaded);
-  CHECK_OK(fresh);
-  if (!loaded.ok() || !fresh.ok()) return;
-  std::shared_ptr<Denoiser> model(std::move(loaded.value()));
+  std::shared_ptr<Denoiser> model = g.load(), fresh = g.load();
+  if (!model || !fresh) return;
   const Inputs in = read_inputs(g);
   Session session(model);
   StepRequest r;
@@ -122,11 +118,7 @@ void kv_cache(const GoldenCase& g) {
   auto s2 = session.step(r);
   CHECK_OK(s2);
   if (!s1.ok() || !s2.ok()) return;
-  auto field = [&](const char* name) {
-    for (const auto& f : model->info().fields)
-      if (f.name == name) return static_cast<uint64_t>(std::get<double>(f.value));
-    return uint64_t{0};
-  };
+  auto field = [&](const char* name) { return info_field(*model, name); };
   const uint64_t B = 2, L = in.text.dim(1), D = field("hiddenSize"), Cc = field("captionChannels"),
                  depth = field("depth");
   const uint64_t text_macs = B * (L * Cc * D + L * D * D + depth * L * 2 * D * D);
@@ -134,7 +126,7 @@ void kv_cache(const GoldenCase& g) {
               (unsigned long long)s1.value().macs, (unsigned long long)s2.value().macs,
               (unsigned long long)(s1.value().macs - s2.value().macs));
   CHECK(s1.value().macs - s2.value().macs == text_macs);
-  auto recomputed = fresh.value()->forward(x2, r.t, in.conditions());
+  auto recomputed = fresh->forward(x2, r.t, in.conditions());
   CHECK_OK(recomputed);
   if (recomputed.ok())
     CHECK(max_abs_diff(floats_of(s2.value().branch_outputs[0]), floats_of(recomputed.value())) == 0.0);
@@ -144,7 +136,7 @@ void kv_cache(const GoldenCase& g) {
   r.branches[0].conditions = Conditions{{}, {text2, in.mask}};
   auto s3 = session.step(r);
   CHECK_OK(s3);
-  auto fresh3 = fresh.value()->forward(x2, r.t, Conditions{{}, {text2, in.mask}});
+  auto fresh3 = fresh->forward(x2, r.t, Conditions{{}, {text2, in.mask}});
   CHECK_OK(fresh3);
   if (s3.ok() && fresh3.ok()) {
     CHECK(s3.value().macs == s1.value().macs);

@@ -14,10 +14,9 @@ using ditto_test::GoldenCase;
 int main() {
   GoldenCase g;
   if (!g.open("../shared/golden/sd3")) return ditto_test::finish("test_sd3_golden");
-  auto loaded = load_model(g.dir, LoadOptions{});
-  CHECK_OK(loaded);
-  if (!loaded.ok()) return ditto_test::finish("test_sd3_golden");
-  Denoiser& m = *loaded.value();
+  std::shared_ptr<Denoiser> model = g.load();
+  if (!model) return ditto_test::finish("test_sd3_golden");
+  Denoiser& m = *model;
   CHECK(m.info().family == "sd3");
   CHECK(m.backbone().lists.size() == 1 && m.backbone().lists[0].name == "transformer_blocks" &&
         m.backbone().lists[0].count == 3);

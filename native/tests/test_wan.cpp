@@ -127,12 +127,8 @@ void unknown_layout() {
 }
 
 void block_actions_and_kv(const GoldenCase& g) {
-  auto loaded = load_model(kCase, LoadOptions{});
-  auto fresh = load_model(kCase, LoadOptions{});
-  CHECK_OK(loaded);
-  CHECK_OK(fresh);
-  if (!loaded.ok() || !fresh.ok()) return;
-  std::shared_ptr<Denoiser> model(std::move(loaded.value()));
+  std::shared_ptr<Denoiser> model = g.load(), fresh = g.load();
+  if (!model || !fresh) return;
   const Inputs in = read_inputs(g);
 
   Captures full, skipped, scaled;
@@ -173,26 +169,22 @@ void block_actions_and_kv(const GoldenCase& g) {
   auto s2 = session.step(r);
   CHECK_OK(s2);
   if (!s1.ok() || !s2.ok()) return;
-  auto field = [&](const char* name) {
-    for (const auto& f : model->info().fields)
-      if (f.name == name) return static_cast<uint64_t>(std::get<double>(f.value));
-    return uint64_t{0};
-  };
+  auto field = [&](const char* name) { return info_field(*model, name); };
   const uint64_t rows = 2, L = in.text.dim(1), D = field("hiddenSize"), Ct = field("textDim"), depth = field("depth");
   const uint64_t text_macs = rows * (L * Ct * D + L * D * D + depth * L * 2 * D * D);
   std::printf("  wan session: step 1 %llu MACs, step 2 %llu MACs (saved %llu = text embedder + K/V)\n",
               (unsigned long long)s1.value().macs, (unsigned long long)s2.value().macs,
               (unsigned long long)(s1.value().macs - s2.value().macs));
   CHECK(s1.value().macs - s2.value().macs == text_macs);
-  auto re_cond = fresh.value()->forward(x2, r.t, cond.conditions);
-  auto re_uncond = fresh.value()->forward(x2, r.t, uncond.conditions);
+  auto re_cond = fresh->forward(x2, r.t, cond.conditions);
+  auto re_uncond = fresh->forward(x2, r.t, uncond.conditions);
   CHECK_OK(re_cond);
   CHECK_OK(re_uncond);
   if (re_cond.ok() && re_uncond.ok()) {
     // The batched step and single forwards run different GEMM row counts, so compare each branch with a
     // recomputation in the same two-branch layout too.
     StepRequest again = r;
-    auto s_fresh = run_step(*fresh.value(), again);
+    auto s_fresh = run_step(*fresh, again);
     CHECK_OK(s_fresh);
     if (s_fresh.ok()) {
       CHECK(max_abs_diff(floats_of(s2.value().branch_outputs[0]), floats_of(s_fresh.value().branch_outputs[0])) == 0.0);

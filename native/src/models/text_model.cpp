@@ -1,4 +1,5 @@
-// DitWorkspace (text_model.h): the activation buffers PixArt and Wan share.
+// DitWorkspace (text_model.h): the activation buffers of the cross-attention DiTs PixArt-α (Chen et al. 2023) and
+// Wan2.1 (Wan Team 2025), one allocation scheme for both.
 #include "models/text_model.h"
 
 namespace ditto::family {

@@ -1,4 +1,5 @@
-// Helpers for the golden-case tests of the families (test_sd3_golden, test_flux_golden, test_pixart, test_wan):
+// Helpers for the golden-case tests of the families (test_sd3_golden, test_flux_golden, test_pixart, test_wan;
+// test_vae_golden uses the comparison):
 // open a case folder (config.json + io.safetensors, shared/golden/README.md), read io tensors as f32, run a
 // forward with capture, and compare captured tensors with the case's io_roles outputs under config.json's
 // tolerances.per_tensor (|got - want| <= atol + rtol·|want| elementwise, README "Tolerances").
@@ -40,6 +41,19 @@ inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>
   double m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::isnan(a[i]) ? INFINITY : std::fabs(double(a[i]) - b[i]));
   return m;
+}
+
+// |got - want| <= atol + rtol·|want| elementwise (NaN fails); prints the worst error against the tolerance.
+inline bool within_tolerance(const std::string& what, const std::vector<float>& got, const std::vector<float>& want,
+                             double atol, double rtol) {
+  double max_abs = 0, worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double err = std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]);
+    max_abs = std::max(max_abs, err);
+    worst = std::max(worst, err / (atol + rtol * std::fabs(double(want[i]))));
+  }
+  std::printf("  %-36s max_abs %.3g  worst/tol %.3f\n", what.c_str(), max_abs, worst);
+  return worst <= 1.0;
 }
 
 struct GoldenCase {
@@ -95,14 +109,7 @@ struct GoldenCase {
     }
     double atol, rtol;
     tolerance(want_name, &atol, &rtol);
-    double max_abs = 0, worst = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-      const double err = std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]);
-      max_abs = std::max(max_abs, err);
-      worst = std::max(worst, err / (atol + rtol * std::fabs(double(want[i]))));
-    }
-    std::printf("  %-36s max_abs %.3g  worst/tol %.3f\n", what.c_str(), max_abs, worst);
-    if (!(worst <= 1.0)) {
+    if (!within_tolerance(what, got, want, atol, rtol)) {
       std::fprintf(stderr, "%s: %s exceeds tolerance (atol %g rtol %g)\n", dir.c_str(), what.c_str(), atol, rtol);
       ++failures();
       return false;

@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "external_memory.h"
 #include "job_queue.h"
+#include "load_job.h"
 #include "session_binding.h"
 #include "tensor_binding.h"
 
@@ -312,33 +313,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<JobQueue> queue_;
 };
 
-class LoadJob : public QueuedJob {
- public:
-  LoadJob(std::string path, ditto::LoadOptions options, std::shared_ptr<JobQueue> queue)
-      : path_(std::move(path)), options_(options), queue_(std::move(queue)) {}
-  ~LoadJob() override {
-    if (queue_) queue_->Close();  // load failed: nothing will use this queue
-  }
-
- protected:
-  ditto::Status Execute() override {
-    auto loaded = ditto::load_model(path_, options_);
-    if (!loaded.ok()) return loaded.status();
-    model_ = std::move(loaded).value();
-    return ditto::Status::Ok();
-  }
-  Napi::Value OnSuccess(Napi::Env env) override {
-    Napi::Object object = GetAddonData(env).model_constructor.New({});
-    ModelWrap::Unwrap(object)->Attach(env, std::move(model_), std::move(queue_));
-    return object;
-  }
- private:
-  std::string path_;
-  ditto::LoadOptions options_;
-  std::shared_ptr<JobQueue> queue_;
-  std::unique_ptr<ditto::Denoiser> model_;
-};
-
 // loadModel(path: string, {threads: number, dtype: 'f32'|'bf16', checkFinite: boolean,
 //           device: 'cpu'|'cuda:N'}) → Promise<NativeModel>
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
@@ -347,19 +321,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   ditto::LoadOptions options;
   if (info.Length() > 1 && info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
-    if (o.Get("threads").IsNumber()) options.threads = o.Get("threads").As<Napi::Number>().Int32Value();
-    if (o.Get("dtype").IsString()) {
-      std::string dtype = o.Get("dtype").As<Napi::String>().Utf8Value();
-      if (dtype == "bf16") options.dtype = ditto::DType::BF16;
-      else if (dtype != "f32") ThrowTypeError(env, "Expected 'f32' or 'bf16' for options.dtype but received " + dtype);
-    }
-    if (o.Get("checkFinite").IsBoolean()) options.check_finite = o.Get("checkFinite").As<Napi::Boolean>().Value();
+    ReadLoadOptions(env, o, options);
     if (o.Get("device").IsString()) options.device = o.Get("device").As<Napi::String>().Utf8Value();
   }
-  std::shared_ptr<JobQueue> queue = JobQueue::Create(env);
-  JobQueue& queue_ref = *queue;
-  return QueuedJob::Start(env, queue_ref,
-                          std::make_unique<LoadJob>(info[0].As<Napi::String>().Utf8Value(), options, queue));
+  return StartLoad<ModelWrap, ditto::Denoiser>(
+      env, &AddonData::model_constructor,
+      [path = info[0].As<Napi::String>().Utf8Value(), options] { return ditto::load_model(path, options); });
 }
 
 }  // namespace

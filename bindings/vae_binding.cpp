@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "external_memory.h"
 #include "job_queue.h"
+#include "load_job.h"
 #include "session_binding.h"
 #include "tensor_binding.h"
 #include "ditto/vae.h"
@@ -169,53 +170,15 @@ class VaeWrap : public Napi::ObjectWrap<VaeWrap> {
   std::shared_ptr<JobQueue> queue_;
 };
 
-class LoadVaeJob : public QueuedJob {
- public:
-  LoadVaeJob(std::string path, ditto::VaeLoadOptions options, std::shared_ptr<JobQueue> queue)
-      : path_(std::move(path)), options_(options), queue_(std::move(queue)) {}
-  ~LoadVaeJob() override {
-    if (queue_) queue_->Close();
-  }
-
- protected:
-  ditto::Status Execute() override {
-    auto loaded = ditto::AutoencoderKL::load(path_, options_);
-    if (!loaded.ok()) return loaded.status();
-    vae_ = std::move(loaded).value();
-    return ditto::Status::Ok();
-  }
-  Napi::Value OnSuccess(Napi::Env env) override {
-    Napi::Object object = GetAddonData(env).vae_constructor.New({});
-    VaeWrap::Unwrap(object)->Attach(env, std::move(vae_), std::move(queue_));
-    return object;
-  }
-
- private:
-  std::string path_;
-  ditto::VaeLoadOptions options_;
-  std::shared_ptr<JobQueue> queue_;
-  std::unique_ptr<ditto::AutoencoderKL> vae_;
-};
-
 // loadVae(path: string, {threads, dtype: 'f32'|'bf16', checkFinite}) → Promise<NativeVae>
 Napi::Value LoadVae(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) ThrowTypeError(env, "Expected string for path");
   ditto::VaeLoadOptions options;
-  if (info.Length() > 1 && info[1].IsObject()) {
-    Napi::Object o = info[1].As<Napi::Object>();
-    if (o.Get("threads").IsNumber()) options.threads = o.Get("threads").As<Napi::Number>().Int32Value();
-    if (o.Get("dtype").IsString()) {
-      std::string dtype = o.Get("dtype").As<Napi::String>().Utf8Value();
-      if (dtype == "bf16") options.dtype = ditto::DType::BF16;
-      else if (dtype != "f32") ThrowTypeError(env, "Expected 'f32' or 'bf16' for options.dtype but received " + dtype);
-    }
-    if (o.Get("checkFinite").IsBoolean()) options.check_finite = o.Get("checkFinite").As<Napi::Boolean>().Value();
-  }
-  std::shared_ptr<JobQueue> queue = JobQueue::Create(env);
-  JobQueue& queue_ref = *queue;
-  return QueuedJob::Start(env, queue_ref,
-                          std::make_unique<LoadVaeJob>(info[0].As<Napi::String>().Utf8Value(), options, queue));
+  if (info.Length() > 1 && info[1].IsObject()) ReadLoadOptions(env, info[1].As<Napi::Object>(), options);
+  return StartLoad<VaeWrap, ditto::AutoencoderKL>(
+      env, &AddonData::vae_constructor,
+      [path = info[0].As<Napi::String>().Utf8Value(), options] { return ditto::AutoencoderKL::load(path, options); });
 }
 
 }  // namespace

@@ -92,8 +92,8 @@ class DiT(nn.Module):
     def forward(self, x, t, y):
         B = x.shape[0]
         h = self.x_embedder(x).flatten(2).transpose(1, 2) + self.pos_embed
-        half = 128
-        freqs = torch.exp(-math.log(10000) * torch.arange(0, half, dtype=torch.float32) / half)
+        half = 128  # the frequencies on the input's device (a CUDA run: generate_torch.py --device cuda)
+        freqs = torch.exp(-math.log(10000) * torch.arange(0, half, dtype=torch.float32, device=x.device) / half)
         args = t[:, None].float() * freqs[None]
         tf = torch.cat([torch.cos(args), torch.sin(args)], dim=-1).to(h.dtype)
         c = self.t2(F.silu(self.t1(tf))) + self.y_table(y)

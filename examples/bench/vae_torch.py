@@ -6,26 +6,12 @@ diffusers-layout VAE folder, checked against the folder's io.safetensors `out` w
 Usage: /usr/bin/python3 examples/bench/vae_torch.py --vae DIR --threads N --sizes 16,32,64 [--reps R]
 Prints one JSON line: {"torch": version, "threads": N, "results": {size: ms}, "check": maxabs or null}.
 """
-import argparse, json, math, os, struct, time
+import argparse, json, math, os, time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        dt = {"F32": np.float32, "I64": np.int64}[e["dtype"]]
-        b, en = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[b:en], dtype=dt).reshape(e["shape"]).copy())
-    return out
+from dit_torch import read_safetensors  # the script's folder is on sys.path when run as a script
 
 
 class Decoder:

@@ -22,10 +22,9 @@ namespace fs = std::filesystem;
 int main() {
   GoldenCase g;
   if (!g.open("../shared/golden/flux")) return ditto_test::finish("test_flux_golden");
-  auto loaded = load_model(g.dir, LoadOptions{});
-  CHECK_OK(loaded);
-  if (!loaded.ok()) return ditto_test::finish("test_flux_golden");
-  Denoiser& m = *loaded.value();
+  std::shared_ptr<Denoiser> model = g.load();
+  if (!model) return ditto_test::finish("test_flux_golden");
+  Denoiser& m = *model;
   CHECK(m.info().family == "flux" && m.info().layout == "diffusers");
   CHECK(m.backbone().lists.size() == 2 && m.backbone().lists[0].name == "transformer_blocks" &&
         m.backbone().lists[1].name == "single_transformer_blocks" && m.backbone().depth() == 4);
@@ -38,18 +37,7 @@ int main() {
                g.get("guidance")};
 
   auto captured = ditto_test::forward_captured(m, x, t, c);
-  int compared = 0;
-  for (const std::string& name : g.outputs()) {
-    if (name.rfind("official.", 0) == 0) continue;
-    auto it = captured.find(name);
-    if (it == captured.end()) {
-      std::fprintf(stderr, "flux: output %s was not produced\n", name.c_str());
-      ++ditto_test::failures();
-      continue;
-    }
-    g.compare(name, it->second, name);
-    ++compared;
-  }
+  const int compared = g.compare_outputs(captured, {"official."});
   CHECK(compared >= 20);
 
   // The official layout: same weights under black-forest-labs names, ids with a batch dimension.

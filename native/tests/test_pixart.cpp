@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "ditto/executor.h"
-#include "golden_captures.h"
+#include "golden_case.h"
 #include "models/pixart.h"
 
 using namespace ditto;
@@ -28,19 +28,19 @@ struct Inputs {
   Conditions conditions(bool with_mask = true) const { return Conditions{{}, {text, with_mask ? mask : Tensor()}}; }
 };
 
-Inputs read_inputs(const SafetensorsFile& io) {
+Inputs read_inputs(const GoldenCase& g) {
   Inputs in;
-  in.x = f32_tensor(io, "hidden_states");
-  in.text = f32_tensor(io, "encoder_hidden_states");
-  in.mask = f32_tensor(io, "encoder_attention_mask");
-  in.t = floats_of(f32_tensor(io, "timestep"));
+  in.x = g.get("hidden_states");
+  in.text = g.get("encoder_hidden_states");
+  in.mask = g.get("encoder_attention_mask");
+  in.t = g.floats("timestep");
   return in;
 }
 
-void golden(Denoiser& m, const SafetensorsFile& io, const JsonValue& cfg) {
+void golden(Denoiser& m, const GoldenCase& g) {
   CHECK(m.info().family == "pixart");
   CHECK(m.info().conditions.size() == 2 && m.info().conditions[1].optional);
-  const Inputs in = read_inputs(io);
+  const Inputs in = read_inputs(g);
   Captures cap;
   ForwardOptions opts;
   opts.capture = cap.sink();
@@ -64,23 +64,12 @@ void golden(Denoiser& m, const SafetensorsFile& io, const JsonValue& cfg) {
     CHECK(change == 0.0);
     cap.values["check.masked_tokens_perturbed.max_abs_change"] = {static_cast<float>(change)};
   }
-  int checked = 0;
-  for (const JsonValue& item : cfg.find("io_roles")->find("outputs")->items()) {
-    const std::string& key = item.as_string();
-    if (!cap.values.count(key)) {
-      std::fprintf(stderr, "pixart: output %s was not produced\n", key.c_str());
-      ++failures();
-      continue;
-    }
-    check_against("pixart", cap.values[key], io, cfg, key);
-    ++checked;
-  }
-  CHECK(checked == 13);
+  CHECK(g.compare_outputs(cap.values) == 13);
 }
 
 // Skip: block 1's output is its input; Scale(0.5): h0 + 0.5 (block(h0) - h0).
-void block_actions(Denoiser& m, const SafetensorsFile& io) {
-  const Inputs in = read_inputs(io);
+void block_actions(Denoiser& m, const GoldenCase& g) {
+  const Inputs in = read_inputs(g);
   Captures full, skipped, scaled;
   ForwardOptions o;
   o.capture = full.sink();
@@ -109,14 +98,10 @@ void block_actions(Denoiser& m, const SafetensorsFile& io) {
 }
 
 // The condition's K/V computed once per generation: MACs and bits.
-void kv_cache(const SafetensorsFile& io) {
-  auto loaded = load_model(kCase, LoadOptions{});
-  auto fresh = load_model(kCase, LoadOptions{});
-  CHECK_OK(loaded);
-  CHECK_OK(fresh);
-  if (!loaded.ok() || !fresh.ok()) return;
-  std::shared_ptr<Denoiser> model(std::move(loaded.value()));
-  const Inputs in = read_inputs(io);
+void kv_cache(const GoldenCase& g) {
+  std::shared_ptr<Denoiser> model = g.load(), fresh = g.load();
+  if (!model || !fresh) return;
+  const Inputs in = read_inputs(g);
   Session session(model);
   StepRequest r;
   r.x = in.x;
@@ -133,11 +118,7 @@ void kv_cache(const SafetensorsFile& io) {
   auto s2 = session.step(r);
   CHECK_OK(s2);
   if (!s1.ok() || !s2.ok()) return;
-  auto field = [&](const char* name) {
-    for (const auto& f : model->info().fields)
-      if (f.name == name) return static_cast<uint64_t>(std::get<double>(f.value));
-    return uint64_t{0};
-  };
+  auto field = [&](const char* name) { return info_field(*model, name); };
   const uint64_t B = 2, L = in.text.dim(1), D = field("hiddenSize"), Cc = field("captionChannels"),
                  depth = field("depth");
   const uint64_t text_macs = B * (L * Cc * D + L * D * D + depth * L * 2 * D * D);
@@ -145,7 +126,7 @@ void kv_cache(const SafetensorsFile& io) {
               (unsigned long long)s1.value().macs, (unsigned long long)s2.value().macs,
               (unsigned long long)(s1.value().macs - s2.value().macs));
   CHECK(s1.value().macs - s2.value().macs == text_macs);
-  auto recomputed = fresh.value()->forward(x2, r.t, in.conditions());
+  auto recomputed = fresh->forward(x2, r.t, in.conditions());
   CHECK_OK(recomputed);
   if (recomputed.ok())
     CHECK(max_abs_diff(floats_of(s2.value().branch_outputs[0]), floats_of(recomputed.value())) == 0.0);
@@ -155,7 +136,7 @@ void kv_cache(const SafetensorsFile& io) {
   r.branches[0].conditions = Conditions{{}, {text2, in.mask}};
   auto s3 = session.step(r);
   CHECK_OK(s3);
-  auto fresh3 = fresh.value()->forward(x2, r.t, Conditions{{}, {text2, in.mask}});
+  auto fresh3 = fresh->forward(x2, r.t, Conditions{{}, {text2, in.mask}});
   CHECK_OK(fresh3);
   if (s3.ok() && fresh3.ok()) {
     CHECK(s3.value().macs == s1.value().macs);
@@ -163,8 +144,8 @@ void kv_cache(const SafetensorsFile& io) {
   }
 }
 
-void validation(Denoiser& m, const SafetensorsFile& io) {
-  const Inputs in = read_inputs(io);
+void validation(Denoiser& m, const GoldenCase& g) {
+  const Inputs in = read_inputs(g);
   auto missing = m.forward(in.x, in.t, Conditions{});
   CHECK(!missing.ok() && missing.status().message() == "Expected the condition encoderHiddenStates but it is missing");
   Tensor bad_text = Tensor::zeros(DType::F32, {2, 7, 5}).value();
@@ -201,21 +182,16 @@ void unknown_layout() {
 
 int main() {
   unknown_layout();
-  if (!fs::exists(kCase + "/config.json")) {
-    std::printf("SKIP pixart golden: %s not found\n", kCase.c_str());
-    return finish("test_pixart");
-  }
-  auto io = SafetensorsFile::open(kCase + "/io.safetensors");
-  auto cfg = read_json_file(kCase + "/config.json");
+  GoldenCase g;
+  g.default_atol = 1e-5;
+  if (!g.open(kCase)) return finish("test_pixart");
   auto model = load_model(kCase, LoadOptions{});
-  CHECK_OK(io);
-  CHECK_OK(cfg);
   CHECK_OK(model);
-  if (io.ok() && cfg.ok() && model.ok()) {
-    golden(*model.value(), *io.value(), cfg.value());
-    block_actions(*model.value(), *io.value());
-    validation(*model.value(), *io.value());
-    kv_cache(*io.value());
+  if (model.ok()) {
+    golden(*model.value(), g);
+    block_actions(*model.value(), g);
+    validation(*model.value(), g);
+    kv_cache(g);
   }
   return finish("test_pixart");
 }

@@ -14,10 +14,9 @@ using ditto_test::GoldenCase;
 int main() {
   GoldenCase g;
   if (!g.open("../shared/golden/sd3")) return ditto_test::finish("test_sd3_golden");
-  auto loaded = load_model(g.dir, LoadOptions{});
-  CHECK_OK(loaded);
-  if (!loaded.ok()) return ditto_test::finish("test_sd3_golden");
-  Denoiser& m = *loaded.value();
+  std::shared_ptr<Denoiser> model = g.load();
+  if (!model) return ditto_test::finish("test_sd3_golden");
+  Denoiser& m = *model;
   CHECK(m.info().family == "sd3");
   CHECK(m.backbone().lists.size() == 1 && m.backbone().lists[0].name == "transformer_blocks" &&
         m.backbone().lists[0].count == 3);
@@ -29,18 +28,7 @@ int main() {
   c.tensors = {g.get("encoder_hidden_states"), g.get("pooled_projections")};
 
   auto captured = ditto_test::forward_captured(m, x, t, c);
-  int compared = 0;
-  for (const std::string& name : g.outputs()) {
-    if (name == "out_skip_layers_1") continue;
-    auto it = captured.find(name);
-    if (it == captured.end()) {
-      std::fprintf(stderr, "sd3: output %s was not produced\n", name.c_str());
-      ++ditto_test::failures();
-      continue;
-    }
-    g.compare(name, it->second, name);
-    ++compared;
-  }
+  const int compared = g.compare_outputs(captured, {"out_skip_layers_1"});
   CHECK(compared >= 12);
 
   // Skip-Layer Guidance: skip_layers=[1] is Skip on block 1 (both streams unchanged).

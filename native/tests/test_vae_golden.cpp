@@ -19,6 +19,7 @@
 #include "ditto/json.h"
 #include "ditto/safetensors.h"
 #include "ditto/vae.h"
+#include "golden_case.h"
 
 using namespace ditto;
 namespace fs = std::filesystem;
@@ -38,14 +39,7 @@ bool close_to(const std::string& what, const std::vector<float>& got, const Tens
   }
   const JsonValue* tol = per_tensor.find(key);
   const double atol = tol ? tol->find("atol")->as_double() : 1e-5, rtol = tol ? tol->find("rtol")->as_double() : 3e-5;
-  double worst = 0, max_abs = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double err = std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]);
-    max_abs = std::max(max_abs, err);
-    worst = std::max(worst, err / (atol + rtol * std::fabs(double(want[i]))));
-  }
-  std::printf("  %-34s max_abs %.3g  worst/tol %.3f\n", what.c_str(), max_abs, worst);
-  return worst <= 1.0;
+  return ditto_test::within_tolerance(what, got, want, atol, rtol);
 }
 
 // Writes `tensors` (renamed by `rename`, dropped when it returns "") and `config` into a fresh folder.

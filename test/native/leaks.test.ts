@@ -8,27 +8,10 @@ import { describe, expect, it } from "vitest";
 
 import { memory } from "../../src/memory.js";
 import { Pipeline } from "../../src/pipeline/index.js";
+import { settleAt, settled } from "../native-async.js";
 
 const MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../examples/models/glyphs");
 const small = { classLabels: [3, 7], steps: 3, guidanceScale: 2 };
-
-async function settleAt(bytes: number): Promise<number> {
-  for (let i = 0; i < 500 && memory().allocatedBytes !== bytes; i++) await new Promise((r) => setTimeout(r, 10));
-  return memory().allocatedBytes;
-}
-
-// The counter once it has stopped moving (five polls in a row unchanged): the previous test's model may still be
-// on its way out (its job thread exits just after dispose).
-async function settled(): Promise<number> {
-  let last = memory().allocatedBytes;
-  for (let same = 0, i = 0; same < 5 && i < 500; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const now = memory().allocatedBytes;
-    same = now === last ? same + 1 : 0;
-    last = now;
-  }
-  return last;
-}
 
 describe("native memory over repeated work", () => {
   it("is identical after each of 30 small generations", async () => {

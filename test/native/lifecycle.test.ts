@@ -14,37 +14,10 @@ import { memory } from "../../src/memory.js";
 import { loadModel } from "../../src/model.js";
 import { Pipeline } from "../../src/pipeline/index.js";
 import { Tensor } from "../../src/tensor.js";
+import { rejection, settleAt, settled } from "../native-async.js";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const MODEL = path.join(REPO_ROOT, "examples/models/glyphs");
-
-// Native frees that follow a settled promise (a session's end job, the model's job thread exiting after dispose)
-// happen on other threads a moment later: wait (bounded by count, not by time) until the counter reaches `bytes`.
-async function settleAt(bytes: number): Promise<number> {
-  for (let i = 0; i < 500 && memory().allocatedBytes !== bytes; i++) await new Promise((r) => setTimeout(r, 10));
-  return memory().allocatedBytes;
-}
-
-// The counter once it has stopped moving (five polls in a row unchanged).
-async function settled(): Promise<number> {
-  let last = memory().allocatedBytes;
-  for (let same = 0, i = 0; same < 5 && i < 500; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const now = memory().allocatedBytes;
-    same = now === last ? same + 1 : 0;
-    last = now;
-  }
-  return last;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DittoError> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as DittoError;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("the engine's allocation counter", () => {
   it("counts a tensor's block until dispose", () => {

@@ -12,21 +12,13 @@ import { readSafetensors, toFloat32Array, toNumberArray } from "../../src/io/saf
 import { loadModel, type Model } from "../../src/model.js";
 import { Tensor } from "../../src/tensor.js";
 import { GLYPHS, HAS_GLYPHS } from "../shared-paths.js";
+import { rejection } from "../native-async.js";
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 function noise(batch: number, seed = 7): Tensor {

@@ -14,6 +14,7 @@ import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { loadModel } from "../../src/model.js";
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 import { Tensor } from "../../src/tensor.js";
+import { rejection } from "../native-async.js";
 
 const ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
 const CLI = path.join(ROOT, "dist/cli.js");
@@ -30,15 +31,6 @@ function editedModel(name: string, tensor: string, edit: (values: Float32Array) 
   edit(tensors.get(tensor)!.data as Float32Array);
   writeSafetensors(path.join(out, "dit.safetensors"), tensors, metadata);
   return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<DittoError> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as DittoError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("non-finite weights at load", () => {

@@ -17,18 +17,10 @@ import { Tensor } from "../../src/tensor.js";
 import { loadVae, type Vae } from "../../src/vae.js";
 import { verifyCase } from "../../src/verify/index.js";
 import { GOLDEN, REPO_ROOT } from "../shared-paths.js";
+import { rejection } from "../native-async.js";
 
 const CASE = path.join(GOLDEN, "vae-kl");
 const HAS_CASE = existsSync(path.join(CASE, "config.json"));
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe.skipIf(!HAS_CASE)("AutoencoderKL (golden vae-kl)", () => {
   let vae: Vae;

@@ -24,6 +24,7 @@
 #include "ditto/executor.h"
 #include "models/dit_family.h"
 #include "models/dit_internal.h"
+#include "models/family_model.h"
 #include "runtime/cpu_ops.h"
 
 namespace ditto {
@@ -242,26 +243,13 @@ struct DitModel::Impl final : BackboneKernels {
     eq.bias = bw.qkv.bias.data();
     cpu::linear(tp, xn, rows, D, bw.qkv.weight, qkv, 3 * D, eq);
 
-    cpu::AttentionArgs a;
-    a.batch = B;
-    a.heads = H;
-    a.q_len = a.kv_len = T;
-    a.head_dim = Dh;
-    a.q = qkv;
-    a.k = qkv + D;
-    a.v = qkv + 2 * D;
-    a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
-    a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
-    a.out = attn;
-    a.out_batch_stride = T * D;
-    a.out_row_stride = D;
-    a.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(Dh)));
     if (perturb) {
       tp.parallel_for(rows, [&](int64_t r, int) {
         std::memcpy(attn + r * D, qkv + r * 3 * D + 2 * D, static_cast<size_t>(D) * sizeof(float));
       });
     } else {
-      cpu::attention(tp, a);
+      cpu::attention(tp, family::fused_self_attention(B, T, H, Dh, qkv, attn,
+                                                      static_cast<float>(1.0 / std::sqrt(static_cast<double>(Dh)))));
     }
 
     cpu::Epilogue ep;

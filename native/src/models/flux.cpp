@@ -239,6 +239,7 @@ class FluxModel final : public CpuJointModel {
     if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
     auto m = std::unique_ptr<FluxModel>(new FluxModel(options.threads));
     DITTO_ASSIGN_OR_RETURN(m->w_, load_flux(file, kw, options.dtype));
+    m->set_dims(m->w_.D, m->w_.head_dim, m->w_.joint_dim, m->w_.pooled_dim);
     m->describe(kw);
     return std::unique_ptr<Denoiser>(std::move(m));
   }
@@ -249,27 +250,13 @@ class FluxModel final : public CpuJointModel {
                               "] (packed 2x2 latents) but received " + dtype_name(x.dtype()) + " " +
                               shape_string(x.shape()));
     const int64_t B = x.dim(0), L = x.dim(1);
-    if (static_cast<int64_t>(t.size()) != B)
-      return invalid_argument("Expected " + std::to_string(B) + " timesteps (one per sample) but received " +
-                              std::to_string(t.size()));
-    for (int64_t i = 0; i < B; ++i)
-      if (!std::isfinite(t[i]))
-        return invalid_argument("Expected finite timesteps but t[" + std::to_string(i) + "] is " + std::to_string(t[i]));
+    DITTO_RETURN_IF_ERROR(check_timesteps(B, t));
     if (c.tensors.size() < 4 || (w_.guidance && c.tensors.size() < 5))
       return invalid_argument(std::string("Flux needs the conditions encoderHiddenStates, pooledProjections, imgIds, "
                                           "txtIds") + (w_.guidance ? " and guidance" : ""));
-    const Tensor& ehs = c.tensors[0];
-    if (ehs.dtype() != DType::F32 || ehs.ndim() != 3 || ehs.dim(0) != B || ehs.dim(1) < 1 || ehs.dim(2) != w_.joint_dim)
-      return invalid_argument("Expected encoderHiddenStates of dtype F32 and shape [" + std::to_string(B) + ", L, " +
-                              std::to_string(w_.joint_dim) + "] but received " + dtype_name(ehs.dtype()) + " " +
-                              shape_string(ehs.shape()));
-    const Tensor& pooled = c.tensors[1];
-    if (pooled.dtype() != DType::F32 || pooled.shape() != Shape{B, w_.pooled_dim})
-      return invalid_argument("Expected pooledProjections of dtype F32 and shape [" + std::to_string(B) + ", " +
-                              std::to_string(w_.pooled_dim) + "] but received " + dtype_name(pooled.dtype()) + " " +
-                              shape_string(pooled.shape()));
+    DITTO_RETURN_IF_ERROR(check_text(c, B));
     DITTO_RETURN_IF_ERROR(check_ids(c.tensors[2], "imgIds", B, L));
-    DITTO_RETURN_IF_ERROR(check_ids(c.tensors[3], "txtIds", B, ehs.dim(1)));
+    DITTO_RETURN_IF_ERROR(check_ids(c.tensors[3], "txtIds", B, c.tensors[0].dim(1)));
     if (w_.guidance) {
       const Tensor& g = c.tensors[4];
       if (g.dtype() != DType::F32 || g.shape() != Shape{B})
@@ -444,29 +431,12 @@ class FluxModel final : public CpuJointModel {
   }
 
  private:
-  explicit FluxModel(int threads) : CpuJointModel(threads) {}
+  explicit FluxModel(int threads) : CpuJointModel(threads, StreamOrder::TextImage) {}
 
-  void set_geometry(int64_t img_tokens, int64_t txt_tokens) {
-    geometry_.D = w_.D;
-    geometry_.head_dim = w_.head_dim;
-    geometry_.heads = w_.D / w_.head_dim;
-    geometry_.img_tokens = img_tokens;
-    geometry_.txt_tokens = txt_tokens;
-    geometry_.txt_offset = 0;  // Flux attends over [txt, img]
-    geometry_.img_offset = txt_tokens;
-  }
-
-  uint64_t context_macs(int64_t txt_tokens) const {
-    return static_cast<uint64_t>(txt_tokens) * w_.joint_dim * w_.D;
-  }
-  uint64_t pooled_macs() const { return static_cast<uint64_t>(w_.pooled_dim) * w_.D + w_.D * w_.D; }
-
-  // MACs per sample; the text part as computed by the last prelude (see Sd3Model::macs_at).
+  // MACs per sample; the text part per CpuJointModel::text_macs.
   PartMacs macs_at(const JointGeometry& g, bool measured = true) const {
     const uint64_t D = w_.D, L = g.img_tokens;
-    const uint64_t text = measured && text_rows_ > 0
-                              ? (text_macs_computed_ + static_cast<uint64_t>(text_rows_) - 1) / static_cast<uint64_t>(text_rows_)
-                              : context_macs(g.txt_tokens) + pooled_macs();
+    const uint64_t text = text_macs(g, measured);
     PartMacs m;
     m.prelude = L * w_.in_channels * D + text + (kFreq * D + D * D) * (w_.guidance ? 2 : 1) +
                 D * static_cast<uint64_t>(w_.mod_cols);
@@ -526,8 +496,6 @@ class FluxModel final : public CpuJointModel {
   FluxWeights w_;
   std::vector<float> embed_;
   TextMemo memo_;
-  uint64_t text_macs_computed_ = 0;  // by the last prelude, over its rows
-  int64_t text_rows_ = 0;
 };
 
 }  // namespace

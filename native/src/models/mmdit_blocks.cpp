@@ -338,7 +338,58 @@ uint64_t TextMemo::bytes() const {
   return n;
 }
 
-CpuJointModel::CpuJointModel(int threads)
-    : pool_(std::make_unique<ThreadPool>(threads)), ops_(std::make_unique<CpuOps>(*pool_)) {}
+void CpuJointModel::set_dims(int64_t D, int64_t head_dim, int64_t joint_dim, int64_t pooled_dim) {
+  geometry_.D = D;
+  geometry_.head_dim = head_dim;
+  geometry_.heads = D / head_dim;
+  joint_dim_ = joint_dim;
+  pooled_dim_ = pooled_dim;
+}
+
+void CpuJointModel::set_geometry(int64_t img_tokens, int64_t txt_tokens) {
+  geometry_.img_tokens = img_tokens;
+  geometry_.txt_tokens = txt_tokens;
+  const bool image_first = order_ == StreamOrder::ImageText;
+  geometry_.img_offset = image_first ? 0 : txt_tokens;
+  geometry_.txt_offset = image_first ? img_tokens : 0;
+}
+
+uint64_t CpuJointModel::context_macs(int64_t txt_tokens) const {
+  return static_cast<uint64_t>(txt_tokens) * joint_dim_ * geometry_.D;
+}
+
+uint64_t CpuJointModel::pooled_macs() const {
+  return static_cast<uint64_t>(pooled_dim_) * geometry_.D + geometry_.D * geometry_.D;
+}
+
+uint64_t CpuJointModel::text_macs(const JointGeometry& g, bool measured) const {
+  return measured && text_rows_ > 0
+             ? (text_macs_computed_ + static_cast<uint64_t>(text_rows_) - 1) / static_cast<uint64_t>(text_rows_)
+             : context_macs(g.txt_tokens) + pooled_macs();
+}
+
+Status CpuJointModel::check_timesteps(int64_t B, const std::vector<float>& t) {
+  if (static_cast<int64_t>(t.size()) != B)
+    return invalid_argument("Expected " + std::to_string(B) + " timesteps (one per sample) but received " +
+                            std::to_string(t.size()));
+  for (int64_t i = 0; i < B; ++i)
+    if (!std::isfinite(t[i]))
+      return invalid_argument("Expected finite timesteps but t[" + std::to_string(i) + "] is " + std::to_string(t[i]));
+  return Status::Ok();
+}
+
+Status CpuJointModel::check_text(const Conditions& c, int64_t B) const {
+  const Tensor& ehs = c.tensors[0];
+  if (ehs.dtype() != DType::F32 || ehs.ndim() != 3 || ehs.dim(0) != B || ehs.dim(1) < 1 || ehs.dim(2) != joint_dim_)
+    return invalid_argument("Expected encoderHiddenStates of dtype F32 and shape [" + std::to_string(B) + ", L, " +
+                            std::to_string(joint_dim_) + "] but received " + dtype_name(ehs.dtype()) + " " +
+                            shape_string(ehs.shape()));
+  const Tensor& pooled = c.tensors[1];
+  if (pooled.dtype() != DType::F32 || pooled.shape() != Shape{B, pooled_dim_})
+    return invalid_argument("Expected pooledProjections of dtype F32 and shape [" + std::to_string(B) + ", " +
+                            std::to_string(pooled_dim_) + "] but received " + dtype_name(pooled.dtype()) + " " +
+                            shape_string(pooled.shape()));
+  return Status::Ok();
+}
 
 }  // namespace ditto::mmdit

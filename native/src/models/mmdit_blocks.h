@@ -26,6 +26,7 @@
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "ditto/thread_pool.h"
+#include "models/family_model.h"
 #include "runtime/cpu_ops.h"
 
 namespace ditto::mmdit {
@@ -168,30 +169,43 @@ class TextMemo {
   std::vector<Entry> entries_;
 };
 
-// The CPU model both families share: thread pool, op table, description, byte counts. A family implements the
-// BackboneKernels members that differ (validate, prelude, block, final, emit_block, macs).
-class CpuJointModel : public Denoiser, public BackboneKernels {
+// The CPU model both families share: family::CpuModel's boilerplate (thread pool, op table, description, byte
+// counts) plus the joint geometry and workspace, the stream order, the text embedders' MAC accounting and the
+// checks of the conditions both take. A family implements the BackboneKernels members that differ (validate,
+// prelude, block, final, emit_block, macs).
+class CpuJointModel : public family::CpuModel {
  public:
-  const ModelInfo& info() const override { return info_; }
-  const Backbone& backbone() const override { return backbone_; }
-  std::string device() const override { return "cpu"; }
-  int threads() const override { return pool_->size(); }
-  uint64_t memory_bytes() const override { return weight_bytes_ + ws_bytes_.load(std::memory_order_relaxed); }
-  BackboneKernels& kernels() override { return *this; }
-  BackendOps& ops() override { return *ops_; }
   float* hidden() override { return ws_.h.data<float>(); }
   int64_t hidden_row_size() const override { return geometry_.seq() * geometry_.D; }
 
  protected:
-  explicit CpuJointModel(int threads);
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<CpuOps> ops_;
-  ModelInfo info_;
-  Backbone backbone_;
+  enum class StreamOrder { ImageText, TextImage };  // SD3 attends over [img, txt], Flux over [txt, img]
+  CpuJointModel(int threads, StreamOrder order) : CpuModel(threads), order_(order) {}
+
+  // The sizes the weights fix: hidden size, head size, the widths of encoderHiddenStates and pooledProjections.
+  void set_dims(int64_t D, int64_t head_dim, int64_t joint_dim, int64_t pooled_dim);
+  // geometry_ for a forward over img_tokens image and txt_tokens text tokens, in the family's stream order.
+  void set_geometry(int64_t img_tokens, int64_t txt_tokens);
+  // MACs per sample of context_embedder over txt_tokens, and of the pooled-text MLP.
+  uint64_t context_macs(int64_t txt_tokens) const;
+  uint64_t pooled_macs() const;
+  // The text part of the prelude's MACs per sample: as computed by the last prelude when there was one and
+  // `measured` (rows whose text was memoised cost nothing; a mixed batch rounds the per-sample share up), else
+  // both embedders at g's text length.
+  uint64_t text_macs(const JointGeometry& g, bool measured) const;
+  // B finite timesteps; encoderHiddenStates [B, L, joint_dim] and pooledProjections [B, pooled_dim] (F32) as
+  // c.tensors[0] and [1] (the caller has checked that they exist).
+  static Status check_timesteps(int64_t B, const std::vector<float>& t);
+  Status check_text(const Conditions& c, int64_t B) const;
+
   JointGeometry geometry_;
   Workspace ws_;
-  uint64_t weight_bytes_ = 0;
-  std::atomic<uint64_t> ws_bytes_{0};
+  uint64_t text_macs_computed_ = 0;  // by the last prelude, over its rows
+  int64_t text_rows_ = 0;
+
+ private:
+  StreamOrder order_;
+  int64_t joint_dim_ = 0, pooled_dim_ = 0;
 };
 
 }  // namespace ditto::mmdit

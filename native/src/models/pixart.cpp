@@ -24,6 +24,8 @@
 #include "ditto/cpu/finite.h"
 #include "ditto/cpu/norms.h"
 #include "ditto/executor.h"
+#include "models/family_model.h"
+#include "models/text_model.h"
 #include "models/text_family.h"
 #include "runtime/cpu_ops.h"
 
@@ -82,8 +84,7 @@ std::vector<family::KeyLayout> layouts() {
   return {d};
 }
 
-const std::vector<std::string> kBlockPrefixes = {"transformer_blocks"};
-const std::vector<std::string> kAnchors = {"adaln_single.linear.weight"};
+const family::FamilyKeys kKeys{"PixArt", {"adaln_single.linear.weight"}, {"transformer_blocks"}, layouts};
 
 Result<Config> parse_config(const SafetensorsFile& file, const std::string& config_path) {
   DITTO_ASSIGN_OR_RETURN(family::ConfigKwargs kw, family::ConfigKwargs::read(config_path));
@@ -157,42 +158,19 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
   return w;
 }
 
-Result<Tensor> buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
-
-class PixArtModel final : public Denoiser, public BackboneKernels {
+class PixArtModel final : public family::TextModel<Config, Weights> {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
                                                   const LoadOptions& options) {
-    auto m = std::unique_ptr<PixArtModel>(new PixArtModel());
-    m->c_ = c;
-    if (options.dtype != DType::F32 && options.dtype != DType::BF16)
-      return invalid_argument(std::string("PixArt compute dtype must be F32 or BF16, got ") + dtype_name(options.dtype));
-    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
-    family::release_all_pages(file);
-    DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, c, options.dtype));
-    m->weight_bytes_ = m->w_.bytes();
-    m->pool_ = std::make_unique<ThreadPool>(options.threads);
-    m->ops_ = std::make_unique<CpuOps>(*m->pool_);
-    m->ones_.assign(static_cast<size_t>(c.hidden), 1.f);
+    DITTO_ASSIGN_OR_RETURN(auto m, create_model<PixArtModel>(file, c, options, "PixArt", load_weights));
     m->info_ = m->make_info();
     m->backbone_.lists = {{"transformer_blocks", c.depth}};
     m->height_ = m->width_ = c.sample_size;
-    m->text_len_ = 1;
     m->backbone_.macs = m->macs_at(true);
     return std::unique_ptr<Denoiser>(std::move(m));
   }
 
-  // ---- Denoiser ---------------------------------------------------------------------------------------------
-  const ModelInfo& info() const override { return info_; }
-  const Backbone& backbone() const override { return backbone_; }
-  std::string device() const override { return "cpu"; }
-  int threads() const override { return pool_->size(); }
-  uint64_t memory_bytes() const override { return weight_bytes_ + ws_bytes_.load(std::memory_order_relaxed); }
-  BackboneKernels& kernels() override { return *this; }
-
-  // ---- BackboneKernels --------------------------------------------------------------------------------------
-  BackendOps& ops() override { return *ops_; }
-
+  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's, the rest family::TextModel's) ----------
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& cond) override {
     const int64_t p = c_.patch;
     if (x.dtype() != DType::F32 || x.ndim() != 4 || x.dim(0) < 1 || x.dim(1) != c_.in_channels || x.dim(2) < p ||
@@ -258,7 +236,7 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     cpu::Epilogue silu;
     silu.activation = cpu::Activation::Silu;
     float* t_hidden = ws_.t_hidden.data<float>();
-    float* emb = ws_.emb.data<float>();
+    float* emb = ws_.temb.data<float>();
     float* t6 = ws_.t6.data<float>();
     family::apply(tp, w_.t_fc1, t_freq, B, kTimestepFeatures, t_hidden, D, silu);
     family::apply(tp, w_.t_fc2, t_hidden, B, D, emb, D);
@@ -267,34 +245,17 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
     family::apply(tp, w_.adaln, t_hidden, B, D, t6, 6 * D);
     emit(o, "adaln_single.out", t6, {B, 6 * D});
     // Every block's modulation rows (table_i + t6) and the final (shift, scale) = table + embedded_timestep.
-    float* mods = ws_.mods.data<float>();
-    for (int64_t i = 0; i < c_.depth; ++i)
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < 6 * D; ++j)
-          mods[(b * c_.depth + i) * 6 * D + j] = w_.blocks[static_cast<size_t>(i)].table[j] + t6[b * 6 * D + j];
-    float* fmod = ws_.final_mod.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < 2 * D; ++j) fmod[b * 2 * D + j] = w_.final_table[j] + emb[b * D + j % D];
+    family::modulation_rows(w_.blocks, w_.final_table.data(), t6, emb, B, D, ws_.mods.data<float>(),
+                            ws_.final_mod.data<float>());
 
     // Text: mask bias, then the caption projection and every block's K/V unless cached for this very text.
     mask_bias_.assign(static_cast<size_t>(masked ? B * L : 0), 0.f);
     for (int64_t i = 0; masked && i < B * L; ++i)
       mask_bias_[i] = (1.f - cond.tensors[1].data<float>()[i]) * kMaskBias;
     text_computed_ = kv_.update({&text});
-    if (text_computed_) {
-      kv_.key_values.assign(static_cast<size_t>(c_.depth), {});
-      context_.assign(static_cast<size_t>(B * L * D), 0.f);
-      HostVector<float> hidden(static_cast<size_t>(B * L * D));
-      cpu::Epilogue gelu;
-      gelu.activation = cpu::Activation::GeluTanh;
-      family::apply(tp, w_.cap1, text.data<float>(), B * L, c_.caption_channels, hidden.data(), D, gelu);
-      family::apply(tp, w_.cap2, hidden.data(), B * L, D, context_.data(), D);
-      for (int64_t i = 0; i < c_.depth; ++i) {
-        auto& kv = kv_.key_values[static_cast<size_t>(i)];
-        kv.resize(static_cast<size_t>(B * L * 2 * D));
-        family::apply(tp, w_.blocks[static_cast<size_t>(i)].kv, context_.data(), B * L, D, kv.data(), 2 * D);
-      }
-    }
+    if (text_computed_)
+      family::embed_text(tp, w_.cap1, w_.cap2, text.data<float>(), B * L, c_.caption_channels, D, w_.blocks, context_,
+                         kv_, [](int64_t, float*) {});
     ws_bytes_.store(workspace_bytes(), std::memory_order_relaxed);
     emit(o, "caption_projection.out", context_.data(), {B, L, D});
     return Status::Ok();
@@ -321,110 +282,39 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
         std::memcpy(attn + r * D, qkv + r * 3 * D + 2 * D, static_cast<size_t>(D) * sizeof(float));
       });
     } else {
-      cpu::AttentionArgs a;
-      a.batch = B;
-      a.heads = H;
-      a.q_len = a.kv_len = T;
-      a.head_dim = Dh;
-      a.q = qkv;
-      a.k = qkv + D;
-      a.v = qkv + 2 * D;
-      a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
-      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
-      a.out = attn;
-      a.out_batch_stride = T * D;
-      a.out_row_stride = D;
-      a.scale = scale;
-      cpu::attention(tp, a);
+      cpu::attention(tp, family::fused_self_attention(B, T, H, Dh, qkv, attn, scale));
     }
-    cpu::Epilogue gate_msa;
-    gate_msa.gate = mod + 2 * D;
-    gate_msa.gate_row_group = T;
-    gate_msa.gate_stride = stride;
-    family::apply(tp, bw.self_out, attn, rows, D, h, D, gate_msa);
+    family::apply(tp, bw.self_out, attn, rows, D, h, D, family::gated(mod + 2 * D, T, stride));
 
     // Cross-attention to the text on the un-normalised h, plain residual.
     family::apply(tp, bw.q, h, rows, D, xn, D);
     const float* kv = kv_.key_values[static_cast<size_t>(index)].data() + b0 * L * 2 * D;
-    cpu::AttentionArgs x;
-    x.batch = B;
-    x.heads = H;
-    x.q_len = T;
-    x.kv_len = L;
-    x.head_dim = Dh;
-    x.q = xn;
-    x.q_batch_stride = T * D;
-    x.q_row_stride = D;
-    x.k = kv;
-    x.v = kv + D;
-    x.k_batch_stride = x.v_batch_stride = L * 2 * D;
-    x.k_row_stride = x.v_row_stride = 2 * D;
-    x.out = attn;
-    x.out_batch_stride = T * D;
-    x.out_row_stride = D;
-    x.scale = scale;
+    cpu::AttentionArgs x = family::cross_attention(B, T, L, H, Dh, xn, kv, attn, scale);
     x.key_bias = mask_bias_.empty() ? nullptr : mask_bias_.data() + b0 * L;
     cpu::attention(tp, x);
-    cpu::Epilogue residual;
-    residual.gate = ones_.data();
-    residual.gate_row_group = rows;
-    residual.gate_stride = 0;
-    family::apply(tp, bw.cross_out, attn, rows, D, h, D, residual);
+    family::apply(tp, bw.cross_out, attn, rows, D, h, D, family::gated(ones_.data(), rows, 0));
 
     // Feed-forward, gated.
-    cpu::layer_norm(tp, h, xn, rows, D, static_cast<float>(c_.norm_eps), nullptr, nullptr,
-                    cpu::Modulation{mod + 3 * D, mod + 4 * D, T, stride});
-    float* hidden = ws_.scratch.data<float>();
-    cpu::Epilogue gelu;
-    gelu.activation = cpu::Activation::GeluTanh;
-    family::apply(tp, bw.ff1, xn, rows, D, hidden, c_.ff_hidden, gelu);
-    cpu::Epilogue gate_mlp;
-    gate_mlp.gate = mod + 5 * D;
-    gate_mlp.gate_row_group = T;
-    gate_mlp.gate_stride = stride;
-    family::apply(tp, bw.ff2, hidden, rows, c_.ff_hidden, h, D, gate_mlp);
+    gated_ffn(h, rows, mod, stride, static_cast<float>(c_.norm_eps), bw.ff1, bw.ff2);
     return Status::Ok();
   }
 
   Result<Tensor> final(int64_t B, const IntermediateSink* o) override {
-    const int64_t D = c_.hidden, T = tokens(), rows = B * T;
-    ThreadPool& tp = *pool_;
-    const float* fmod = ws_.final_mod.data<float>();
-    float* xn = ws_.xn.data<float>();
-    float* out_tokens = ws_.scratch.data<float>();
-    cpu::layer_norm(tp, ws_.h.data<float>(), xn, rows, D, static_cast<float>(c_.norm_eps), nullptr, nullptr,
-                    cpu::Modulation{fmod, fmod + D, T, 2 * D});
-    family::apply(tp, w_.proj_out, xn, rows, D, out_tokens, out_features());
-    emit(o, "proj_out.out", out_tokens, {B, T, out_features()});
+    const float* out_tokens = final_tokens(B, static_cast<float>(c_.norm_eps), w_.proj_out, out_features(), o);
     DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, c_.out_channels, height_, width_}));
     cpu::unpatchify(out_tokens, B, c_.out_channels, height_, width_, c_.patch, out.data<float>());
     return out;
   }
 
-  Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
-    emit(&capture, "transformer_blocks." + std::to_string(index) + ".out", ws_.h.data<float>(),
-         {rows, tokens(), c_.hidden});
-    return Status::Ok();
-  }
-  float* hidden() override { return ws_.h.data<float>(); }
-  int64_t hidden_row_size() const override { return tokens() * c_.hidden; }
-  PartMacs part_macs() const override { return macs_at(text_computed_); }
-  uint64_t attention_macs(int64_t) const override {
-    return 2 * static_cast<uint64_t>(tokens()) * tokens() * c_.hidden;
-  }
-
  private:
-  struct Workspace {
-    int64_t batch = 0, rows = 0;
-    Tensor h, xn, attn, scratch, t_freq, t_hidden, emb, t6, mods, final_mod;
-  };
+  friend class family::TextModel<Config, Weights>;  // create_model constructs it
 
-  int64_t tokens() const { return (height_ / c_.patch) * (width_ / c_.patch); }
+  int64_t tokens() const override { return (height_ / c_.patch) * (width_ / c_.patch); }
   int64_t patch_features() const { return c_.in_channels * c_.patch * c_.patch; }
   int64_t out_features() const { return c_.out_channels * c_.patch * c_.patch; }
 
   // MACs per sample at the current size; `with_text`: the caption projection and every block's K/V ran.
-  PartMacs macs_at(bool with_text) const {
+  PartMacs macs_at(bool with_text) const override {
     const uint64_t D = c_.hidden, T = tokens(), L = text_len_, F = c_.ff_hidden;
     PartMacs m;
     m.prelude = T * patch_features() * D + kTimestepFeatures * D + D * D + D * 6 * D;
@@ -472,60 +362,22 @@ class PixArtModel final : public Denoiser, public BackboneKernels {
   }
 
   Status ensure_workspace(int64_t B) {
-    const int64_t D = c_.hidden, rows = B * tokens();
-    if (ws_.rows >= rows && ws_.batch >= B) return Status::Ok();
-    Workspace n;
-    const int64_t scratch = std::max({3 * D, c_.ff_hidden, patch_features(), out_features()});
-    DITTO_ASSIGN_OR_RETURN(n.h, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.xn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.attn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.scratch, buffer(rows, scratch));
-    DITTO_ASSIGN_OR_RETURN(n.t_freq, buffer(B, kTimestepFeatures));
-    DITTO_ASSIGN_OR_RETURN(n.t_hidden, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.emb, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.t6, buffer(B, 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.mods, buffer(B, c_.depth * 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.final_mod, buffer(B, 2 * D));
-    n.batch = B;
-    n.rows = rows;
-    ws_ = std::move(n);
-    return Status::Ok();
+    const int64_t D = c_.hidden;
+    return ws_.ensure(B, B * tokens(), D, c_.depth, std::max({3 * D, c_.ff_hidden, patch_features(), out_features()}),
+                      kTimestepFeatures);
   }
 
-  uint64_t workspace_bytes() const {
-    uint64_t b = kv_.bytes() + (context_.size() + mask_bias_.size() + pos_.size()) * sizeof(float);
-    for (const Tensor* t : {&ws_.h, &ws_.xn, &ws_.attn, &ws_.scratch, &ws_.t_freq, &ws_.t_hidden, &ws_.emb, &ws_.t6,
-                            &ws_.mods, &ws_.final_mod})
-      b += t->nbytes();
-    return b;
-  }
+  uint64_t workspace_bytes() const { return text_model_bytes() + (mask_bias_.size() + pos_.size()) * sizeof(float); }
 
-  static void emit(const IntermediateSink* o, std::string_view name, const float* p, Shape shape) {
-    if (o) (*o)(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
-  }
+  explicit PixArtModel(int threads) : TextModel(threads) {}
 
-  Config c_;
-  Weights w_;
-  ModelInfo info_;
-  Backbone backbone_;
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<CpuOps> ops_;
-  Workspace ws_;
-  family::CrossKvCache kv_;
-  HostVector<float> context_, mask_bias_, pos_, ones_;  // counted engine memory (ditto/memory.h)
-  int64_t height_ = 0, width_ = 0, text_len_ = 0, pos_h_ = -1, pos_w_ = -1;
-  bool text_computed_ = true;
-  uint64_t weight_bytes_ = 0;
-  std::atomic<uint64_t> ws_bytes_{0};
+  HostVector<float> mask_bias_, pos_;  // counted engine memory (ditto/memory.h)
+  int64_t height_ = 0, width_ = 0, pos_h_ = -1, pos_w_ = -1;
 };
 
 }  // namespace
 
-Status detect(const SafetensorsFile& weights) {
-  auto ls = layouts();
-  auto layout = family::detect_layout(weights, "PixArt", kAnchors, ls, kBlockPrefixes);
-  return layout.ok() ? Status::Ok() : layout.status();
-}
+Status detect(const SafetensorsFile& weights) { return family::detect(weights, kKeys); }
 
 FamilyLoader cpu_loader() {
   FamilyLoader f;
@@ -535,10 +387,7 @@ FamilyLoader cpu_loader() {
   f.load = [](std::shared_ptr<SafetensorsFile> weights, const ModelFiles& files,
               const LoadOptions& options) -> Result<std::unique_ptr<Denoiser>> {
     DITTO_ASSIGN_OR_RETURN(family::ConfigKwargs kw, family::ConfigKwargs::read(files.config));
-    DITTO_ASSIGN_OR_RETURN(std::string forced, kw.string("layout", ""));
-    auto ls = layouts();
-    DITTO_ASSIGN_OR_RETURN(const family::KeyLayout* layout,
-                           family::detect_layout(*weights, "PixArt", kAnchors, ls, kBlockPrefixes, forced));
+    DITTO_ASSIGN_OR_RETURN(std::string layout, family::resolve_layout(*weights, kw, kKeys));
     (void)layout;  // one layout
     DITTO_ASSIGN_OR_RETURN(Config config, parse_config(*weights, files.config));
     return PixArtModel::create(*weights, config, options);

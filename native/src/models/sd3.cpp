@@ -155,6 +155,7 @@ class Sd3Model final : public CpuJointModel {
     if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
     auto m = std::unique_ptr<Sd3Model>(new Sd3Model(options.threads));
     DITTO_ASSIGN_OR_RETURN(m->w_, load_sd3(file, kw, options.dtype));
+    m->set_dims(m->w_.D, m->w_.head_dim, m->w_.joint_dim, m->w_.pooled_dim);
     m->describe(kw);
     return std::unique_ptr<Denoiser>(std::move(m));
   }
@@ -173,17 +174,7 @@ class Sd3Model final : public CpuJointModel {
     DITTO_RETURN_IF_ERROR(check_timesteps(B, t));
     if (c.tensors.size() < 2)
       return invalid_argument("SD3 needs the conditions encoderHiddenStates and pooledProjections");
-    const Tensor& ehs = c.tensors[0];
-    if (ehs.dtype() != DType::F32 || ehs.ndim() != 3 || ehs.dim(0) != B || ehs.dim(1) < 1 || ehs.dim(2) != w_.joint_dim)
-      return invalid_argument("Expected encoderHiddenStates of dtype F32 and shape [" + std::to_string(B) + ", L, " +
-                              std::to_string(w_.joint_dim) + "] but received " + dtype_name(ehs.dtype()) + " " +
-                              shape_string(ehs.shape()));
-    const Tensor& pooled = c.tensors[1];
-    if (pooled.dtype() != DType::F32 || pooled.shape() != Shape{B, w_.pooled_dim})
-      return invalid_argument("Expected pooledProjections of dtype F32 and shape [" + std::to_string(B) + ", " +
-                              std::to_string(w_.pooled_dim) + "] but received " + dtype_name(pooled.dtype()) + " " +
-                              shape_string(pooled.shape()));
-    return Status::Ok();
+    return check_text(c, B);
   }
 
   Status prelude(const Tensor& x, const std::vector<float>& t, const Conditions& c,
@@ -305,40 +296,12 @@ class Sd3Model final : public CpuJointModel {
   }
 
  private:
-  explicit Sd3Model(int threads) : CpuJointModel(threads) {}
+  explicit Sd3Model(int threads) : CpuJointModel(threads, StreamOrder::ImageText) {}
 
-  static Status check_timesteps(int64_t B, const std::vector<float>& t) {
-    if (static_cast<int64_t>(t.size()) != B)
-      return invalid_argument("Expected " + std::to_string(B) + " timesteps (one per sample) but received " +
-                              std::to_string(t.size()));
-    for (int64_t i = 0; i < B; ++i)
-      if (!std::isfinite(t[i]))
-        return invalid_argument("Expected finite timesteps but t[" + std::to_string(i) + "] is " + std::to_string(t[i]));
-    return Status::Ok();
-  }
-
-  void set_geometry(int64_t img_tokens, int64_t txt_tokens) {
-    geometry_.D = w_.D;
-    geometry_.head_dim = w_.head_dim;
-    geometry_.heads = w_.D / w_.head_dim;
-    geometry_.img_tokens = img_tokens;
-    geometry_.txt_tokens = txt_tokens;
-    geometry_.img_offset = 0;  // SD3 attends over [img, txt]
-    geometry_.txt_offset = img_tokens;
-  }
-
-  uint64_t context_macs(int64_t txt_tokens) const {
-    return static_cast<uint64_t>(txt_tokens) * w_.joint_dim * w_.D;
-  }
-  uint64_t pooled_macs() const { return static_cast<uint64_t>(w_.pooled_dim) * w_.D + w_.D * w_.D; }
-
-  // MACs per sample; the text part (context_embedder, pooled MLP) as computed by the last prelude when there was
-  // one (rows whose text was memoised cost nothing; a mixed batch rounds the per-sample share up).
+  // MACs per sample; the text part (context_embedder, pooled MLP) per CpuJointModel::text_macs.
   PartMacs macs_at(const JointGeometry& g, bool measured = true) const {
     const uint64_t D = w_.D, L = g.img_tokens;
-    const uint64_t text = measured && text_rows_ > 0
-                              ? (text_macs_computed_ + static_cast<uint64_t>(text_rows_) - 1) / static_cast<uint64_t>(text_rows_)
-                              : context_macs(g.txt_tokens) + pooled_macs();
+    const uint64_t text = text_macs(g, measured);
     PartMacs m;
     m.prelude = L * static_cast<uint64_t>(w_.patch_embed.in()) * D + text + kFreq * D + D * D +
                 D * static_cast<uint64_t>(w_.mod_cols);
@@ -392,8 +355,6 @@ class Sd3Model final : public CpuJointModel {
   int64_t height_ = 0, width_ = 0;
   std::vector<float> embed_;  // t_freq, MLP hidden, temb, pooled embedding
   TextMemo memo_;
-  uint64_t text_macs_computed_ = 0;  // by the last prelude, over its rows
-  int64_t text_rows_ = 0;
 };
 
 }  // namespace

@@ -30,6 +30,8 @@
 #include "ditto/cpu/finite.h"
 #include "ditto/cpu/norms.h"
 #include "ditto/executor.h"
+#include "models/family_model.h"
+#include "models/text_model.h"
 #include "models/text_family.h"
 #include "runtime/cpu_ops.h"
 
@@ -136,8 +138,8 @@ std::vector<family::KeyLayout> layouts() {
   return out;
 }
 
-const std::vector<std::string> kBlockPrefixes = {"blocks"};
-const std::vector<std::string> kAnchors = {"condition_embedder.time_proj.weight", "time_projection.1.weight"};
+const family::FamilyKeys kKeys{"Wan2.1", {"condition_embedder.time_proj.weight", "time_projection.1.weight"},
+                               {"blocks"}, layouts};
 
 struct Block {
   family::Linear qkv, self_out, q, kv, cross_out, ffn1, ffn2;
@@ -251,41 +253,21 @@ Result<Weights> load_weights(const SafetensorsFile& file, const Config& c, DType
   return w;
 }
 
-Result<Tensor> buffer(int64_t rows, int64_t cols) { return Tensor::empty(DType::F32, {rows, cols}); }
-
-class WanModel final : public Denoiser, public BackboneKernels {
+class WanModel final : public family::TextModel<Config, Weights> {
  public:
   static Result<std::unique_ptr<Denoiser>> create(const SafetensorsFile& file, const Config& c,
                                                   const LoadOptions& options) {
-    auto m = std::unique_ptr<WanModel>(new WanModel());
-    m->c_ = c;
-    if (options.dtype != DType::F32 && options.dtype != DType::BF16)
-      return invalid_argument(std::string("Wan compute dtype must be F32 or BF16, got ") + dtype_name(options.dtype));
-    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
-    family::release_all_pages(file);
-    DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, c, options.dtype));
-    m->weight_bytes_ = m->w_.bytes();
-    m->pool_ = std::make_unique<ThreadPool>(options.threads);
-    m->ops_ = std::make_unique<CpuOps>(*m->pool_);
-    m->ones_.assign(static_cast<size_t>(c.hidden), 1.f);
+    DITTO_ASSIGN_OR_RETURN(auto m, create_model<WanModel>(file, c, options, "Wan", load_weights));
     m->info_ = m->make_info();
     m->backbone_.lists = {{"blocks", c.depth}};
     m->frames_ = c.pt;
     m->height_ = 16 * c.ph;
     m->width_ = 16 * c.pw;
-    m->text_len_ = 1;
     m->backbone_.macs = m->macs_at(true);
     return std::unique_ptr<Denoiser>(std::move(m));
   }
 
-  const ModelInfo& info() const override { return info_; }
-  const Backbone& backbone() const override { return backbone_; }
-  std::string device() const override { return "cpu"; }
-  int threads() const override { return pool_->size(); }
-  uint64_t memory_bytes() const override { return weight_bytes_ + ws_bytes_.load(std::memory_order_relaxed); }
-  BackboneKernels& kernels() override { return *this; }
-  BackendOps& ops() override { return *ops_; }
-
+  // ---- BackboneKernels (the Denoiser boilerplate is family::CpuModel's, the rest family::TextModel's) ----------
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& cond) override {
     if (x.dtype() != DType::F32 || x.ndim() != 5 || x.dim(0) < 1 || x.dim(1) != c_.in_channels ||
         x.dim(2) < c_.pt || x.dim(3) < c_.ph || x.dim(4) < c_.pw || x.dim(2) % c_.pt != 0 || x.dim(3) % c_.ph != 0 ||
@@ -340,14 +322,8 @@ class WanModel final : public Denoiser, public BackboneKernels {
     cpu::silu(tp, temb, t_hidden, B * D);
     family::apply(tp, w_.time_proj, t_hidden, B, D, t6, 6 * D);
     emit(o, "timestep_proj", t6, {B, 6 * D});
-    float* mods = ws_.mods.data<float>();
-    for (int64_t i = 0; i < c_.depth; ++i)
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < 6 * D; ++j)
-          mods[(b * c_.depth + i) * 6 * D + j] = w_.blocks[static_cast<size_t>(i)].table[j] + t6[b * 6 * D + j];
-    float* fmod = ws_.final_mod.data<float>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t j = 0; j < 2 * D; ++j) fmod[b * 2 * D + j] = w_.head_table[j] + temb[b * D + j % D];
+    family::modulation_rows(w_.blocks, w_.head_table.data(), t6, temb, B, D, ws_.mods.data<float>(),
+                            ws_.final_mod.data<float>());
 
     const int64_t gf = frames_ / c_.pt, gh = height_ / c_.ph, gw = width_ / c_.pw;
     if (rope_f_ != gf || rope_h_ != gh || rope_w_ != gw) {
@@ -369,22 +345,12 @@ class WanModel final : public Denoiser, public BackboneKernels {
     }
 
     text_computed_ = kv_.update({&text});
-    if (text_computed_) {
-      kv_.key_values.assign(static_cast<size_t>(c_.depth), {});
-      context_.assign(static_cast<size_t>(B * L * D), 0.f);
-      HostVector<float> hidden(static_cast<size_t>(B * L * D));
-      cpu::Epilogue gelu;
-      gelu.activation = cpu::Activation::GeluTanh;
-      family::apply(tp, w_.text1, text.data<float>(), B * L, c_.text_dim, hidden.data(), D, gelu);
-      family::apply(tp, w_.text2, hidden.data(), B * L, D, context_.data(), D);
-      for (int64_t i = 0; i < c_.depth; ++i) {
-        const Block& bw = w_.blocks[static_cast<size_t>(i)];
-        auto& kv = kv_.key_values[static_cast<size_t>(i)];
-        kv.resize(static_cast<size_t>(B * L * 2 * D));
-        family::apply(tp, bw.kv, context_.data(), B * L, D, kv.data(), 2 * D);
-        if (c_.qk_norm) rms_rows(kv.data(), B * L, 2 * D, bw.cross_norm_k.data());
-      }
-    }
+    if (text_computed_)
+      family::embed_text(tp, w_.text1, w_.text2, text.data<float>(), B * L, c_.text_dim, D, w_.blocks, context_, kv_,
+                         [&](int64_t i, float* kv) {
+                           if (c_.qk_norm)
+                             rms_rows(kv, B * L, 2 * D, w_.blocks[static_cast<size_t>(i)].cross_norm_k.data());
+                         });
     ws_bytes_.store(workspace_bytes(), std::memory_order_relaxed);
     emit(o, "context", context_.data(), {B, L, D});
     return Status::Ok();
@@ -423,27 +389,9 @@ class WanModel final : public Denoiser, public BackboneKernels {
         cpu::rope_apply_interleaved(row, 1, H, Dh, 3 * D, cs, sn);
         cpu::rope_apply_interleaved(row + D, 1, H, Dh, 3 * D, cs, sn);
       });
-      cpu::AttentionArgs a;
-      a.batch = B;
-      a.heads = H;
-      a.q_len = a.kv_len = T;
-      a.head_dim = Dh;
-      a.q = qkv;
-      a.k = qkv + D;
-      a.v = qkv + 2 * D;
-      a.q_batch_stride = a.k_batch_stride = a.v_batch_stride = T * 3 * D;
-      a.q_row_stride = a.k_row_stride = a.v_row_stride = 3 * D;
-      a.out = attn;
-      a.out_batch_stride = T * D;
-      a.out_row_stride = D;
-      a.scale = scale;
-      cpu::attention(tp, a);
+      cpu::attention(tp, family::fused_self_attention(B, T, H, Dh, qkv, attn, scale));
     }
-    cpu::Epilogue gate_msa;
-    gate_msa.gate = mod + 2 * D;
-    gate_msa.gate_row_group = T;
-    gate_msa.gate_stride = stride;
-    family::apply(tp, bw.self_out, attn, rows, D, h, D, gate_msa);
+    family::apply(tp, bw.self_out, attn, rows, D, h, D, family::gated(mod + 2 * D, T, stride));
 
     // Cross-attention: affine LN (or identity), q RMSNorm, cached K/V; plain residual.
     const float* cross_in = h;
@@ -454,78 +402,26 @@ class WanModel final : public Denoiser, public BackboneKernels {
     family::apply(tp, bw.q, cross_in, rows, D, attn, D);
     if (c_.qk_norm) rms_rows(attn, rows, D, bw.cross_norm_q.data());
     const float* kv = kv_.key_values[static_cast<size_t>(index)].data() + b0 * L * 2 * D;
-    cpu::AttentionArgs x;
-    x.batch = B;
-    x.heads = H;
-    x.q_len = T;
-    x.kv_len = L;
-    x.head_dim = Dh;
-    x.q = attn;
-    x.q_batch_stride = T * D;
-    x.q_row_stride = D;
-    x.k = kv;
-    x.v = kv + D;
-    x.k_batch_stride = x.v_batch_stride = L * 2 * D;
-    x.k_row_stride = x.v_row_stride = 2 * D;
-    x.out = xn;
-    x.out_batch_stride = T * D;
-    x.out_row_stride = D;
-    x.scale = scale;
-    cpu::attention(tp, x);
-    cpu::Epilogue residual;
-    residual.gate = ones_.data();
-    residual.gate_row_group = rows;
-    residual.gate_stride = 0;
-    family::apply(tp, bw.cross_out, xn, rows, D, h, D, residual);
+    cpu::attention(tp, family::cross_attention(B, T, L, H, Dh, attn, kv, xn, scale));
+    family::apply(tp, bw.cross_out, xn, rows, D, h, D, family::gated(ones_.data(), rows, 0));
 
     // FFN, gated.
-    cpu::layer_norm(tp, h, xn, rows, D, eps, nullptr, nullptr, cpu::Modulation{mod + 3 * D, mod + 4 * D, T, stride});
-    float* hidden = ws_.scratch.data<float>();
-    cpu::Epilogue gelu;
-    gelu.activation = cpu::Activation::GeluTanh;
-    family::apply(tp, bw.ffn1, xn, rows, D, hidden, c_.ffn, gelu);
-    cpu::Epilogue gate_mlp;
-    gate_mlp.gate = mod + 5 * D;
-    gate_mlp.gate_row_group = T;
-    gate_mlp.gate_stride = stride;
-    family::apply(tp, bw.ffn2, hidden, rows, c_.ffn, h, D, gate_mlp);
+    gated_ffn(h, rows, mod, stride, eps, bw.ffn1, bw.ffn2);
     return Status::Ok();
   }
 
   Result<Tensor> final(int64_t B, const IntermediateSink* o) override {
-    const int64_t D = c_.hidden, T = tokens(), rows = B * T;
-    ThreadPool& tp = *pool_;
-    const float* fmod = ws_.final_mod.data<float>();
-    float* xn = ws_.xn.data<float>();
-    float* out_tokens = ws_.scratch.data<float>();
-    cpu::layer_norm(tp, ws_.h.data<float>(), xn, rows, D, static_cast<float>(c_.eps), nullptr, nullptr,
-                    cpu::Modulation{fmod, fmod + D, T, 2 * D});
-    family::apply(tp, w_.head, xn, rows, D, out_tokens, out_features());
-    emit(o, "proj_out.out", out_tokens, {B, T, out_features()});
+    const float* out_tokens = final_tokens(B, static_cast<float>(c_.eps), w_.head, out_features(), o);
     DITTO_ASSIGN_OR_RETURN(Tensor out, Tensor::empty(DType::F32, {B, c_.out_channels, frames_, height_, width_}));
     cpu::unpatchify_3d(out_tokens, B, c_.out_channels, frames_, height_, width_, c_.pt, c_.ph, c_.pw,
                        out.data<float>());
     return out;
   }
 
-  Status emit_block(int64_t index, int64_t rows, const IntermediateSink& capture) override {
-    emit(&capture, "blocks." + std::to_string(index) + ".out", ws_.h.data<float>(), {rows, tokens(), c_.hidden});
-    return Status::Ok();
-  }
-  float* hidden() override { return ws_.h.data<float>(); }
-  int64_t hidden_row_size() const override { return tokens() * c_.hidden; }
-  PartMacs part_macs() const override { return macs_at(text_computed_); }
-  uint64_t attention_macs(int64_t) const override {
-    return 2 * static_cast<uint64_t>(tokens()) * tokens() * c_.hidden;
-  }
-
  private:
-  struct Workspace {
-    int64_t batch = 0, rows = 0;
-    Tensor h, xn, attn, scratch, t_freq, t_hidden, temb, t6, mods, final_mod;
-  };
+  friend class family::TextModel<Config, Weights>;  // create_model constructs it
 
-  int64_t tokens() const { return (frames_ / c_.pt) * (height_ / c_.ph) * (width_ / c_.pw); }
+  int64_t tokens() const override { return (frames_ / c_.pt) * (height_ / c_.ph) * (width_ / c_.pw); }
   int64_t patch_features() const { return c_.in_channels * c_.pt * c_.ph * c_.pw; }
   int64_t out_features() const { return c_.out_channels * c_.pt * c_.ph * c_.pw; }
 
@@ -551,7 +447,7 @@ class WanModel final : public Denoiser, public BackboneKernels {
       }
   }
 
-  PartMacs macs_at(bool with_text) const {
+  PartMacs macs_at(bool with_text) const override {
     const uint64_t D = c_.hidden, T = tokens(), L = text_len_, F = c_.ffn;
     PartMacs m;
     m.prelude = T * patch_features() * D + c_.freq_dim * D + D * D + D * 6 * D;
@@ -589,60 +485,24 @@ class WanModel final : public Denoiser, public BackboneKernels {
   }
 
   Status ensure_workspace(int64_t B) {
-    const int64_t D = c_.hidden, rows = B * tokens();
-    if (ws_.rows >= rows && ws_.batch >= B) return Status::Ok();
-    Workspace n;
-    const int64_t scratch = std::max({3 * D, c_.ffn, patch_features(), out_features()});
-    DITTO_ASSIGN_OR_RETURN(n.h, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.xn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.attn, buffer(rows, D));
-    DITTO_ASSIGN_OR_RETURN(n.scratch, buffer(rows, scratch));
-    DITTO_ASSIGN_OR_RETURN(n.t_freq, buffer(B, c_.freq_dim));
-    DITTO_ASSIGN_OR_RETURN(n.t_hidden, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.temb, buffer(B, D));
-    DITTO_ASSIGN_OR_RETURN(n.t6, buffer(B, 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.mods, buffer(B, c_.depth * 6 * D));
-    DITTO_ASSIGN_OR_RETURN(n.final_mod, buffer(B, 2 * D));
-    n.batch = B;
-    n.rows = rows;
-    ws_ = std::move(n);
-    return Status::Ok();
+    const int64_t D = c_.hidden;
+    return ws_.ensure(B, B * tokens(), D, c_.depth, std::max({3 * D, c_.ffn, patch_features(), out_features()}),
+                      c_.freq_dim);
   }
 
   uint64_t workspace_bytes() const {
-    uint64_t b = kv_.bytes() + (context_.size() + rope_cos_.size() + rope_sin_.size()) * sizeof(float);
-    for (const Tensor* t : {&ws_.h, &ws_.xn, &ws_.attn, &ws_.scratch, &ws_.t_freq, &ws_.t_hidden, &ws_.temb,
-                            &ws_.t6, &ws_.mods, &ws_.final_mod})
-      b += t->nbytes();
-    return b;
+    return text_model_bytes() + (rope_cos_.size() + rope_sin_.size()) * sizeof(float);
   }
 
-  static void emit(const IntermediateSink* o, std::string_view name, const float* p, Shape shape) {
-    if (o) (*o)(name, Tensor::borrow(nullptr, const_cast<float*>(p), DType::F32, std::move(shape)));
-  }
+  explicit WanModel(int threads) : TextModel(threads) {}
 
-  Config c_;
-  Weights w_;
-  ModelInfo info_;
-  Backbone backbone_;
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<CpuOps> ops_;
-  Workspace ws_;
-  family::CrossKvCache kv_;
-  HostVector<float> context_, rope_cos_, rope_sin_, ones_;  // counted engine memory (ditto/memory.h)
-  int64_t frames_ = 0, height_ = 0, width_ = 0, text_len_ = 0, rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
-  bool text_computed_ = true;
-  uint64_t weight_bytes_ = 0;
-  std::atomic<uint64_t> ws_bytes_{0};
+  HostVector<float> rope_cos_, rope_sin_;  // counted engine memory (ditto/memory.h)
+  int64_t frames_ = 0, height_ = 0, width_ = 0, rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
 };
 
 }  // namespace
 
-Status detect(const SafetensorsFile& weights) {
-  auto ls = layouts();
-  auto layout = family::detect_layout(weights, "Wan2.1", kAnchors, ls, kBlockPrefixes);
-  return layout.ok() ? Status::Ok() : layout.status();
-}
+Status detect(const SafetensorsFile& weights) { return family::detect(weights, kKeys); }
 
 FamilyLoader cpu_loader() {
   FamilyLoader f;
@@ -652,12 +512,9 @@ FamilyLoader cpu_loader() {
   f.load = [](std::shared_ptr<SafetensorsFile> weights, const ModelFiles& files,
               const LoadOptions& options) -> Result<std::unique_ptr<Denoiser>> {
     DITTO_ASSIGN_OR_RETURN(family::ConfigKwargs kw, family::ConfigKwargs::read(files.config));
-    DITTO_ASSIGN_OR_RETURN(std::string forced, kw.string("layout", ""));
-    auto ls = layouts();
-    DITTO_ASSIGN_OR_RETURN(const family::KeyLayout* layout,
-                           family::detect_layout(*weights, "Wan2.1", kAnchors, ls, kBlockPrefixes, forced));
+    DITTO_ASSIGN_OR_RETURN(std::string layout, family::resolve_layout(*weights, kw, kKeys));
     DITTO_ASSIGN_OR_RETURN(Config config,
-                           parse_config(*weights, kw, layout->name == "official" ? Layout::Official : Layout::Diffusers));
+                           parse_config(*weights, kw, layout == "official" ? Layout::Official : Layout::Diffusers));
     return WanModel::create(*weights, config, options);
   };
   return f;

@@ -156,3 +156,36 @@ describe("Pipeline driven by a Guider", () => {
     expect(stats.macsUncached).toBe(2 * LABELS.length * STEPS * macs.total);
   });
 });
+
+describe("guidance with a cache policy", () => {
+  const run = async (guidance: string, steps: number, cache?: string) => {
+    const out = await pipe.generate({ classLabels: LABELS, seed: SEEDS, steps, noise: "reference", guidance, ...(cache ? { cache } : {}) });
+    const latents = out.latents.toFloat32Array();
+    out.latents.dispose();
+    return { latents, stats: out.stats };
+  };
+
+  it("a scheduled scale keeps its per-step weights on the cached path: every block computed = the uncached bits", async () => {
+    const plain = await run("schedule:scale=7", 4);
+    const cached = await run("schedule:scale=7", 4, "fora:interval=1");
+    expect(cached.latents).toEqual(plain.latents);
+    expect(cached.stats.blocksReused).toBe(0);
+    // The schedule is not a constant scale (the test would pass for a guider that ignores σ otherwise).
+    expect((await run("cfg:scale=7", 4, "fora:interval=1")).latents).not.toEqual(plain.latents);
+  });
+
+  it("auto composes with --cache auto: blocks reused, fewer MACs, latents close to the uncached run", async () => {
+    const steps = 16;
+    const plain = await run("auto", steps);
+    const cached = await run("auto", steps, "auto");
+    expect(cached.stats.blocksReused).toBeGreaterThan(0);
+    expect(cached.stats.macs).toBeLessThan(plain.stats.macs);
+    let err = 0, ref = 0;
+    for (let i = 0; i < plain.latents.length; i++) { err += (cached.latents[i]! - plain.latents[i]!) ** 2; ref += plain.latents[i]! ** 2; }
+    expect(Math.sqrt(err / ref)).toBeLessThan(0.1);
+  });
+
+  it("refuses a non-linear method with a cache policy", async () => {
+    await expect(run("apg:cfgScale=5", 4, "fora:interval=2")).rejects.toThrow(new RangeError("Expected a linear guidance method on one model for a cache policy but received apg"));
+  });
+});

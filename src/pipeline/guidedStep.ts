@@ -3,18 +3,35 @@
 // a perturbed-attention plan under a scheduler without stepTerms. The branches still run as session steps — one job
 // per model per step, so equal plans batch and shared prefixes are computed once — with their outputs returned;
 // then the combination (combineBranches' float order when linear, the method's function otherwise) gives the
-// model output that the scheduler steps with. Sessions live for one generation (dispose() frees them).
+// model output that the scheduler steps with. Sessions live for one generation (dispose() frees them). With a cache
+// policy (docs/caching.md) the pipeline's model's branches take their per-block actions from the policy's CacheRun
+// (src/pipeline/cacheStep.ts), exactly as on the one-job step, and the step's cache signals and counters come back
+// for the pipeline to observe; a branch on a second model has no cache state and is refused by the pipeline.
+import type { CacheRun, CacheStep } from "../cache/run.js";
 import type { Model } from "../model.js";
 import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type NonlinearCombination } from "../guidance/guider.js";
 import type { BlockPlan } from "../plan.js";
 import type { Session, SessionBlockAction } from "../session.js";
 import { Tensor } from "../tensor.js";
+import { cacheBranch } from "./cacheStep.js";
+
+/** The cache policy's part of a step on this path: whose plan the main model's branches follow. */
+export interface GuidedStepCache {
+  readonly run: CacheRun;
+  readonly step: CacheStep;
+  readonly budgetBytes?: number;
+}
+
+/** What the main model's session step reported (for CacheRun.observe and the pipeline's cache tally). */
+export type GuidedStepCacheResult = Pick<Awaited<ReturnType<Session["step"]>>, "signals" | "cacheHits" | "blocksComputed" | "blocksReused" | "macs" | "slotBytes">;
 
 export interface BranchRunOutput {
   /** The combined model output (the caller disposes it). */
   velocity: Tensor;
   /** MACs that ran (from the sessions' counters: shared prefixes counted once). */
   macs: number;
+  /** With a cache policy: the main model's step result. */
+  cache?: GuidedStepCacheResult;
 }
 
 export class GuidedStepRunner {
@@ -29,11 +46,12 @@ export class GuidedStepRunner {
 
   async run(
     branches: readonly GuidanceBranch[], combination: GuidanceCombination | NonlinearCombination, step: GuidanceStep,
-    x: Tensor, labels: Int32Array, nullLabels: Int32Array, signal: AbortSignal | undefined,
+    x: Tensor, labels: Int32Array, nullLabels: Int32Array, signal: AbortSignal | undefined, cache?: GuidedStepCache,
   ): Promise<BranchRunOutput> {
     const batch = labels.length;
     const outputs: (Tensor | undefined)[] = new Array(branches.length);
     let macs = 0;
+    let cacheResult: GuidedStepCacheResult | undefined;
     try {
       // One session step per model, the branches of that model in their declared order.
       const byModel = new Map<Model, number[]>();
@@ -45,15 +63,18 @@ export class GuidedStepRunner {
         let session = this.#sessions.get(model);
         if (!session) { session = model.session(); this.#sessions.set(model, session); }
         const depth = model.config.depth;
+        const cached = cache && model === this.#main ? cache : undefined;
         const result = await session.step(x, new Float32Array(batch).fill(step.t), {
           branches: indices.map((i) => ({
             key: branches[i]!.name,
             labels: branches[i]!.condition === "null" ? nullLabels : labels,
-            ...planActions(branches[i]!.plan, depth),
+            ...(cached ? cacheBranch(cached.run, cached.step, i, branches[i]!.plan) : planActions(branches[i]!.plan, depth)),
           })),
+          ...(cached?.budgetBytes !== undefined ? { cacheBudgetBytes: cached.budgetBytes } : {}),
           returnBranchOutputs: true,
           signal,
         });
+        if (cached) cacheResult = result;
         macs += result.macs;
         indices.forEach((i, k) => { outputs[i] = result.branchOutputs[k]; });
       }
@@ -67,7 +88,7 @@ export class GuidedStepRunner {
         velocity = combineBranches(combination, outputs as Tensor[]);
         if (outputs.includes(velocity)) outputs[outputs.indexOf(velocity)] = undefined; // a single branch IS the output
       }
-      return { velocity, macs };
+      return { velocity, macs, ...(cacheResult ? { cache: cacheResult } : {}) };
     } finally {
       for (const o of outputs) o?.dispose();
     }

@@ -36,8 +36,10 @@ export interface AutoguidanceOptions {
 /**
  * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Tuning"). On the glyph DiT no
  * weak-branch setting beat CFG there (every block is load-bearing: baseline.json skip_sweep); the best method found
- * was APG in the paper's form, so that is what `auto` runs. Its parameters are scale-free (a guidance scale, the
- * parallel share η, the momentum β, a norm clip): nothing names a block or depends on this model's depth.
+ * was APG in the paper's form, so that is what `auto` runs (chosen at 20 steps, chosen again at the report's 50 steps
+ * against CFG weight schedules and other APG momenta: docs/guidance.md, "Tuning round 2"). Its parameters are
+ * scale-free (a guidance scale, the parallel share η, the momentum β, a norm clip): nothing names a block or depends
+ * on this model's depth. A `schedule` may be named here too (recommended() builds either).
  */
 export type RecommendedGuidance = Readonly<({ kind: "apg" } & ApgOptions) | ({ kind: "schedule" } & ScheduleOptions)>;
 export const RECOMMENDED_GUIDANCE: RecommendedGuidance = Object.freeze({ kind: "apg" as const, cfgScale: 6, eta: 0, momentum: -0.5, normThreshold: 10 });

@@ -207,6 +207,7 @@ export class Pipeline implements AsyncDisposable {
           // A non-linear combination runs on the JS side after the branches, which take their plans from the cache
           // policy as on the one-job step; a second model's branch has no cache state.
           if (branches.some((b) => b.model !== undefined)) throw new RangeError(`Expected guidance branches on one model for a cache policy but received ${guider.kind}`);
+          if (branches.length === 0) throw new RangeError(`Expected guidance branches at every step for a cache policy but received none at the first step of ${guider.kind}`);
           cacheRun = checked.cache.start({ depth, batch, branches: branches.length, total: runSteps });
           cacheBranches = branches.length;
         }

@@ -199,10 +199,12 @@ describe("guidance with a cache policy", () => {
     expect(reused.latents).not.toEqual(plain.latents);
   });
 
-  it("refuses a branch on a second model and a branch count that changes between steps", async () => {
+  it("refuses a branch on a second model, a step without branches and a branch count that changes between steps", async () => {
     const second = new Autoguidance({ weakModel: model, scale: 2 });
     await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: second, cache: "fora:interval=2" }))
       .rejects.toThrow(new RangeError("Expected guidance branches on one model for a cache policy but received autoguidance"));
+    await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: "cfgZeroStar:cfgScale=4,zeroInitSteps=1", cache: "fora:interval=2" }))
+      .rejects.toThrow(new RangeError("Expected guidance branches at every step for a cache policy but received none at the first step of cfgZeroStar"));
     const cfg = new ClassifierFreeGuidance({ scale: 4 }), condOnly = new ClassifierFreeGuidance({ scale: 1 });
     const changing: Guider = {
       kind: "test-changing",

@@ -30,12 +30,12 @@ export type { NoiseKind } from "./noise/index.js";
 export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
 export {
   ClassifierFreeGuidance, Autoguidance, SkipLayerGuidance, PerturbedAttentionGuidance, AdaptiveProjectedGuidance, CfgZeroStar,
-  GuidanceInterval, StrongWeakGuidance, Guidance, combineBranches, affineCombination, linearGuidance, guiderFrom, GUIDANCE_SPECS,
+  GuidanceInterval, ScheduledGuidance, StrongWeakGuidance, Guidance, combineBranches, affineCombination, linearGuidance, guiderFrom, GUIDANCE_SPECS,
   parseGuidanceSpec,
 } from "./guidance/index.js";
 export type {
   Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, TensorCombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,
-  Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm,
+  Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm, ScheduleOptions, ScheduleShape,
 } from "./guidance/index.js";
 export { COMPUTE_ALL, blockPlan } from "./plan.js";
 export type { BlockAction, BlockPlan } from "./plan.js";

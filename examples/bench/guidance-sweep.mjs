@@ -6,6 +6,7 @@
 // first method, right block: last method).
 //   node examples/bench/guidance-sweep.mjs --fixture ../shared/fixtures/glyphs --n 1000 --steps 50 \
 //     --seed-bases 0,5000 --methods "cfg:scale=4;auto;cfg:scale=5" [--per-class 4] [--grid docs/guidance-grid.png]
+//     [--cache SPEC]   (every method with this cache policy, e.g. auto; the line adds cache and blocksReused)
 import path from "node:path";
 
 import { arg, repoRoot } from "./common.mjs";
@@ -19,6 +20,7 @@ const seedBases = arg("seed-bases", "0").split(",").map(Number);
 const methods = arg("methods", "cfg:scale=4;auto").split(";");
 const gridFile = arg("grid", undefined);
 const perClass = Number(arg("per-class", "4"));
+const cache = arg("cache", undefined);
 
 const meter = await QualityMeter.open(fixture);
 const perForward = meter.pipeline.model.macsPerSample().total;
@@ -27,12 +29,13 @@ try {
     const runs = [];
     for (const spec of methods) {
       const guider = guiderFrom(spec);
-      const m = await meter.measure(guider, { n, steps, seedBase });
+      const m = await meter.measure(guider, { n, steps, seedBase, ...(cache ? { cache } : {}) });
       const vsFirst = runs.length ? meter.fidelity(m, runs[0].m) : null;
       runs.push({ spec, m });
       const line = {
         method: spec, guidance: guider.toJSON(), seedBase, n, steps, fd: m.fd, acc: m.acc, macs: m.macs,
         evalsPerStep: m.macs / (n * steps * perForward), forwards: m.forwards, wallMs: m.wallMs,
+        ...(cache ? { cache, blocksReused: m.blocksReused } : {}),
         ...(vsFirst ? { vs: methods[0], psnr: vsFirst.psnr, ssim: vsFirst.ssim } : {}),
       };
       process.stdout.write(`${JSON.stringify(line)}\n`);

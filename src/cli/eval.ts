@@ -25,7 +25,7 @@ export const EVAL_USAGE = `Usage: ditto eval --fixture DIR --n N --steps S --cfg
                   [--device cpu|cuda[:N]|auto] [--json]
   --guidance SPEC   a guidance method (docs/guidance.md): auto, cfg:scale=G, autoguidance:alpha=A,from=F,to=T,scale=W,
                     slg:layers=L,scale=S,start=A,stop=B, pag:…, stg:…, apg:…, cfgZeroStar:…, interval:scale=G,sigmaLo=…,
-                    strongWeak:…; any method takes sigmaLo / sigmaHi. With --cfg G, G is the CFG scale inside the method.`;
+                    schedule:scale=G[,shape=linear|cosine][,floor=F], strongWeak:…; any method takes sigmaLo / sigmaHi. With --cfg G, G is the CFG scale inside the method.`;
 
 /** `--cache` / `--guidance`: parsed, and refused up front when the engine cannot run the policy yet. */
 function policyOption(args: ParsedArgs, name: "cache" | "guidance"): string | undefined {

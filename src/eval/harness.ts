@@ -146,7 +146,9 @@ export async function runEval(o: EvalOptions): Promise<EvalResult> {
     let psnr: number | null = null, ssim: number | null = null;
     let plain: GeneratedSet | undefined;
     if (cache || guidance) {
-      plain = await generateSet(pipe, labels, o, {}, "plain");
+      // With a cache policy the comparison run is the same guidance uncached (fdUncached is that run's FD); with a
+      // guidance method alone it is plain CFG at the harness's scale.
+      plain = await generateSet(pipe, labels, o, cache ? { guidance } : {}, "plain");
       const fidelity = batchFidelity(run.images, plain.images, o.n, { height: info.height, width: info.width, channels: info.channels });
       psnr = fidelity.psnr;
       ssim = fidelity.ssim;

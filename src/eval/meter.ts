@@ -22,6 +22,8 @@ export interface MeasureOptions {
   noise?: NoiseKind;
   /** Samples per generate() call (default 100). */
   batchSize?: number;
+  /** A cache policy for the run (`generate({ cache })`; docs/caching.md), e.g. "auto". */
+  cache?: string;
   signal?: AbortSignal;
   onProgress?: (event: { done: number; total: number; step?: number; steps?: number }) => void;
 }
@@ -33,6 +35,8 @@ export interface Measurement {
   images: Uint8Array;
   macs: number;
   forwards: number;
+  /** Blocks a cache policy reused (0 without one). */
+  blocksReused: number;
   wallMs: number;
   n: number;
   steps: number;
@@ -75,7 +79,7 @@ export class QualityMeter implements AsyncDisposable {
     const batchSize = o.batchSize ?? 100;
     const { height, width, channels } = this.shape;
     const images = new Uint8Array(o.n * height * width * channels);
-    let macs = 0, forwards = 0, wallMs = 0;
+    let macs = 0, forwards = 0, wallMs = 0, blocksReused = 0;
     for (let start = 0; start < o.n; start += batchSize) {
       const count = Math.min(batchSize, o.n - start);
       const out = await this.pipeline.generate({
@@ -84,6 +88,7 @@ export class QualityMeter implements AsyncDisposable {
         steps: o.steps,
         noise: o.noise ?? "philox",
         guidance,
+        ...(o.cache !== undefined ? { cache: o.cache } : {}),
         signal: o.signal,
         onStep: (e) => o.onProgress?.({ done: start, total: o.n, step: e.step, steps: e.total }),
       });
@@ -92,12 +97,13 @@ export class QualityMeter implements AsyncDisposable {
       macs += out.stats.macs;
       forwards += out.stats.forwards;
       wallMs += out.stats.wallMs;
+      blocksReused += out.stats.blocksReused;
       o.onProgress?.({ done: start + count, total: o.n });
     }
     const scored = await this.#classifier.classify(images, o.n, height, width, channels);
     const fd = frechetDistance(featureStats(scored.features, o.n, scored.featureDim), this.#real);
     const acc = accuracy(scored.logits, scored.numClasses, labels);
-    return { fd, acc, images, macs, forwards, wallMs, n: o.n, steps: o.steps, seedBase: o.seedBase };
+    return { fd, acc, images, macs, forwards, blocksReused, wallMs, n: o.n, steps: o.steps, seedBase: o.seedBase };
   }
 
   /** Mean PSNR (dB) / SSIM of one measured set against another on the same seeds. */

@@ -14,7 +14,7 @@ export const FIRST_TUNING_SEED = 10_000;
 
 type Grid = (depth: number) => PolicySpec[];
 
-function product(kind: string, axes: Record<string, readonly (number | number[])[]>): PolicySpec[] {
+function product(kind: string, axes: Record<string, readonly (number | number[] | string)[]>): PolicySpec[] {
   let out: PolicySpec[] = [{ kind }];
   for (const [key, values] of Object.entries(axes)) out = out.flatMap((p) => values.map((v) => ({ ...p, [key]: v })));
   return out;
@@ -26,6 +26,7 @@ const eachBlock = (depth: number) => Array.from({ length: depth }, (_, i) => [i]
 export const TUNING_GRIDS: Readonly<Record<string, Grid>> = Object.freeze({
   cfg: () => product("cfg", { scale: [2, 3, 4, 5, 6] }),
   interval: () => product("interval", { scale: [4, 5, 6], sigmaLo: [0, 0.1, 0.2], sigmaHi: [0.7, 0.85, 1] }),
+  schedule: () => product("schedule", { scale: [6, 7, 8], shape: ["linear", "cosine"] }),
   autoguidance: () => product("autoguidance", { alpha: [0.8, 0.9], from: [0, 0.5], scale: [1.5, 2, 3], cfgScale: [3, 4] }),
   slg: (d) => product("slg", { layers: eachBlock(d), scale: [1, 2.8], start: [0.01], stop: [0.2, 0.5] }),
   stg: (d) => product("stg", { layers: eachBlock(d), scale: [0.5, 1] }),

@@ -15,7 +15,8 @@ import type { Model } from "../model.js";
 import type { PolicySpec } from "../policySpec.js";
 import { COND, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
 import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
-import { AdaptiveProjectedGuidance } from "./apg.js";
+import { AdaptiveProjectedGuidance, type ApgOptions } from "./apg.js";
+import { ScheduledGuidance, type ScheduleOptions } from "./schedule.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
 import { checkPerturbation, type Perturbation } from "./weak.js";
 
@@ -35,10 +36,13 @@ export interface AutoguidanceOptions {
 /**
  * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Tuning"). On the glyph DiT no
  * weak-branch setting beat CFG there (every block is load-bearing: baseline.json skip_sweep); the best method found
- * was APG in the paper's form, so that is what `auto` runs. Its parameters are scale-free (a guidance scale, the
- * parallel share η, the momentum β, a norm clip): nothing names a block or depends on this model's depth.
+ * was APG in the paper's form, so that is what `auto` runs (chosen at 20 steps, chosen again at the report's 50 steps
+ * against CFG weight schedules and other APG momenta: docs/guidance.md, "Tuning round 2"). Its parameters are
+ * scale-free (a guidance scale, the parallel share η, the momentum β, a norm clip): nothing names a block or depends
+ * on this model's depth. A `schedule` may be named here too (recommended() builds either).
  */
-export const RECOMMENDED_GUIDANCE = Object.freeze({ kind: "apg" as const, cfgScale: 6, eta: 0, momentum: -0.5, normThreshold: 10 });
+export type RecommendedGuidance = Readonly<({ kind: "apg" } & ApgOptions) | ({ kind: "schedule" } & ScheduleOptions)>;
+export const RECOMMENDED_GUIDANCE: RecommendedGuidance = Object.freeze({ kind: "apg" as const, cfgScale: 6, eta: 0, momentum: -0.5, normThreshold: 10 });
 
 export class Autoguidance implements Guider {
   readonly kind = "autoguidance";
@@ -82,7 +86,12 @@ export class Autoguidance implements Guider {
 
   /** The shipped default (`--guidance auto`): see RECOMMENDED_GUIDANCE and docs/guidance.md. */
   static recommended(): Guider {
-    const { kind: _kind, ...options } = RECOMMENDED_GUIDANCE;
+    const spec: RecommendedGuidance = RECOMMENDED_GUIDANCE;
+    if (spec.kind === "schedule") {
+      const { kind: _kind, ...options } = spec;
+      return new ScheduledGuidance(options);
+    }
+    const { kind: _kind, ...options } = spec;
     return new AdaptiveProjectedGuidance(options);
   }
 

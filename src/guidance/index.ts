@@ -8,6 +8,7 @@ export { PerturbedAttentionGuidance, type PerturbedAttentionOptions } from "./pa
 export { AdaptiveProjectedGuidance, type ApgOptions } from "./apg.js";
 export { CfgZeroStar, type CfgZeroStarOptions } from "./cfgZeroStar.js";
 export { GuidanceInterval, type SigmaWindow } from "./interval.js";
+export { SCHEDULE_SHAPES, ScheduledGuidance, type ScheduleOptions, type ScheduleShape } from "./schedule.js";
 export { StrongWeakGuidance, type StrongWeakOptions } from "./strongWeak.js";
 export { linearGuidance, type GuidanceTerm, type LinearGuidance } from "./terms.js";
 export { perturbedBlocks, type Perturbation, type PerturbationKind } from "./weak.js";

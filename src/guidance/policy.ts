@@ -11,6 +11,7 @@ import { CfgZeroStar } from "./cfgZeroStar.js";
 import type { Guider } from "./guider.js";
 import { GuidanceInterval } from "./interval.js";
 import { PerturbedAttentionGuidance } from "./pag.js";
+import { ScheduledGuidance, type ScheduleShape } from "./schedule.js";
 import { SkipLayerGuidance } from "./slg.js";
 import { GUIDANCE_SPECS, parseGuidanceSpec } from "./specs.js";
 import { StrongWeakGuidance } from "./strongWeak.js";
@@ -56,6 +57,7 @@ function build(spec: PolicySpec): Guider {
     case "stg": return SkipLayerGuidance.stg({ layers: layers!, scale: n("scale"), cfgScale: n("cfgScale") } as never);
     case "pag": return new PerturbedAttentionGuidance({ layers, scale: n("scale"), cfgScale: n("cfgScale") });
     case "apg": return new AdaptiveProjectedGuidance({ cfgScale: required(spec, "cfgScale"), eta: n("eta"), momentum: n("momentum"), normThreshold: n("normThreshold") });
+    case "schedule": return new ScheduledGuidance({ scale: required(spec, "scale"), shape: spec.shape as ScheduleShape | undefined, floor: n("floor") });
     case "cfgZeroStar": return new CfgZeroStar({ cfgScale: required(spec, "cfgScale"), zeroInitSteps: n("zeroInitSteps") });
     case "strongWeak":
       return new StrongWeakGuidance({

@@ -20,6 +20,7 @@ export const GUIDANCE_SPECS: SpecTable = Object.freeze({
   apg: { params: { cfgScale: "number", eta: "number", normThreshold: "number", momentum: "number", ...WINDOW } },
   cfgZeroStar: { params: { cfgScale: "number", zeroInitSteps: "integer", ...WINDOW } },
   interval: { params: { scale: "number", ...WINDOW } },
+  schedule: { params: { scale: "number", shape: "string", floor: "number", ...WINDOW } },
   strongWeak: { params: { ...prefixed("strong"), ...prefixed("weak"), scale: "number", cfgScale: "number", ...WINDOW } },
 });
 

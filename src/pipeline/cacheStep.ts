@@ -26,3 +26,17 @@ export function cacheBranch(run: CacheRun, step: CacheStep, branch: number, guid
     ...(p.firstBlockCache ? { firstBlockCache: p.firstBlockCache } : {}),
   };
 }
+
+/** A cached step's result into the policy's observations and the generation's counters. */
+export function tallyCache(
+  run: CacheRun, step: CacheStep, result: { signals: Parameters<CacheRun["observe"]>[1]; cacheHits: Parameters<CacheRun["observe"]>[2]; blocksComputed: number; blocksReused: number; macs: number; slotBytes: number },
+  tally: CacheTally,
+): void {
+  run.observe(step, result.signals, result.cacheHits);
+  tally.blocksComputed += result.blocksComputed;
+  tally.blocksReused += result.blocksReused;
+  tally.macs += result.macs;
+  tally.cacheBytes = Math.max(tally.cacheBytes, result.slotBytes);
+  tally.stepComputed = result.blocksComputed;
+  tally.stepReused = result.blocksReused;
+}

@@ -6,12 +6,27 @@
 // when the latents are on a GPU and the method has one) gives the model output that the scheduler steps with.
 // Sessions live for one generation (dispose() frees them, and Tensors a method kept in its memory). The latent
 // pipeline (latent.ts) runs every step here: a branch's condition picks its inputs — the class labels / null labels
-// of a DiT, or the positive / negative condition tensors of a text family (`BranchInputs`).
+// of a DiT, or the positive / negative condition tensors of a text family (`BranchInputs`). With a cache policy
+// (docs/caching.md) the pipeline's model's branches take their per-block actions from the policy's CacheRun
+// (src/pipeline/cacheStep.ts), exactly as on the one-job step, and the step's cache signals and counters come back
+// for the pipeline to observe; a branch on a second model has no cache state and is refused by the pipeline.
+import type { CacheRun, CacheStep } from "../cache/run.js";
 import type { Model } from "../model.js";
 import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type NonlinearCombination } from "../guidance/guider.js";
 import type { BlockPlan } from "../plan.js";
 import type { Session, SessionBlockAction } from "../session.js";
 import { Tensor } from "../tensor.js";
+import { cacheBranch } from "./cacheStep.js";
+
+/** The cache policy's part of a step on this path: whose plan the main model's branches follow. */
+export interface GuidedStepCache {
+  readonly run: CacheRun;
+  readonly step: CacheStep;
+  readonly budgetBytes?: number;
+}
+
+/** What the main model's session step reported (for CacheRun.observe and the pipeline's cache tally). */
+export type GuidedStepCacheResult = Pick<Awaited<ReturnType<Session["step"]>>, "signals" | "cacheHits" | "blocksComputed" | "blocksReused" | "macs" | "slotBytes">;
 
 /** What a branch of each condition feeds the model: labels (label-conditioned models) or condition tensors. */
 export type BranchInput = { labels: Int32Array } | { conditions: Readonly<Record<string, Tensor>> };
@@ -33,6 +48,8 @@ export interface BranchRunOutput {
   velocity: Tensor;
   /** MACs that ran (from the sessions' counters: shared prefixes counted once). */
   macs: number;
+  /** With a cache policy: the main model's step result. */
+  cache?: GuidedStepCacheResult;
 }
 
 export class GuidedStepRunner {
@@ -47,11 +64,12 @@ export class GuidedStepRunner {
 
   async run(
     branches: readonly GuidanceBranch[], combination: GuidanceCombination | NonlinearCombination, step: GuidanceStep,
-    x: Tensor, inputs: BranchInputs, signal: AbortSignal | undefined,
+    x: Tensor, inputs: BranchInputs, signal: AbortSignal | undefined, cache?: GuidedStepCache,
   ): Promise<BranchRunOutput> {
     const batch = x.shape[0]!;
     const outputs: (Tensor | undefined)[] = new Array(branches.length);
     let macs = 0;
+    let cacheResult: GuidedStepCacheResult | undefined;
     try {
       // One session step per model, the branches of that model in their declared order.
       const byModel = new Map<Model, number[]>();
@@ -63,15 +81,18 @@ export class GuidedStepRunner {
         let session = this.#sessions.get(model);
         if (!session) { session = model.session(); this.#sessions.set(model, session); }
         const depth = model.config.depth;
+        const cached = cache && model === this.#main ? cache : undefined;
         const result = await session.step(x, new Float32Array(batch).fill(step.t), {
           branches: indices.map((i) => ({
             key: branches[i]!.name,
             ...branchInput(inputs, branches[i]!),
-            ...planActions(branches[i]!.plan, depth),
+            ...(cached ? cacheBranch(cached.run, cached.step, i, branches[i]!.plan) : planActions(branches[i]!.plan, depth)),
           })),
+          ...(cached?.budgetBytes !== undefined ? { cacheBudgetBytes: cached.budgetBytes } : {}),
           returnBranchOutputs: true,
           signal,
         });
+        if (cached) cacheResult = result;
         macs += result.macs;
         indices.forEach((i, k) => { outputs[i] = result.branchOutputs[k]; });
       }
@@ -98,7 +119,7 @@ export class GuidedStepRunner {
         velocity = combineBranches(combination, outputs as Tensor[]);
         if (outputs.includes(velocity)) outputs[outputs.indexOf(velocity)] = undefined; // a single branch IS the output
       }
-      return { velocity, macs };
+      return { velocity, macs, ...(cacheResult ? { cache: cacheResult } : {}) };
     } finally {
       for (const o of outputs) o?.dispose();
     }

@@ -32,7 +32,7 @@ import { assertFiniteLatents } from "./numerics.js";
 import { LatentPipeline, latentPaths } from "./latent.js";
 import { Vae } from "../vae.js";
 import { watchPeakMemory } from "../memory.js";
-import { cacheBranch, type CacheTally } from "./cacheStep.js";
+import { cacheBranch, tallyCache, type CacheTally } from "./cacheStep.js";
 import type { CacheRun } from "../cache/run.js";
 
 export type Device = DeviceSpec;
@@ -210,6 +210,7 @@ export class Pipeline implements AsyncDisposable {
     let x: Tensor | undefined;
     let session: Session | undefined;
     let runner: GuidedStepRunner | undefined;
+    let cacheBranches = 0;
     try {
       if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
       let eps = keep(await batchNoiseTensor(noise, seeds, [channels, size, size]));
@@ -258,13 +259,23 @@ export class Pipeline implements AsyncDisposable {
         const guidedInJs = isNonlinear(combination) || branches.some((b) => b.model !== undefined) || (!terms && !branches.every((b) => forwardCanRun(b.plan)));
         if (i === first && checked.cache.kind !== "none") {
           if (!terms) throw rangeError("a flow-match Euler step without inpainting (the one-job step) for a cache policy", "scheduler", options.scheduler);
-          if (guidedInJs) throw new RangeError(`Expected a linear guidance method on one model for a cache policy but received ${guider.kind}`);
+          // A non-linear combination runs on the JS side after the branches, which take their plans from the cache
+          // policy as on the one-job step; a second model's branch has no cache state.
+          if (branches.some((b) => b.model !== undefined)) throw new RangeError(`Expected guidance branches on one model for a cache policy but received ${guider.kind}`);
+          if (branches.length === 0) throw new RangeError(`Expected guidance branches at every step for a cache policy but received none at the first step of ${guider.kind}`);
           cacheRun = checked.cache.start({ depth, batch, branches: branches.length, total: runSteps });
+          cacheBranches = branches.length;
+        }
+        if (cacheRun && branches.length !== cacheBranches) {
+          throw new RangeError(`Expected the same number of guidance branches at every step for a cache policy but received ${branches.length} at step ${i - first} (${cacheBranches} at the first)`);
         }
         const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
         if (guidedInJs) {
           runner ??= new GuidedStepRunner(model);
-          ({ velocity } = await runner.run(branches, combination, step, x, labelInputs(labels, nullLabels), signal));
+          const ran = await runner.run(branches, combination, step, x, labelInputs(labels, nullLabels), signal,
+            cacheRun ? { run: cacheRun, step: cacheStep, ...(checked.cacheBudgetBytes !== undefined ? { budgetBytes: checked.cacheBudgetBytes } : {}) } : undefined);
+          velocity = ran.velocity;
+          if (cacheRun) tallyCache(cacheRun, cacheStep, ran.cache!, tally);
         } else if (terms) {
           session ??= model.session();
           const state = scheduler.state ?? [];
@@ -289,15 +300,7 @@ export class Pipeline implements AsyncDisposable {
           });
           nonFinite = result.nextNonFinite;
           result.guided?.dispose();
-          if (cacheRun) {
-            cacheRun.observe(cacheStep, result.signals, result.cacheHits);
-            tally.blocksComputed += result.blocksComputed;
-            tally.blocksReused += result.blocksReused;
-            tally.macs += result.macs;
-            tally.cacheBytes = Math.max(tally.cacheBytes, result.slotBytes);
-            tally.stepComputed = result.blocksComputed;
-            tally.stepReused = result.blocksReused;
-          }
+          if (cacheRun) tallyCache(cacheRun, cacheStep, result, tally);
           scheduler.advance!(t);
           x.dispose();
           x = result.next!;

@@ -50,6 +50,14 @@ describe.skipIf(!existsSync(FIXTURE))("ditto eval harness", () => {
     expect(result.wallMsUncached).toBeGreaterThan(0);
   });
 
+  it("with a guidance method and a cache policy compares against the same guidance uncached", async () => {
+    // fora:interval=1 computes every block: the cached run IS the uncached APG run (not plain CFG 4, as before).
+    const result = await runEval({ fixture: FIXTURE, n: 10, steps: 3, cfg: 4, seedBase: 10000, cache: "fora:interval=1", guidance: "apg:cfgScale=6", threads: 2 });
+    expect(result).toMatchObject({ guidance: "apg:cfgScale=6,eta=0,momentum=-0.5,normThreshold=10", blocksReused: 0, psnr: 100 }); // identical images: PSNR at its 100 dB cap
+    expect(result.fdUncached).toBe(result.fd);
+    expect(result.accUncached).toBe(result.acc);
+  });
+
   it("refuses bad N and policies it cannot run, before generating", async () => {
     await expect(runEval({ fixture: FIXTURE, n: 15, steps: 2, cfg: 2, seedBase: 0 }))
       .rejects.toThrow("Expected a multiple of 10 (the number of classes) for n but received 15");

@@ -42,7 +42,7 @@ describe("guidance CLI", () => {
   it("analyze-blocks and tune-guidance check their options before loading anything", async () => {
     expect(await usageError(runAnalyzeBlocks, ["--fixture", FIXTURE, "--alphas", "0.5,1"])).toBe("--alphas expects numbers other than 0 and 1 joined by ',' but received 0.5,1");
     expect(await usageError(runAnalyzeBlocks, ["--fixture", FIXTURE, "--n", "15"])).toBe("--n expects a multiple of 10 (the fixture's classes) but received 15");
-    expect(await usageError(runTuneGuidance, ["--fixture", FIXTURE])).toMatch(/^--method is required: one of cfg, interval, autoguidance, /);
+    expect(await usageError(runTuneGuidance, ["--fixture", FIXTURE])).toMatch(/^--method is required: one of cfg, interval, schedule, autoguidance, /);
     expect(await usageError(runTuneGuidance, ["--fixture", FIXTURE, "--method", "apg", "--seed-base", "0"]))
       .toBe("--seed-base expects an integer between 10000 and 9007199254740892 (tuning seeds start at 10000; smaller bases are the report seeds) but received 0");
   });

@@ -3,9 +3,12 @@
 // to the previous inline loop (one 2B forward, slices, sub/scale/add, scheduler step), for CFG given as a scale, as
 // a SPEC and at scale 1 — each step one model.session() job (branches, anchored CFG epilogue, flow-Euler update),
 // the same bits as a scheduler without stepTerms that takes the separate calls; a Guider whose branches have
-// different block plans runs them as branches with their own plans.
+// different block plans runs them as branches with their own plans. With a cache policy: a per-step (scheduled)
+// linear scale and a non-linear method (APG) follow the policy's plans (all computed = the uncached bits), `auto`
+// composes with `--cache auto`, a second model's branch and a changing branch count are refused.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
+import { Autoguidance } from "../../src/guidance/autoguidance.js";
 import { ClassifierFreeGuidance } from "../../src/guidance/cfg.js";
 import { affineCombination, combineBranches, type Guider } from "../../src/guidance/guider.js";
 import { loadModel, type Model } from "../../src/model.js";
@@ -154,5 +157,62 @@ describe("Pipeline driven by a Guider", () => {
     expect(stats.blocksComputed).toBe(LABELS.length * STEPS * (2 * depth - 1));
     expect(stats.macs).toBe(LABELS.length * STEPS * (2 * macs.total - macs.blocks / depth));
     expect(stats.macsUncached).toBe(2 * LABELS.length * STEPS * macs.total);
+  });
+});
+
+describe("guidance with a cache policy", () => {
+  const run = async (guidance: string, steps: number, cache?: string) => {
+    const out = await pipe.generate({ classLabels: LABELS, seed: SEEDS, steps, noise: "reference", guidance, ...(cache ? { cache } : {}) });
+    const latents = out.latents.toFloat32Array();
+    out.latents.dispose();
+    return { latents, stats: out.stats };
+  };
+
+  it("a scheduled scale keeps its per-step weights on the cached path: every block computed = the uncached bits", async () => {
+    const plain = await run("schedule:scale=7", 4);
+    const cached = await run("schedule:scale=7", 4, "fora:interval=1");
+    expect(cached.latents).toEqual(plain.latents);
+    expect(cached.stats.blocksReused).toBe(0);
+    // The schedule is not a constant scale (the test would pass for a guider that ignores σ otherwise).
+    expect((await run("cfg:scale=7", 4, "fora:interval=1")).latents).not.toEqual(plain.latents);
+  });
+
+  it("auto composes with --cache auto: blocks reused, fewer MACs, latents close to the uncached run", async () => {
+    const steps = 16;
+    const plain = await run("auto", steps);
+    const cached = await run("auto", steps, "auto");
+    expect(cached.stats.blocksReused).toBeGreaterThan(0);
+    expect(cached.stats.macs).toBeLessThan(plain.stats.macs);
+    let err = 0, ref = 0;
+    for (let i = 0; i < plain.latents.length; i++) { err += (cached.latents[i]! - plain.latents[i]!) ** 2; ref += plain.latents[i]! ** 2; }
+    expect(Math.sqrt(err / ref)).toBeLessThan(0.1);
+  });
+
+  it("a non-linear method (APG) takes the cache's plans too: every block computed = the uncached bits; reuse with fora", async () => {
+    const plain = await run("apg:cfgScale=6", 4);
+    expect((await run("apg:cfgScale=6", 4, "fora:interval=1")).latents).toEqual(plain.latents);
+    const reused = await run("apg:cfgScale=6", 4, "fora:interval=2");
+    // The same reuse as the one-job step with the same policy (CFG's two branches).
+    const linear = await run("cfg:scale=6", 4, "fora:interval=2");
+    expect(reused.stats.blocksReused).toBeGreaterThan(0);
+    expect(reused.stats).toMatchObject({ blocksReused: linear.stats.blocksReused, blocksComputed: linear.stats.blocksComputed });
+    expect(reused.latents).not.toEqual(plain.latents);
+  });
+
+  it("refuses a branch on a second model, a step without branches and a branch count that changes between steps", async () => {
+    const second = new Autoguidance({ weakModel: model, scale: 2 });
+    await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: second, cache: "fora:interval=2" }))
+      .rejects.toThrow(new RangeError("Expected guidance branches on one model for a cache policy but received autoguidance"));
+    await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: "cfgZeroStar:cfgScale=4,zeroInitSteps=1", cache: "fora:interval=2" }))
+      .rejects.toThrow(new RangeError("Expected guidance branches at every step for a cache policy but received none at the first step of cfgZeroStar"));
+    const cfg = new ClassifierFreeGuidance({ scale: 4 }), condOnly = new ClassifierFreeGuidance({ scale: 1 });
+    const changing: Guider = {
+      kind: "test-changing",
+      branches: (st) => (st.index === 0 ? cfg : condOnly).branches(),
+      combination: (st) => (st.index === 0 ? cfg : condOnly).combination(),
+      toJSON: () => ({ kind: "test-changing" }),
+    };
+    await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: changing, cache: "fora:interval=2" }))
+      .rejects.toThrow(new RangeError("Expected the same number of guidance branches at every step for a cache policy but received 1 at step 1 (2 at the first)"));
   });
 });

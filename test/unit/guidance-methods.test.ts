@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   AdaptiveProjectedGuidance, Autoguidance, CfgZeroStar, ClassifierFreeGuidance, Guidance, GuidanceInterval, isNonlinear,
-  PerturbedAttentionGuidance, SkipLayerGuidance, StrongWeakGuidance, type GuidanceStep, type Guider,
+  PerturbedAttentionGuidance, ScheduledGuidance, SkipLayerGuidance, StrongWeakGuidance, type GuidanceStep, type Guider,
 } from "../../src/guidance/index.js";
 import { guiderFrom } from "../../src/guidance/policy.js";
 import { formatSpec } from "../../src/policySpec.js";
@@ -73,6 +73,24 @@ describe("linear guidance methods follow their formulas", () => {
     const strong = { kind: "scale" as const, alpha: 1.2, from: 0, to: 0.5 }, weak = { kind: "scale" as const, alpha: 0.8, from: 0.5, to: 1 };
     close(evalLinear(new StrongWeakGuidance({ strong, weak, scale: 1.7 }), step(0), pick), formula((_c, _u, w, s) => w + 1.7 * (s - w)));
     close(evalLinear(new StrongWeakGuidance({ strong, weak, scale: 1.7, cfgScale: 4 }), step(0), pick), formula((c, u, w, s) => u + 4 * (c - u) + 0.7 * (s - w)));
+  });
+
+  it("scheduled CFG (Wang et al. 2024): D_u + g(σ)(D_c − D_u), g rising with 1 − σ (linear, cosine, clamped)", () => {
+    const lin = new ScheduledGuidance({ scale: 7 }), cos = new ScheduledGuidance({ scale: 7, shape: "cosine" });
+    const clamp = new ScheduledGuidance({ scale: 7, floor: 2.5 });
+    for (const sigma of [1, 0.83, 0.5, 0.21, 0.02, 0]) {
+      const st: GuidanceStep = { index: 3, total: 10, sigma, t: 1000 * sigma, depth: 6 };
+      const gl = 1 + 6 * (1 - sigma), gc = 1 + 6 * (1 - Math.cos(Math.PI * (1 - sigma))) / 2;
+      close(evalLinear(lin, st, pick), formula((c, u) => u + gl * (c - u)));
+      close(evalLinear(cos, st, pick), formula((c, u) => u + gc * (c - u)));
+      close(evalLinear(clamp, st, pick), formula((c, u) => u + Math.max(2.5, gl) * (c - u)));
+      // Both CFG branches at every step, also where g(σ) = 1 (a cache policy needs a fixed branch count).
+      expect(lin.branches(st).map((b) => [b.name, b.condition])).toEqual([["cond", "class"], ["uncond", "null"]]);
+      expect(lin.combination(st)).toMatchObject({ anchor: 1 });
+    }
+    expect(lin.scaleAt(1)).toBe(1);
+    expect(lin.scaleAt(0)).toBe(7);
+    expect(cos.scaleAt(0.5)).toBeCloseTo(4, 12);
   });
 
   it("the guidance interval runs the inner method for σ in (lo, hi] and the conditional branch alone outside", () => {
@@ -194,6 +212,9 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
       GuidanceInterval.limit(new ClassifierFreeGuidance({ scale: 5 }), { sigmaLo: 0.1, sigmaHi: 0.8 }),
       GuidanceInterval.limit(new Autoguidance({ weak: { kind: "skip", from: 0.5, to: 1 }, scale: 2 }), { sigmaHi: 0.9 }),
       new StrongWeakGuidance({ strong: { kind: "scale", alpha: 1.1, from: 0, to: 0.5 }, weak: { kind: "skip", layers: [5] }, scale: 2, cfgScale: 3 }),
+      new ScheduledGuidance({ scale: 7 }),
+      new ScheduledGuidance({ scale: 6.5, shape: "cosine", floor: 2 }),
+      GuidanceInterval.limit(new ScheduledGuidance({ scale: 8 }), { sigmaHi: 0.9 }),
       Autoguidance.recommended(),
     ];
     for (const g of guiders) {
@@ -214,6 +235,8 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
     expect(guiderFrom("auto").toJSON()).toEqual(Autoguidance.recommended().toJSON());
     expect(guiderFrom("auto:cfgScale=3").cfgScale).toBe(3);
     expect(guiderFrom("apg:cfgScale=5").withCfgScale!(2).toJSON()).toMatchObject({ kind: "apg", cfgScale: 2 });
+    expect(guiderFrom("schedule:scale=7").toJSON()).toEqual({ kind: "schedule", scale: 7, shape: "linear", floor: 1 });
+    expect(guiderFrom("schedule:scale=7,shape=cosine,floor=2").withCfgScale!(5).toJSON()).toEqual({ kind: "schedule", scale: 5, shape: "cosine", floor: 2 });
   });
 
   it("refuses unknown keys and bad values", () => {
@@ -222,6 +245,9 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
     expect(() => guiderFrom("autoguidance:attention=1,alpha=0.5,scale=2")).toThrow(new RangeError("Expected either alpha or attention=1 for guidance policy autoguidance, not both"));
     expect(() => guiderFrom("interval:scale=4,sigmaLo=0.8,sigmaHi=0.5")).toThrow(new RangeError("Expected number greater than sigmaLo (0.8) for interval.sigmaHi but received 0.5"));
     expect(() => guiderFrom("apg:cfgScale=4,normThreshold=-1")).toThrow(new RangeError("Expected non-negative number for apg.normThreshold but received -1"));
+    expect(() => guiderFrom("schedule:scale=7,shape=exp")).toThrow(new RangeError('Expected one of linear, cosine for schedule.shape but received "exp"'));
+    expect(() => guiderFrom("schedule:scale=7,power=2")).toThrow(/^Unknown parameter "power" for guidance policy schedule: expected one of scale, shape, floor, /);
+    expect(() => guiderFrom("schedule:shape=linear")).toThrow(new TypeError("Expected finite number for guidance policy schedule.scale but received undefined"));
     expect(() => new Autoguidance({ scale: 2 })).toThrow(new TypeError("Expected exactly one of weak (perturbations) and weakModel for autoguidance.weak but received undefined"));
   });
 });

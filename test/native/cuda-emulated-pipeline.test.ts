@@ -16,20 +16,9 @@ import { loadModel, type Model } from "../../src/model.js";
 import { Pipeline } from "../../src/pipeline/index.js";
 import type { GenerateOptions, GenerateResult } from "../../src/pipeline/index.js";
 import { Tensor } from "../../src/tensor.js";
+import { MODEL, TOLERANCE, maxAbsDiff, useEmulatedCuda, EMULATED } from "../cuda-emulation.js";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const EMULATED = `${ROOT}build/libditto_cuda_emulated.so`;
-process.env.DITTO_CUDA_LIB = EMULATED;
-process.env.DITTO_CUDA_EMULATED = "1";
-const MODEL = `${ROOT}examples/models/glyphs`;
-const TOLERANCE = 1e-4;
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}
+useEmulatedCuda();
 
 interface Copies { uploads: number; uploadBytes: number; downloads: number; downloadBytes: number }
 

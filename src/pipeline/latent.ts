@@ -389,37 +389,35 @@ function firstChannels(x: Tensor, channels: number): Tensor {
   return Tensor.from(out, [shape[0]!, channels, ...shape.slice(2)]);
 }
 
-/** diffusers' Flux _pack_latents: [B, C, h, w] → [B, (h/2)(w/2), 4C], token (row, col), channel (c, dy, dx). */
-function toModelLayout(x: Tensor, layout: Layout): Tensor {
-  if (layout.kind !== "packed") return x.clone();
+/** Calls visit(imageIndex, packedIndex) for every element of a packed layout: diffusers' Flux _pack_latents maps
+ *  [B, C, h, w] to [B, (h/2)(w/2), 4C], token (row, col), channel (c, dy, dx). */
+function forEachPacked(layout: Layout, visit: (image: number, packed: number) => void): void {
   const [b, c, h, w] = layout.shape as [number, number, number, number];
-  const src = x.toFloat32Array();
-  const out = new Float32Array(src.length);
   for (let n = 0; n < b; n++)
     for (let ch = 0; ch < c; ch++)
       for (let y = 0; y < h; y++)
         for (let xx = 0; xx < w; xx++) {
           const token = (y >> 1) * (w / 2) + (xx >> 1);
           const channel = ch * 4 + (y & 1) * 2 + (xx & 1);
-          out[(n * (h / 2) * (w / 2) + token) * 4 * c + channel] = src[((n * c + ch) * h + y) * w + xx]!;
+          visit(((n * c + ch) * h + y) * w + xx, (n * (h / 2) * (w / 2) + token) * 4 * c + channel);
         }
+}
+
+/** [B, C, h, w] → the model's layout (packed for Flux, a copy otherwise). */
+function toModelLayout(x: Tensor, layout: Layout): Tensor {
+  if (layout.kind !== "packed") return x.clone();
+  const src = x.toFloat32Array();
+  const out = new Float32Array(src.length);
+  forEachPacked(layout, (image, packed) => { out[packed] = src[image]!; });
   return Tensor.from(out, layout.modelShape);
 }
 
 /** Inverse of toModelLayout (diffusers' _unpack_latents). */
 function fromModelLayout(x: Tensor, layout: Layout): Tensor {
   if (layout.kind !== "packed") return x;
-  const [b, c, h, w] = layout.shape as [number, number, number, number];
   const src = x.toFloat32Array();
   const out = new Float32Array(src.length);
-  for (let n = 0; n < b; n++)
-    for (let ch = 0; ch < c; ch++)
-      for (let y = 0; y < h; y++)
-        for (let xx = 0; xx < w; xx++) {
-          const token = (y >> 1) * (w / 2) + (xx >> 1);
-          const channel = ch * 4 + (y & 1) * 2 + (xx & 1);
-          out[((n * c + ch) * h + y) * w + xx] = src[(n * (h / 2) * (w / 2) + token) * 4 * c + channel]!;
-        }
+  forEachPacked(layout, (image, packed) => { out[image] = src[packed]!; });
   return Tensor.from(out, layout.shape);
 }
 

@@ -86,3 +86,29 @@ export function compareWithReference(
   const isInteger = INTEGER_DTYPES.has(reference.dtype);
   return compareArrays(produced, expected, toleranceFor(config, name, expected, isInteger));
 }
+
+/** A produced value: the raw values, or a Tensor (anything with toFloat32Array()). */
+export type ProducedValue = ArrayLike<number> | { toFloat32Array(): Float32Array };
+
+/** Compares every wanted name that was produced and has a reference in io (into `outputs`); the others come back
+ *  as `skipped`, in order. */
+export function compareProduced(
+  wanted: readonly string[],
+  produced: ReadonlyMap<string, ProducedValue>,
+  io: SafetensorsContent,
+  config: Record<string, any> | undefined,
+  outputs: Record<string, VerifyOutputResult> = {},
+): { outputs: Record<string, VerifyOutputResult>; skipped: string[] } {
+  const skipped: string[] = [];
+  for (const name of wanted) {
+    const value = produced.get(name);
+    const reference = io.tensors.get(name);
+    if (value === undefined || reference === undefined) {
+      skipped.push(name);
+      continue;
+    }
+    const values = "toFloat32Array" in value ? value.toFloat32Array() : value;
+    outputs[name] = compareWithReference(name, values, reference, config);
+  }
+  return { outputs, skipped };
+}

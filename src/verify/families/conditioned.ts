@@ -9,9 +9,9 @@ import path from "node:path";
 import { loadModel, type Model } from "../../model.js";
 import { toFloat32Array, type SafetensorsContent } from "../../io/safetensors.js";
 import { Tensor } from "../../tensor.js";
-import { compareWithReference, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
+import { compareProduced, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
 import { registerVerifyFamily } from "../registry.js";
-import type { FamilyRunResult, VerifyContext, VerifyOutputResult } from "../types.js";
+import type { FamilyRunResult, VerifyContext } from "../types.js";
 
 export interface ConditionedInputs {
   x: Tensor;
@@ -63,15 +63,7 @@ async function runConditioned(spec: ConditionedFamilySpec, context: VerifyContex
     produced.set("out", out.toFloat32Array());
     out.dispose();
     if (spec.extra) for (const [name, values] of await spec.extra(model, inputs, context, io)) produced.set(name, values);
-    const outputs: Record<string, VerifyOutputResult> = {};
-    const skipped: string[] = [];
-    for (const name of wanted) {
-      const values = produced.get(name);
-      const reference = io.tensors.get(name);
-      if (values && reference) outputs[name] = compareWithReference(name, values, reference, config);
-      else skipped.push(name);
-    }
-    return { outputs, skipped };
+    return compareProduced(wanted, produced, io, config);
   } finally {
     inputs.x.dispose();
     for (const tensor of Object.values(inputs.conditions)) tensor.dispose();

@@ -6,7 +6,7 @@
 import { loadModel, type Model } from "../../model.js";
 import { toFloat32Array, toNumberArray, type SafetensorsContent } from "../../io/safetensors.js";
 import { Tensor } from "../../tensor.js";
-import { compareWithReference, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
+import { compareProduced, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
 import { outputExtensions, registerVerifyFamily } from "../registry.js";
 import type { FamilyRunResult, VerifyContext, VerifyFamily, VerifyOutputResult } from "../types.js";
 
@@ -73,14 +73,7 @@ async function runDit(spec: DitLayoutSpec, context: VerifyContext): Promise<Fami
       );
       produced.set("cfg.out", cfgOut);
     }
-    const remaining: string[] = [];
-    for (const name of wanted) {
-      const tensor = produced.get(name);
-      const reference = io.tensors.get(name);
-      if (tensor && reference) outputs[name] = compareWithReference(name, tensor.toFloat32Array(), reference, config);
-      else remaining.push(name);
-    }
-    let skipped = remaining;
+    let skipped = compareProduced(wanted, produced, io, config, outputs).skipped;
     for (const extension of outputExtensions(spec.name)) {
       const mine = skipped.filter((n) => extension.handles(n, context));
       if (mine.length === 0) continue;

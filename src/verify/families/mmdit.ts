@@ -11,7 +11,7 @@ import { loadModel, type Model } from "../../model.js";
 import type { ModelConditions } from "../../modelInputs.js";
 import { toFloat32Array, type SafetensorsContent } from "../../io/safetensors.js";
 import { Tensor } from "../../tensor.js";
-import { compareWithReference, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
+import { compareProduced, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
 import { registerVerifyFamily } from "../registry.js";
 import type { FamilyRunResult, VerifyContext, VerifyOutputResult } from "../types.js";
 
@@ -123,14 +123,7 @@ async function runJoint(spec: JointSpec, context: VerifyContext): Promise<Family
         model.dispose();
       }
     }
-    const skipped: string[] = [];
-    for (const name of wanted) {
-      const tensor = produced.get(name);
-      const reference = io.tensors.get(name);
-      if (tensor && reference) outputs[name] = compareWithReference(name, tensor.toFloat32Array(), reference, config);
-      else skipped.push(name);
-    }
-    return { outputs, skipped };
+    return compareProduced(wanted, produced, io, config, outputs);
   } finally {
     for (const tensor of new Set(produced.values())) tensor.dispose();
     x.dispose();

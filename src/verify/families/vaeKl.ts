@@ -6,9 +6,9 @@
 import { toFloat32Array } from "../../io/safetensors.js";
 import { Tensor } from "../../tensor.js";
 import { loadVae } from "../../vae.js";
-import { compareWithReference, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
+import { compareProduced, ioTensor, outputNames, readIo, referenceClass, weightNames } from "../case.js";
 import { registerVerifyFamily } from "../registry.js";
-import type { FamilyRunResult, VerifyContext, VerifyOutputResult } from "../types.js";
+import type { FamilyRunResult, VerifyContext } from "../types.js";
 
 async function runVaeKl(context: VerifyContext): Promise<FamilyRunResult> {
   const { dir, config, options } = context;
@@ -42,15 +42,7 @@ async function runVaeKl(context: VerifyContext): Promise<FamilyRunResult> {
       produced.set("out", out);
       latent.dispose();
     }
-    const outputs: Record<string, VerifyOutputResult> = {};
-    const skipped: string[] = [];
-    for (const name of wanted) {
-      const tensor = produced.get(name);
-      const reference = io.tensors.get(name);
-      if (tensor && reference) outputs[name] = compareWithReference(name, tensor.toFloat32Array(), reference, config);
-      else skipped.push(name);
-    }
-    return { outputs, skipped };
+    return compareProduced(wanted, produced, io, config);
   } finally {
     for (const tensor of produced.values()) tensor.dispose();
     vae.dispose();

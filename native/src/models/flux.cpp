@@ -235,13 +235,7 @@ class FluxModel final : public CpuJointModel {
  public:
   static Result<std::unique_ptr<Denoiser>> load(const SafetensorsFile& file, const ModelFiles& files,
                                                 const LoadOptions& options) {
-    DITTO_ASSIGN_OR_RETURN(FamilyKwargs kw, FamilyKwargs::read(files.config));
-    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
-    auto m = std::unique_ptr<FluxModel>(new FluxModel(options.threads));
-    DITTO_ASSIGN_OR_RETURN(m->w_, load_flux(file, kw, options.dtype));
-    m->set_dims(m->w_.D, m->w_.head_dim, m->w_.joint_dim, m->w_.pooled_dim);
-    m->describe(kw);
-    return std::unique_ptr<Denoiser>(std::move(m));
+    return load_joint<FluxModel>(file, files, options, load_flux);
   }
 
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& c) override {
@@ -431,6 +425,7 @@ class FluxModel final : public CpuJointModel {
   }
 
  private:
+  friend class CpuJointModel;  // load_joint
   explicit FluxModel(int threads) : CpuJointModel(threads, StreamOrder::TextImage) {}
 
   // MACs per sample; the text part per CpuJointModel::text_macs.

@@ -21,11 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "ditto/cpu/finite.h"
 #include "ditto/cpu/gemm.h"
 #include "ditto/executor.h"
 #include "ditto/model.h"
 #include "ditto/safetensors.h"
 #include "ditto/thread_pool.h"
+#include "models/family_config.h"
 #include "models/family_model.h"
 #include "runtime/cpu_ops.h"
 
@@ -181,6 +183,21 @@ class CpuJointModel : public family::CpuModel {
  protected:
   enum class StreamOrder { ImageText, TextImage };  // SD3 attends over [img, txt], Flux over [txt, img]
   CpuJointModel(int threads, StreamOrder order) : CpuModel(threads), order_(order) {}
+
+  // The load both families share: the config's kwargs, the finite check, the family's weights into model->w_
+  // (load_weights(file, kw, dtype): D, head_dim, joint_dim, pooled_dim), the joint sizes and model->describe(kw).
+  // Model declares CpuJointModel a friend (its constructor, w_ and describe are private).
+  template <class Model, class LoadWeights>
+  static Result<std::unique_ptr<Denoiser>> load_joint(const SafetensorsFile& file, const ModelFiles& files,
+                                                      const LoadOptions& options, LoadWeights load_weights) {
+    DITTO_ASSIGN_OR_RETURN(FamilyKwargs kw, FamilyKwargs::read(files.config));
+    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
+    auto m = std::unique_ptr<Model>(new Model(options.threads));
+    DITTO_ASSIGN_OR_RETURN(m->w_, load_weights(file, kw, options.dtype));
+    m->set_dims(m->w_.D, m->w_.head_dim, m->w_.joint_dim, m->w_.pooled_dim);
+    m->describe(kw);
+    return std::unique_ptr<Denoiser>(std::move(m));
+  }
 
   // The sizes the weights fix: hidden size, head size, the widths of encoderHiddenStates and pooledProjections.
   void set_dims(int64_t D, int64_t head_dim, int64_t joint_dim, int64_t pooled_dim);

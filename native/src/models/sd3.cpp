@@ -151,13 +151,7 @@ class Sd3Model final : public CpuJointModel {
  public:
   static Result<std::unique_ptr<Denoiser>> load(const SafetensorsFile& file, const ModelFiles& files,
                                                 const LoadOptions& options) {
-    DITTO_ASSIGN_OR_RETURN(FamilyKwargs kw, FamilyKwargs::read(files.config));
-    if (options.check_finite) DITTO_RETURN_IF_ERROR(cpu::check_finite_weights(file));
-    auto m = std::unique_ptr<Sd3Model>(new Sd3Model(options.threads));
-    DITTO_ASSIGN_OR_RETURN(m->w_, load_sd3(file, kw, options.dtype));
-    m->set_dims(m->w_.D, m->w_.head_dim, m->w_.joint_dim, m->w_.pooled_dim);
-    m->describe(kw);
-    return std::unique_ptr<Denoiser>(std::move(m));
+    return load_joint<Sd3Model>(file, files, options, load_sd3);
   }
 
   Status validate(const Tensor& x, const std::vector<float>& t, const Conditions& c) override {
@@ -296,6 +290,7 @@ class Sd3Model final : public CpuJointModel {
   }
 
  private:
+  friend class CpuJointModel;  // load_joint
   explicit Sd3Model(int threads) : CpuJointModel(threads, StreamOrder::ImageText) {}
 
   // MACs per sample; the text part (context_embedder, pooled MLP) per CpuJointModel::text_macs.

@@ -13,7 +13,7 @@
 import { rangeError, typeError } from "../errors.js";
 import type { Model } from "../model.js";
 import type { PolicySpec } from "../policySpec.js";
-import { COND, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
+import { COND, memoByDepth, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
 import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
 import { AdaptiveProjectedGuidance, type ApgOptions } from "./apg.js";
 import { ScheduledGuidance, type ScheduleOptions } from "./schedule.js";
@@ -52,7 +52,6 @@ export class Autoguidance implements Guider {
   readonly weakModel: Model | undefined;
   readonly refreshEvery: number;
   readonly #weakBranch: PerturbedBranch | GuidanceBranch;
-  readonly #byDepth = new Map<number, LinearGuidance>();
 
   constructor(options: AutoguidanceOptions) {
     if (options === null || typeof options !== "object") throw typeError("object { weak | weakModel, scale, cfgScale? }", "options", options);
@@ -95,17 +94,12 @@ export class Autoguidance implements Guider {
     return new AdaptiveProjectedGuidance(options);
   }
 
-  #resolve(depth: number): LinearGuidance {
-    let lg = this.#byDepth.get(depth);
-    if (!lg) {
-      const weak = this.#weakBranch instanceof PerturbedBranch ? this.#weakBranch.at(depth) : this.#weakBranch;
-      lg = this.cfgScale === 1
-        ? linearGuidance(weak, [{ plus: COND, minus: weak, scale: this.scale }])
-        : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, { plus: COND, minus: weak, scale: this.scale - 1 }]);
-      this.#byDepth.set(depth, lg);
-    }
-    return lg;
-  }
+  readonly #resolve = memoByDepth((depth): LinearGuidance => {
+    const weak = this.#weakBranch instanceof PerturbedBranch ? this.#weakBranch.at(depth) : this.#weakBranch;
+    return this.cfgScale === 1
+      ? linearGuidance(weak, [{ plus: COND, minus: weak, scale: this.scale }])
+      : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, { plus: COND, minus: weak, scale: this.scale - 1 }]);
+  });
 
   branches(step: GuidanceStep): readonly GuidanceBranch[] {
     const all = this.#resolve(step.depth).branches;

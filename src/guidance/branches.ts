@@ -9,9 +9,21 @@ import { describePerturbation, perturbationPlan, type Perturbation } from "./wea
 export const COND: GuidanceBranch = Object.freeze({ name: "cond", condition: "class", plan: COMPUTE_ALL });
 export const UNCOND: GuidanceBranch = Object.freeze({ name: "uncond", condition: "null", plan: COMPUTE_ALL });
 
+/** Memoises build(depth): a guidance method resolves its branches and combination once per model depth. */
+export function memoByDepth<T>(build: (depth: number) => T): (depth: number) => T {
+  const byDepth = new Map<number, T>();
+  return (depth) => {
+    let value = byDepth.get(depth);
+    if (value === undefined) {
+      value = build(depth);
+      byDepth.set(depth, value);
+    }
+    return value;
+  };
+}
+
 /** A branch with the given perturbations (same condition as `condition`), cached per depth. */
 export class PerturbedBranch {
-  readonly #byDepth = new Map<number, GuidanceBranch>();
   readonly role: string;
   readonly condition: BranchCondition;
   readonly perturbations: readonly Perturbation[];
@@ -23,14 +35,13 @@ export class PerturbedBranch {
   }
 
   at(depth: number): GuidanceBranch {
-    let branch = this.#byDepth.get(depth);
-    if (!branch) {
-      const name = `${this.role}:${this.condition === "null" ? "null:" : ""}${this.perturbations.map(describePerturbation).join(",")}`;
-      branch = Object.freeze({ name, condition: this.condition, plan: perturbationPlan(this.perturbations, depth) });
-      this.#byDepth.set(depth, branch);
-    }
-    return branch;
+    return this.#at(depth);
   }
+
+  readonly #at = memoByDepth((depth): GuidanceBranch => {
+    const name = `${this.role}:${this.condition === "null" ? "null:" : ""}${this.perturbations.map(describePerturbation).join(",")}`;
+    return Object.freeze({ name, condition: this.condition, plan: perturbationPlan(this.perturbations, depth) });
+  });
 }
 
 /** The conditional branch on a separately loaded model (the original autoguidance's weak network). */

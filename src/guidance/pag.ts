@@ -5,7 +5,7 @@
 // (= ε_pag + (s + 1)(ε_c − ε_pag), the official code's s = 4 being diffusers' additive s = 3).
 import { typeError } from "../errors.js";
 import type { PolicySpec } from "../policySpec.js";
-import { COND, PerturbedBranch, UNCOND } from "./branches.js";
+import { COND, memoByDepth, PerturbedBranch, UNCOND } from "./branches.js";
 import type { GuidanceBranch, GuidanceCombination, GuidanceStep, Guider } from "./guider.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
 import { checkPerturbation } from "./weak.js";
@@ -25,7 +25,6 @@ export class PerturbedAttentionGuidance implements Guider {
   readonly scale: number;
   readonly cfgScale: number;
   readonly #pag: PerturbedBranch;
-  readonly #byDepth = new Map<number, LinearGuidance>();
 
   constructor(options: PerturbedAttentionOptions = {}) {
     if (options === null || typeof options !== "object") throw typeError("object { layers?, scale?, cfgScale? }", "options", options);
@@ -41,16 +40,10 @@ export class PerturbedAttentionGuidance implements Guider {
     Object.freeze(this);
   }
 
-  #resolve(depth: number): LinearGuidance {
-    let lg = this.#byDepth.get(depth);
-    if (!lg) {
-      const pag = this.#pag.at(depth);
-      const terms = [{ plus: COND, minus: pag, scale: this.scale }];
-      lg = this.cfgScale === 1 ? linearGuidance(COND, terms) : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, ...terms]);
-      this.#byDepth.set(depth, lg);
-    }
-    return lg;
-  }
+  readonly #resolve = memoByDepth((depth): LinearGuidance => {
+    const terms = [{ plus: COND, minus: this.#pag.at(depth), scale: this.scale }];
+    return this.cfgScale === 1 ? linearGuidance(COND, terms) : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, ...terms]);
+  });
 
   branches(step: GuidanceStep): readonly GuidanceBranch[] {
     return this.#resolve(step.depth).branches;

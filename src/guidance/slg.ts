@@ -7,7 +7,7 @@
 // them; an index beyond the model's depth is an error, not silently dropped (diffusers ignores it).
 import { typeError } from "../errors.js";
 import type { PolicySpec } from "../policySpec.js";
-import { COND, PerturbedBranch, UNCOND } from "./branches.js";
+import { COND, memoByDepth, PerturbedBranch, UNCOND } from "./branches.js";
 import type { GuidanceBranch, GuidanceCombination, GuidanceStep, Guider } from "./guider.js";
 import { checkWindowFraction } from "./stepWindow.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
@@ -32,7 +32,6 @@ export class SkipLayerGuidance implements Guider {
   readonly start: number;
   readonly stop: number;
   readonly #skip: PerturbedBranch;
-  readonly #byDepth = new Map<number, { on: LinearGuidance; off: LinearGuidance }>();
 
   /** SLG: the skip term inside the step window [start, stop] (defaults 0.01 … 0.2, scale 2.8, CFG 4). */
   static slg(options: SkipLayerOptions): SkipLayerGuidance {
@@ -62,17 +61,16 @@ export class SkipLayerGuidance implements Guider {
     Object.freeze(this);
   }
 
+  readonly #linear = memoByDepth((depth) => {
+    const cfg = { plus: COND, minus: UNCOND, scale: this.cfgScale };
+    return {
+      on: linearGuidance(UNCOND, [cfg, { plus: COND, minus: this.#skip.at(depth), scale: this.scale }]),
+      off: this.cfgScale === 1 ? linearGuidance(COND, []) : linearGuidance(UNCOND, [cfg]),
+    };
+  });
+
   #resolve(step: GuidanceStep): LinearGuidance {
-    let r = this.#byDepth.get(step.depth);
-    if (!r) {
-      const skip = this.#skip.at(step.depth);
-      const cfg = { plus: COND, minus: UNCOND, scale: this.cfgScale };
-      r = {
-        on: linearGuidance(UNCOND, [cfg, { plus: COND, minus: skip, scale: this.scale }]),
-        off: this.cfgScale === 1 ? linearGuidance(COND, []) : linearGuidance(UNCOND, [cfg]),
-      };
-      this.#byDepth.set(step.depth, r);
-    }
+    const r = this.#linear(step.depth);
     const i = step.index, n = step.total;
     const active = this.kind === "stg" || (i > this.start * n && i < this.stop * n);
     return active ? r.on : r.off;

@@ -7,7 +7,7 @@
 import { typeError } from "../errors.js";
 import type { PolicySpec } from "../policySpec.js";
 import { perturbationSpec } from "./autoguidance.js";
-import { COND, PerturbedBranch, UNCOND } from "./branches.js";
+import { COND, memoByDepth, PerturbedBranch, UNCOND } from "./branches.js";
 import type { GuidanceBranch, GuidanceCombination, GuidanceStep, Guider } from "./guider.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
 import { checkPerturbation, type Perturbation } from "./weak.js";
@@ -29,7 +29,6 @@ export class StrongWeakGuidance implements Guider {
   readonly cfgScale: number;
   readonly #strong: PerturbedBranch;
   readonly #weak: PerturbedBranch;
-  readonly #byDepth = new Map<number, LinearGuidance>();
 
   constructor(options: StrongWeakOptions) {
     if (options === null || typeof options !== "object") throw typeError("object { strong, weak, scale, cfgScale? }", "options", options);
@@ -46,17 +45,12 @@ export class StrongWeakGuidance implements Guider {
     Object.freeze(this);
   }
 
-  #resolve(depth: number): LinearGuidance {
-    let lg = this.#byDepth.get(depth);
-    if (!lg) {
-      const strong = this.#strong.at(depth), weak = this.#weak.at(depth);
-      lg = this.cfgScale === 1
-        ? linearGuidance(weak, [{ plus: strong, minus: weak, scale: this.scale }])
-        : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, { plus: strong, minus: weak, scale: this.scale - 1 }]);
-      this.#byDepth.set(depth, lg);
-    }
-    return lg;
-  }
+  readonly #resolve = memoByDepth((depth): LinearGuidance => {
+    const strong = this.#strong.at(depth), weak = this.#weak.at(depth);
+    return this.cfgScale === 1
+      ? linearGuidance(weak, [{ plus: strong, minus: weak, scale: this.scale }])
+      : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, { plus: strong, minus: weak, scale: this.scale - 1 }]);
+  });
 
   branches(step: GuidanceStep): readonly GuidanceBranch[] {
     return this.#resolve(step.depth).branches;

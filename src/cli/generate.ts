@@ -89,7 +89,7 @@ export async function runGenerate(argv: readonly string[]): Promise<number> {
   const stepsOption = intOption(args, "steps", { min: 1, max: MAX_STEPS });
   let cfg = numberOption(args, "cfg");
   const guidanceSpec = stringOption(args, "guidance");
-  const guidance = guidanceSpec === undefined ? undefined : guidanceChoice(guidanceSpec, cfg, Number.NaN);
+  const guidance = guidanceSpec === undefined ? undefined : guidanceChoice(guidanceSpec, cfg, info.recommendedCfg ?? Number.NaN);
   if (guidance && Number.isFinite(guidance.cfg)) cfg = guidance.cfg;
   const seedRange = baseSeedRange(labels.length, "seed");
   const seed = intOption(args, "seed", { min: 0, max: seedRange.max, why: labels.length > 1 ? `image i of ${labels.length} uses seed + i, which must stay a safe integer` : undefined }) ?? 0;

@@ -22,7 +22,8 @@ export function guidanceChoice(spec: string, cfg: number | undefined, fallbackCf
   let guider: Guider;
   try {
     checkPolicies({ guidance: parseGuidanceSpec(spec) });
-    guider = guiderFrom(spec);
+    // `auto` takes its CFG scale from --cfg, else the model's recommended scale (the fallback), when it has one.
+    guider = guiderFrom(spec, Number.isFinite(cfg ?? fallbackCfg) ? { cfgScale: cfg ?? fallbackCfg } : {});
   } catch (e) {
     throw new UsageError(`--guidance ${spec}: ${(e as Error).message}`);
   }

@@ -9,7 +9,7 @@ import { readFixtureInfo } from "../io/ditJson.js";
 import type { Guider } from "../guidance/guider.js";
 import { Classifier, accuracy } from "../metrics/classifier.js";
 import { batchFidelity } from "../metrics/fidelity.js";
-import { featureStats, frechetDistance, type GaussianStats } from "../metrics/frechet.js";
+import { featureStats, frechetParts, type FrechetParts, type GaussianStats } from "../metrics/frechet.js";
 import type { NoiseKind } from "../noise/index.js";
 import { Pipeline } from "../pipeline/pipeline.js";
 import { classifierPath, loadRealStats } from "./fixture.js";
@@ -31,6 +31,10 @@ export interface MeasureOptions {
 export interface Measurement {
   fd: number;
   acc: number;
+  /** FD's terms (mean shift, spreads, cross term): where the distance comes from. */
+  fdParts: FrechetParts;
+  /** Per-class ACC (index = label). */
+  accPerClass: number[];
   /** u8 NHWC images of the run (for fidelity against another run and for grids). */
   images: Uint8Array;
   macs: number;
@@ -100,10 +104,31 @@ export class QualityMeter implements AsyncDisposable {
       blocksReused += out.stats.blocksReused;
       o.onProgress?.({ done: start + count, total: o.n });
     }
-    const scored = await this.#classifier.classify(images, o.n, height, width, channels);
-    const fd = frechetDistance(featureStats(scored.features, o.n, scored.featureDim), this.#real);
+    const score = await this.score(images, o.n);
+    return { ...score, images, macs, forwards, blocksReused, wallMs, n: o.n, steps: o.steps, seedBase: o.seedBase };
+  }
+
+  /**
+   * FD (with its terms) and ACC, overall and per class, of n u8 NHWC images in the protocol's label order (labels
+   * floor(k·classes/n)): the score of a set generated elsewhere, or post-processed.
+   */
+  async score(images: Uint8Array, n: number): Promise<Pick<Measurement, "fd" | "fdParts" | "acc" | "accPerClass">> {
+    if (!Number.isSafeInteger(n) || n < 2 || n % this.numClasses !== 0) throw rangeError(`multiple of ${this.numClasses} of at least 2`, "n", n);
+    const { height, width, channels } = this.shape;
+    if (!(images instanceof Uint8Array) || images.length !== n * height * width * channels) {
+      throw rangeError(`${n}×${height}×${width}×${channels} u8 values`, "images.length", (images as Uint8Array | undefined)?.length);
+    }
+    const labels = protocolLabels(n, this.numClasses);
+    const scored = await this.#classifier.classify(images, n, height, width, channels);
+    const fdParts = frechetParts(featureStats(scored.features, n, scored.featureDim), this.#real);
     const acc = accuracy(scored.logits, scored.numClasses, labels);
-    return { fd, acc, images, macs, forwards, blocksReused, wallMs, n: o.n, steps: o.steps, seedBase: o.seedBase };
+    const accPerClass = Array.from({ length: this.numClasses }, (_, c) => {
+      const members = Array.from(labels.keys()).filter((k) => labels[k] === c);
+      const logits = new Float32Array(members.length * scored.numClasses);
+      members.forEach((k, j) => logits.set(scored.logits.subarray(k * scored.numClasses, (k + 1) * scored.numClasses), j * scored.numClasses));
+      return accuracy(logits, scored.numClasses, new Int32Array(members.length).fill(c));
+    });
+    return { fd: fdParts.fd, fdParts, acc, accPerClass };
   }
 
   /** Mean PSNR (dB) / SSIM of one measured set against another on the same seeds. */

@@ -8,23 +8,27 @@
 // (g = 1: pure autoguidance; w = 1: plain CFG). With refreshEvery k the weak term D_c − D_w is computed only every
 // k-th step and the last one reused in between (it changes slowly between steps; shared/research/guidance.md §6.2):
 // the weak branch runs on 1/k of the steps, the combination then is the non-linear path (the term is kept in the
-// generation's memory). Autoguidance.recommended() is the shipped default (`--guidance auto`): the best method the
-// tuning found (RECOMMENDED_GUIDANCE below), with no parameter tied to one model's depth or block indices.
+// generation's memory). The weak network may also be derived from the model itself (weakRank: its low-rank copy,
+// src/guidance/lowRank.ts; the pipeline builds it). Autoguidance.recommended() is the shipped default
+// (`--guidance auto`): the best method the tuning found (RECOMMENDED_GUIDANCE below), with no parameter tied to one
+// model's depth, width or block indices.
 import { rangeError, typeError } from "../errors.js";
 import type { Model } from "../model.js";
 import type { PolicySpec } from "../policySpec.js";
-import { COND, memoByDepth, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
+import { COND, derivedBranch, memoByDepth, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
 import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
-import { AdaptiveProjectedGuidance, type ApgOptions } from "./apg.js";
-import { ScheduledGuidance, type ScheduleOptions } from "./schedule.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
+import { checkRankFraction } from "./lowRank.js";
 import { checkPerturbation, type Perturbation } from "./weak.js";
 
 export interface AutoguidanceOptions {
   /** The weak branch as perturbations of this model (same condition as the conditional branch) … */
   weak?: Perturbation | readonly Perturbation[];
-  /** … or a separately loaded weaker model with the same input / output shapes. */
+  /** … or a separately loaded weaker model with the same input / output shapes … */
   weakModel?: Model;
+  /** … or the low-rank copy of the pipeline's own model (src/guidance/lowRank.ts): the rank fraction in (0, 1) kept
+   * of every block's attention and MLP weights; the pipeline derives it once and keeps it until it is disposed. */
+  weakRank?: number;
   /** Karras's w: guided = D_w + w·(D_c − D_w) (1 = no weak term). */
   scale: number;
   /** CFG scale g of an added CFG term (default 1: none). */
@@ -34,15 +38,16 @@ export interface AutoguidanceOptions {
 }
 
 /**
- * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Tuning"). On the glyph DiT no
- * weak-branch setting beat CFG there (every block is load-bearing: baseline.json skip_sweep); the best method found
- * was APG in the paper's form, so that is what `auto` runs (chosen at 20 steps, chosen again at the report's 50 steps
- * against CFG weight schedules and other APG momenta: docs/guidance.md, "Tuning round 2"). Its parameters are
- * scale-free (a guidance scale, the parallel share η, the momentum β, a norm clip): nothing names a block or depends
- * on this model's depth. A `schedule` may be named here too (recommended() builds either).
+ * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Round 3"): autoguidance with the
+ * model's own low-rank copy as the weak network (src/guidance/lowRank.ts: every block's attention and MLP weights
+ * truncated to 60 % of their rank) at Karras's w = 1.5, on top of CFG at the model's recommended scale:
+ *   D_u + g(D_c − D_u) + 0.5·(D_c − D_weak).
+ * Every parameter is scale-free (a rank fraction, a weight, the model's own CFG scale): nothing names a block or
+ * depends on this model's depth or width, so it applies unchanged to a DiT it was not tuned on.
  */
-export type RecommendedGuidance = Readonly<({ kind: "apg" } & ApgOptions) | ({ kind: "schedule" } & ScheduleOptions)>;
-export const RECOMMENDED_GUIDANCE: RecommendedGuidance = Object.freeze({ kind: "apg" as const, cfgScale: 6, eta: 0, momentum: -0.5, normThreshold: 10 });
+export const RECOMMENDED_GUIDANCE = Object.freeze({ weakRank: 0.6, scale: 1.5 });
+/** The CFG scale of `auto` when neither the caller nor the model says one (the pipeline's fallback). */
+const FALLBACK_CFG_SCALE = 4;
 
 export class Autoguidance implements Guider {
   readonly kind = "autoguidance";
@@ -50,20 +55,29 @@ export class Autoguidance implements Guider {
   readonly cfgScale: number;
   readonly weak: readonly Perturbation[] | undefined;
   readonly weakModel: Model | undefined;
+  readonly weakRank: number | undefined;
   readonly refreshEvery: number;
   readonly #weakBranch: PerturbedBranch | GuidanceBranch;
 
   constructor(options: AutoguidanceOptions) {
     if (options === null || typeof options !== "object") throw typeError("object { weak | weakModel, scale, cfgScale? }", "options", options);
-    const { weak, weakModel, scale, cfgScale = 1, refreshEvery = 1 } = options;
+    const { weak, weakModel, weakRank, scale, cfgScale = 1, refreshEvery = 1 } = options;
     if (!Number.isSafeInteger(refreshEvery) || refreshEvery < 1) throw rangeError("positive integer", "autoguidance.refreshEvery", refreshEvery);
     this.refreshEvery = refreshEvery;
     if (typeof scale !== "number" || !Number.isFinite(scale)) throw typeError("finite number", "autoguidance.scale", scale);
     if (typeof cfgScale !== "number" || !Number.isFinite(cfgScale)) throw typeError("finite number", "autoguidance.cfgScale", cfgScale);
-    if ((weak === undefined) === (weakModel === undefined)) throw typeError("exactly one of weak (perturbations) and weakModel", "autoguidance.weak", weak);
+    if ([weak, weakModel, weakRank].filter((w) => w !== undefined).length !== 1) {
+      throw typeError("exactly one of weak (perturbations), weakModel and weakRank", "autoguidance.weak", weak);
+    }
     this.scale = scale;
     this.cfgScale = cfgScale;
-    if (weakModel !== undefined) {
+    this.weakRank = undefined;
+    if (weakRank !== undefined) {
+      this.weak = undefined;
+      this.weakModel = undefined;
+      this.weakRank = checkRankFraction(weakRank, "autoguidance.weakRank");
+      this.#weakBranch = derivedBranch("weak", { kind: "lowRank", rankFraction: this.weakRank });
+    } else if (weakModel !== undefined) {
       if (weakModel === null || typeof weakModel !== "object" || typeof (weakModel as Model).session !== "function") throw typeError("Model", "autoguidance.weakModel", weakModel);
       this.weak = undefined;
       this.weakModel = weakModel;
@@ -83,15 +97,12 @@ export class Autoguidance implements Guider {
     return new Autoguidance({ weak: { kind: "skip", layers: options.layers }, scale: options.scale, cfgScale: options.cfgScale });
   }
 
-  /** The shipped default (`--guidance auto`): see RECOMMENDED_GUIDANCE and docs/guidance.md. */
-  static recommended(): Guider {
-    const spec: RecommendedGuidance = RECOMMENDED_GUIDANCE;
-    if (spec.kind === "schedule") {
-      const { kind: _kind, ...options } = spec;
-      return new ScheduledGuidance(options);
-    }
-    const { kind: _kind, ...options } = spec;
-    return new AdaptiveProjectedGuidance(options);
+  /**
+   * The shipped default (`--guidance auto`): see RECOMMENDED_GUIDANCE and docs/guidance.md. `cfgScale` is the CFG
+   * scale of its CFG term: the caller's (`--cfg`, generate's guidanceScale), else the model's recommended one.
+   */
+  static recommended(options: { cfgScale?: number } = {}): Autoguidance {
+    return new Autoguidance({ ...RECOMMENDED_GUIDANCE, cfgScale: options.cfgScale ?? FALLBACK_CFG_SCALE });
   }
 
   readonly #resolve = memoByDepth((depth): LinearGuidance => {
@@ -129,15 +140,17 @@ export class Autoguidance implements Guider {
   }
 
   withCfgScale(cfgScale: number): Autoguidance {
-    return new Autoguidance({ ...(this.weakModel ? { weakModel: this.weakModel } : { weak: this.weak! }), scale: this.scale, cfgScale, refreshEvery: this.refreshEvery });
+    const weak = this.weakModel ? { weakModel: this.weakModel } : this.weakRank !== undefined ? { weakRank: this.weakRank } : { weak: this.weak! };
+    return new Autoguidance({ ...weak, scale: this.scale, cfgScale, refreshEvery: this.refreshEvery });
   }
 
   toJSON(): PolicySpec {
+    const every: Record<string, number> = this.refreshEvery !== 1 ? { refreshEvery: this.refreshEvery } : {};
+    if (this.weakRank !== undefined) return { kind: "autoguidance", weakRank: this.weakRank, scale: this.scale, cfgScale: this.cfgScale, ...every };
     if (!this.weak) throw new RangeError("Autoguidance with a weakModel has no SPEC form (a loaded model is not serialisable): keep the object");
     if (this.weak.length !== 1) throw new RangeError("Autoguidance with several weak perturbations has no SPEC form: keep the object");
     return {
-      kind: "autoguidance", ...perturbationSpec(this.weak[0]!), scale: this.scale, cfgScale: this.cfgScale,
-      ...(this.refreshEvery !== 1 ? { refreshEvery: this.refreshEvery } : {}),
+      kind: "autoguidance", ...perturbationSpec(this.weak[0]!), scale: this.scale, cfgScale: this.cfgScale, ...every,
     };
   }
 }

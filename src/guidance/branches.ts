@@ -3,7 +3,7 @@
 // resolved against the model's depth once per depth, so a step's plan objects are stable and equal plans batch.
 import type { Model } from "../model.js";
 import { COMPUTE_ALL } from "../plan.js";
-import type { BranchCondition, GuidanceBranch } from "./guider.js";
+import type { BranchCondition, DerivedModelSpec, GuidanceBranch } from "./guider.js";
 import { describePerturbation, perturbationPlan, type Perturbation } from "./weak.js";
 
 export const COND: GuidanceBranch = Object.freeze({ name: "cond", condition: "class", plan: COMPUTE_ALL });
@@ -47,4 +47,9 @@ export class PerturbedBranch {
 /** The conditional branch on a separately loaded model (the original autoguidance's weak network). */
 export function modelBranch(role: string, model: Model): GuidanceBranch {
   return Object.freeze({ name: `${role}:model`, condition: "class", plan: COMPUTE_ALL, model });
+}
+
+/** The conditional branch on a model the pipeline derives from its own (autoguidance's low-rank weak copy). */
+export function derivedBranch(role: string, derive: DerivedModelSpec): GuidanceBranch {
+  return Object.freeze({ name: `${role}:${derive.kind}=${derive.rankFraction}`, condition: "class", plan: COMPUTE_ALL, derive: Object.freeze({ ...derive }) });
 }

@@ -28,6 +28,15 @@ export interface GuidanceBranch {
   readonly plan: BlockPlan;
   /** A separately loaded model this branch runs on instead of the pipeline's (same input / output shapes). */
   readonly model?: Model;
+  /** A model the pipeline derives from its own and runs this branch on (autoguidance's low-rank weak copy). */
+  readonly derive?: DerivedModelSpec;
+}
+
+/** How to derive a weak model from the pipeline's model (src/guidance/lowRank.ts). */
+export interface DerivedModelSpec {
+  readonly kind: "lowRank";
+  /** Share of each block linear weight's rank kept, in (0, 1). */
+  readonly rankFraction: number;
 }
 
 /** guided = Σ_b weights[b]·out_b, evaluated from the anchor branch (see the header for the float order). */

@@ -35,7 +35,12 @@ function sub(spec: PolicySpec, prefix: string): PolicySpec {
   return out;
 }
 
-function build(spec: PolicySpec): Guider {
+/** What a method without its own value takes from the caller: `auto`'s CFG scale (the generation's guidanceScale). */
+export interface GuidanceDefaults {
+  cfgScale?: number;
+}
+
+function build(spec: PolicySpec, defaults: GuidanceDefaults): Guider {
   const n = (k: string) => spec[k] as number | undefined;
   const layers = spec.layers as number[] | undefined;
   switch (spec.kind) {
@@ -45,12 +50,15 @@ function build(spec: PolicySpec): Guider {
       return new ClassifierFreeGuidance({ scale });
     }
     case "interval": return new ClassifierFreeGuidance({ scale: required(spec, "scale") });
-    case "auto": {
-      const ag = Autoguidance.recommended();
-      return n("cfgScale") !== undefined ? ag.withCfgScale!(n("cfgScale")!) : ag;
-    }
+    case "auto": return Autoguidance.recommended({ cfgScale: n("cfgScale") ?? defaults.cfgScale });
     case "autoguidance":
-      return new Autoguidance({ weak: perturbationFromSpec(spec), scale: required(spec, "scale"), cfgScale: n("cfgScale"), refreshEvery: n("refreshEvery") });
+      if (n("weakRank") !== undefined && ["alpha", "attention", "from", "to", "layers"].some((k) => spec[k] !== undefined)) {
+        throw new RangeError("Expected either weakRank or a perturbation (alpha, attention, from, to, layers) for guidance policy autoguidance, not both");
+      }
+      return new Autoguidance({
+        ...(n("weakRank") !== undefined ? { weakRank: n("weakRank") } : { weak: perturbationFromSpec(spec) }),
+        scale: required(spec, "scale"), cfgScale: n("cfgScale"), refreshEvery: n("refreshEvery"),
+      });
     case "skipLayers":
       return Autoguidance.skipLayers({ layers: layers ?? [], scale: required(spec, "scale"), cfgScale: n("cfgScale") });
     case "slg": return SkipLayerGuidance.slg({ layers: layers!, scale: n("scale"), cfgScale: n("cfgScale"), start: n("start"), stop: n("stop") } as never);
@@ -70,12 +78,12 @@ function build(spec: PolicySpec): Guider {
 }
 
 /** The Guider for a guidance option: a Guider, a SPEC string or a plain policy object. */
-export function guiderFrom(value: Guider | PolicySpec | string): Guider {
+export function guiderFrom(value: Guider | PolicySpec | string, defaults: GuidanceDefaults = {}): Guider {
   if (isGuider(value)) return value;
   const spec = typeof value === "string" ? parseGuidanceSpec(value) : checkSpecObject(value, "guidance", GUIDANCE_SPECS);
   // Undefined parameters take the method's defaults (drop them so the constructors' defaults apply).
   const clean = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as PolicySpec;
-  const guider = build(clean);
+  const guider = build(clean, defaults);
   if (clean.sigmaLo === undefined && clean.sigmaHi === undefined && clean.kind !== "interval") return guider;
   return GuidanceInterval.limit(guider, { sigmaLo: clean.sigmaLo as number | undefined, sigmaHi: clean.sigmaHi as number | undefined });
 }

@@ -35,8 +35,20 @@ export function featureStats(features: ArrayLike<number>, count: number, dim: nu
   return { dim, mu, sigma };
 }
 
-/** FD = ‖μ_g − μ_r‖² + tr Σ_g + tr Σ_r − 2·tr((Σ_g Σ_r)^½). */
-export function frechetDistance(generated: GaussianStats, reference: GaussianStats): number {
+/** The terms of the Fréchet distance: FD = meanTerm + traceG + traceR − 2·traceRoot (diagnoses where FD comes from). */
+export interface FrechetParts {
+  fd: number;
+  /** ‖μ_g − μ_r‖²: a systematic shift of the generated features. */
+  meanTerm: number;
+  /** tr Σ_g and tr Σ_r: the spread (diversity) of each set. */
+  traceG: number;
+  traceR: number;
+  /** tr((Σ_g Σ_r)^½). */
+  traceRoot: number;
+}
+
+/** FD = ‖μ_g − μ_r‖² + tr Σ_g + tr Σ_r − 2·tr((Σ_g Σ_r)^½), with its terms. */
+export function frechetParts(generated: GaussianStats, reference: GaussianStats): FrechetParts {
   const n = generated.dim;
   if (reference.dim !== n) throw new RangeError(`Expected reference stats of dimension ${n} but received ${reference.dim}`);
   let meanTerm = 0, traceG = 0, traceR = 0;
@@ -51,5 +63,10 @@ export function frechetDistance(generated: GaussianStats, reference: GaussianSta
   const { values } = symmetricEigen(product, n);
   let traceRoot = 0;
   for (const lambda of values) traceRoot += Math.sqrt(Math.max(lambda, 0));
-  return meanTerm + traceG + traceR - 2 * traceRoot;
+  return { fd: meanTerm + traceG + traceR - 2 * traceRoot, meanTerm, traceG, traceR, traceRoot };
+}
+
+/** FD = ‖μ_g − μ_r‖² + tr Σ_g + tr Σ_r − 2·tr((Σ_g Σ_r)^½). */
+export function frechetDistance(generated: GaussianStats, reference: GaussianStats): number {
+  return frechetParts(generated, reference).fd;
 }

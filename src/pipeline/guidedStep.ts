@@ -9,7 +9,7 @@
 // of a DiT, or the positive / negative condition tensors of a text family (`BranchInputs`). With a cache policy
 // (docs/caching.md) the pipeline's model's branches take their per-block actions from the policy's CacheRun
 // (src/pipeline/cacheStep.ts), exactly as on the one-job step, and the step's cache signals and counters come back
-// for the pipeline to observe; a branch on a second model has no cache state and is refused by the pipeline.
+// for the pipeline to observe; a branch on a second model has no cache state: it computes every block, uncached.
 import type { CacheRun, CacheStep } from "../cache/run.js";
 import type { Model } from "../model.js";
 import { combineBranches, isNonlinear, type GuidanceBranch, type GuidanceCombination, type GuidanceStep, type NonlinearCombination } from "../guidance/guider.js";
@@ -83,10 +83,11 @@ export class GuidedStepRunner {
         const depth = model.config.depth;
         const cached = cache && model === this.#main ? cache : undefined;
         const result = await session.step(x, new Float32Array(batch).fill(step.t), {
-          branches: indices.map((i) => ({
+          // The cache policy numbers the pipeline model's branches only (second-model branches run uncached).
+          branches: indices.map((i, k) => ({
             key: branches[i]!.name,
             ...branchInput(inputs, branches[i]!),
-            ...(cached ? cacheBranch(cached.run, cached.step, i, branches[i]!.plan) : planActions(branches[i]!.plan, depth)),
+            ...(cached ? cacheBranch(cached.run, cached.step, k, branches[i]!.plan) : planActions(branches[i]!.plan, depth)),
           })),
           ...(cached?.budgetBytes !== undefined ? { cacheBudgetBytes: cached.budgetBytes } : {}),
           returnBranchOutputs: true,

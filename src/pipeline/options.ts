@@ -99,7 +99,7 @@ export function checkGenerateOptions(
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw typeError("AbortSignal", "signal", options.signal);
   // Policies the engine cannot run yet are refused here (src/cache/policy.ts, src/guidance/policy.ts), not ignored.
   const cache = options.cache === undefined ? CachePolicy.none() : CachePolicy.from(options.cache);
-  const guider = options.guidance === undefined ? new ClassifierFreeGuidance({ scale: guidanceScale }) : guiderFrom(options.guidance);
+  const guider = options.guidance === undefined ? new ClassifierFreeGuidance({ scale: guidanceScale }) : guiderFrom(options.guidance, { cfgScale: guidanceScale });
   const { cacheBudgetBytes } = options;
   if (cacheBudgetBytes !== undefined && (typeof cacheBudgetBytes !== "number" || !Number.isSafeInteger(cacheBudgetBytes) || cacheBudgetBytes < 1)) {
     throw rangeError("positive integer", "cacheBudgetBytes", cacheBudgetBytes);

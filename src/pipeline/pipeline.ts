@@ -15,6 +15,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 
+import { loadLowRankModel } from "../guidance/lowRank.js";
 import { DittoError, abortError, disposedError, rangeError, typeError } from "../errors.js";
 import { readFixtureInfo } from "../io/ditJson.js";
 import { Image } from "../images/image.js";
@@ -119,6 +120,9 @@ export class Pipeline implements AsyncDisposable {
   readonly device: DeviceName;
   readonly recommended: RecommendedSettings;
   readonly nullLabel: number;
+  /** Models derived from this one for guidance branches (autoguidance's low-rank weak copy), by spec; see #derived. */
+  readonly #derivedModels = new Map<string, Promise<Model>>();
+  readonly #derivedBranches = new WeakMap<GuidanceBranch, GuidanceBranch>();
 
   private constructor(model: Model, ownsModel: boolean, recommended: RecommendedSettings) {
     this.#model = model;
@@ -239,13 +243,15 @@ export class Pipeline implements AsyncDisposable {
       const nullLabels = new Int32Array(batch).fill(this.nullLabel);
       // The epilogue combines outputs shaped like x (not a learned-σ model's 2C channels).
       const fusable = config.outChannels === channels;
+      // Branches on this pipeline's model (the rest run on a second model, e.g. autoguidance's weak network).
+      const onModel = (b: GuidanceBranch) => b.model === undefined || b.model === model;
 
       for (let i = first; i < steps; i++) {
         if (signal?.aborted) throw abortError("The operation was aborted", signal.reason);
         const stepStart = performance.now();
         const t = allTimesteps[i]!;
         const step: GuidanceStep = { index: i - first, total: runSteps, sigma: allSigmas[i]!, t, depth };
-        const branches = guider.branches(step);
+        const branches = await this.#withDerivedModels(guider.branches(step));
         const combination = guider.combination(step);
         // One job per step when the scheduler's update is a stateless linear form and nothing follows it on the JS
         // side (inpainting pastes the known region after each step): the branches, their combination and the update
@@ -260,14 +266,15 @@ export class Pipeline implements AsyncDisposable {
         if (i === first && checked.cache.kind !== "none") {
           if (!terms) throw rangeError("a flow-match Euler step without inpainting (the one-job step) for a cache policy", "scheduler", options.scheduler);
           // A non-linear combination runs on the JS side after the branches, which take their plans from the cache
-          // policy as on the one-job step; a second model's branch has no cache state.
-          if (branches.some((b) => b.model !== undefined)) throw new RangeError(`Expected guidance branches on one model for a cache policy but received ${guider.kind}`);
+          // policy as on the one-job step. A branch on a second model (autoguidance's weak network) has no cache
+          // state: it computes every block at every step, and the policy plans the pipeline model's branches only.
           if (branches.length === 0) throw new RangeError(`Expected guidance branches at every step for a cache policy but received none at the first step of ${guider.kind}`);
-          cacheRun = checked.cache.start({ depth, batch, branches: branches.length, total: runSteps });
-          cacheBranches = branches.length;
+          cacheBranches = branches.filter(onModel).length;
+          if (cacheBranches === 0) throw new RangeError(`Expected a guidance branch on the pipeline's model for a cache policy but received only second-model branches from ${guider.kind}`);
+          cacheRun = checked.cache.start({ depth, batch, branches: cacheBranches, total: runSteps });
         }
-        if (cacheRun && branches.length !== cacheBranches) {
-          throw new RangeError(`Expected the same number of guidance branches at every step for a cache policy but received ${branches.length} at step ${i - first} (${cacheBranches} at the first)`);
+        if (cacheRun && branches.filter(onModel).length !== cacheBranches) {
+          throw new RangeError(`Expected the same number of guidance branches at every step for a cache policy but received ${branches.filter(onModel).length} at step ${i - first} (${cacheBranches} at the first)`);
         }
         const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
         if (guidedInJs) {
@@ -275,7 +282,12 @@ export class Pipeline implements AsyncDisposable {
           const ran = await runner.run(branches, combination, step, x, labelInputs(labels, nullLabels), signal,
             cacheRun ? { run: cacheRun, step: cacheStep, ...(checked.cacheBudgetBytes !== undefined ? { budgetBytes: checked.cacheBudgetBytes } : {}) } : undefined);
           velocity = ran.velocity;
-          if (cacheRun) tallyCache(cacheRun, cacheStep, ran.cache!, tally);
+          if (cacheRun) {
+            tallyCache(cacheRun, cacheStep, ran.cache!, tally);
+            // Second-model branches ran uncached: their MACs and blocks count in full.
+            tally.macs += ran.macs - ran.cache!.macs;
+            for (const b of branches) if (!onModel(b)) tally.blocksComputed += batch * b.model!.config.depth;
+          }
         } else if (terms) {
           session ??= model.session();
           const state = scheduler.state ?? [];
@@ -388,10 +400,41 @@ export class Pipeline implements AsyncDisposable {
     }
   }
 
-  /** Releases the model if this pipeline loaded it (idempotent); later generate() calls throw ERR_DISPOSED. */
+  /**
+   * The branches with every `derive` branch bound to its derived model (the same branch object each time, so plans
+   * and batching stay stable). A derived model is built on first use (src/guidance/lowRank.ts: seconds for a small
+   * DiT) and kept until the pipeline is disposed.
+   */
+  async #withDerivedModels(branches: readonly GuidanceBranch[]): Promise<readonly GuidanceBranch[]> {
+    if (!branches.some((b) => b.derive !== undefined && b.model === undefined)) return branches;
+    const out: GuidanceBranch[] = [];
+    for (const b of branches) {
+      if (b.derive === undefined || b.model !== undefined) { out.push(b); continue; }
+      let bound = this.#derivedBranches.get(b);
+      if (!bound) {
+        const key = JSON.stringify(b.derive);
+        let model = this.#derivedModels.get(key);
+        if (!model) {
+          model = loadLowRankModel(this.model, b.derive.rankFraction, { threads: this.model.threads });
+          this.#derivedModels.set(key, model);
+          model.catch(() => this.#derivedModels.delete(key));
+        }
+        bound = Object.freeze({ ...b, model: await model });
+        this.#derivedBranches.set(b, bound);
+      }
+      out.push(bound);
+    }
+    return out;
+  }
+
+  /** Releases the model if this pipeline loaded it, and the models derived from it (idempotent); later generate()
+   * calls throw ERR_DISPOSED. */
   async dispose(): Promise<void> {
     if (this.#model && this.#ownsModel) this.#model.dispose();
     this.#model = undefined;
+    const derived = [...this.#derivedModels.values()];
+    this.#derivedModels.clear();
+    for (const m of await Promise.allSettled(derived)) if (m.status === "fulfilled") m.value.dispose();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

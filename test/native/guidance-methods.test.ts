@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { Autoguidance } from "../../src/guidance/autoguidance.js";
 import { combineBranches, type GuidanceStep, type Guider } from "../../src/guidance/guider.js";
+import { loadLowRankModel } from "../../src/guidance/lowRank.js";
 import { guiderFrom } from "../../src/guidance/policy.js";
+import { formatSpec } from "../../src/policySpec.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { loadModel, type Model } from "../../src/model.js";
 import { referenceGaussian } from "../../src/noise/index.js";
@@ -106,6 +108,24 @@ describe("guidance methods on the glyph DiT", () => {
     expect(stats.forwards).toBe(2 * LABELS.length * STEPS);
     expect(latents).not.toEqual((await generate("cfg:scale=1")).latents);
     expect(() => ag.toJSON()).toThrow(new RangeError("Autoguidance with a weakModel has no SPEC form (a loaded model is not serialisable): keep the object"));
+  });
+
+  it("autoguidance from the model's own low-rank copy (weakRank) equals the copy loaded by hand as a weakModel; the SPEC round-trips", async () => {
+    const spec = "autoguidance:weakRank=0.6,scale=1.5,cfgScale=4";
+    const ag = guiderFrom(spec) as Autoguidance;
+    expect(formatSpec(ag.toJSON())).toBe(spec);
+    const { latents, stats } = await generate(ag);
+    expect(stats.forwards).toBe(3 * LABELS.length * STEPS);
+    const copy = await loadLowRankModel(model, 0.6, { threads: 2 });
+    try {
+      expect(latents).toEqual((await generate(new Autoguidance({ weakModel: copy, scale: 1.5, cfgScale: 4 }))).latents);
+    } finally {
+      copy.dispose();
+    }
+    expect(latents).not.toEqual((await generate("cfg:scale=4")).latents);
+    expect(() => guiderFrom("autoguidance:weakRank=0.6,alpha=0.5,scale=2"))
+      .toThrow(new RangeError("Expected either weakRank or a perturbation (alpha, attention, from, to, layers) for guidance policy autoguidance, not both"));
+    expect(() => guiderFrom("autoguidance:weakRank=1,scale=2")).toThrow("Expected number in (0, 1) for autoguidance.weakRank but received 1");
   });
 
   it("the interval and CFG-Zero*'s zeroed steps pay only for the branches they run; APG runs through the non-linear path", async () => {

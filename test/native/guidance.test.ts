@@ -161,7 +161,7 @@ describe("Pipeline driven by a Guider", () => {
 });
 
 describe("guidance with a cache policy", () => {
-  const run = async (guidance: string, steps: number, cache?: string) => {
+  const run = async (guidance: string | Guider, steps: number, cache?: string) => {
     const out = await pipe.generate({ classLabels: LABELS, seed: SEEDS, steps, noise: "reference", guidance, ...(cache ? { cache } : {}) });
     const latents = out.latents.toFloat32Array();
     out.latents.dispose();
@@ -199,10 +199,29 @@ describe("guidance with a cache policy", () => {
     expect(reused.latents).not.toEqual(plain.latents);
   });
 
-  it("refuses a branch on a second model, a step without branches and a branch count that changes between steps", async () => {
-    const second = new Autoguidance({ weakModel: model, scale: 2 });
-    await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: second, cache: "fora:interval=2" }))
-      .rejects.toThrow(new RangeError("Expected guidance branches on one model for a cache policy but received autoguidance"));
+  it("a branch on a second model runs uncached beside the cached branches of the pipeline's model", async () => {
+    const weakModel = await loadModel(MODEL, { threads: 2 });
+    try {
+      const ag = new Autoguidance({ weakModel, scale: 2, cfgScale: 4 });
+      const plain = await run(ag, 4);
+      const everyBlock = await run(ag, 4, "fora:interval=1");
+      expect(everyBlock.latents).toEqual(plain.latents);
+      expect(everyBlock.stats.blocksReused).toBe(0);
+      const reused = await run(ag, 4, "fora:interval=2");
+      const cfg = await run("cfg:scale=4", 4, "fora:interval=2");
+      // The pipeline model's two branches reuse what CFG's do under the same policy; the weak model counts in full.
+      const weakMacs = LABELS.length * 4 * weakModel.macsPerSample().total;
+      expect(reused.stats.blocksReused).toBe(cfg.stats.blocksReused);
+      expect(reused.stats.blocksComputed).toBe(cfg.stats.blocksComputed + LABELS.length * 4 * weakModel.config.depth);
+      // (the session's own count of a full forward, within 0.1 % of macsPerSample's estimate)
+      expect(Math.abs(reused.stats.macs - cfg.stats.macs - weakMacs) / weakMacs).toBeLessThan(1e-3);
+      expect(reused.latents).not.toEqual(plain.latents);
+    } finally {
+      weakModel.dispose();
+    }
+  });
+
+  it("refuses a step without branches and a branch count that changes between steps", async () => {
     await expect(pipe.generate({ classLabels: LABELS, seed: SEEDS, steps: 3, guidance: "cfgZeroStar:cfgScale=4,zeroInitSteps=1", cache: "fora:interval=2" }))
       .rejects.toThrow(new RangeError("Expected guidance branches at every step for a cache policy but received none at the first step of cfgZeroStar"));
     const cfg = new ClassifierFreeGuidance({ scale: 4 }), condOnly = new ClassifierFreeGuidance({ scale: 1 });

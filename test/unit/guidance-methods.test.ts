@@ -216,6 +216,7 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
       new ScheduledGuidance({ scale: 6.5, shape: "cosine", floor: 2 }),
       GuidanceInterval.limit(new ScheduledGuidance({ scale: 8 }), { sigmaHi: 0.9 }),
       Autoguidance.recommended(),
+      new Autoguidance({ weakRank: 0.5, scale: 2, cfgScale: 3, refreshEvery: 2 }),
     ];
     for (const g of guiders) {
       const json = g.toJSON();
@@ -234,6 +235,9 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
       .toEqual({ kind: "strongWeak", strongAlpha: 1.2, strongFrom: 0, strongTo: 0.5, weakAlpha: 0, weakFrom: 0.5, weakTo: 1, scale: 2, cfgScale: 1 });
     expect(guiderFrom("auto").toJSON()).toEqual(Autoguidance.recommended().toJSON());
     expect(guiderFrom("auto:cfgScale=3").cfgScale).toBe(3);
+    // Without its own scale, auto takes the caller's (the generation's guidanceScale: the model's recommended one).
+    expect(guiderFrom("auto", { cfgScale: 5 }).toJSON()).toEqual({ kind: "autoguidance", weakRank: 0.6, scale: 1.5, cfgScale: 5 });
+    expect(guiderFrom("auto:cfgScale=3", { cfgScale: 5 }).cfgScale).toBe(3);
     expect(guiderFrom("apg:cfgScale=5").withCfgScale!(2).toJSON()).toMatchObject({ kind: "apg", cfgScale: 2 });
     expect(guiderFrom("schedule:scale=7").toJSON()).toEqual({ kind: "schedule", scale: 7, shape: "linear", floor: 1 });
     expect(guiderFrom("schedule:scale=7,shape=cosine,floor=2").withCfgScale!(5).toJSON()).toEqual({ kind: "schedule", scale: 5, shape: "cosine", floor: 2 });
@@ -248,6 +252,6 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
     expect(() => guiderFrom("schedule:scale=7,shape=exp")).toThrow(new RangeError('Expected one of linear, cosine for schedule.shape but received "exp"'));
     expect(() => guiderFrom("schedule:scale=7,power=2")).toThrow(/^Unknown parameter "power" for guidance policy schedule: expected one of scale, shape, floor, /);
     expect(() => guiderFrom("schedule:shape=linear")).toThrow(new TypeError("Expected finite number for guidance policy schedule.scale but received undefined"));
-    expect(() => new Autoguidance({ scale: 2 })).toThrow(new TypeError("Expected exactly one of weak (perturbations) and weakModel for autoguidance.weak but received undefined"));
+    expect(() => new Autoguidance({ scale: 2 })).toThrow(new TypeError("Expected exactly one of weak (perturbations), weakModel and weakRank for autoguidance.weak but received undefined"));
   });
 });

@@ -1,0 +1,122 @@
+// A weak model derived from the checkpoint itself, for autoguidance (Karras et al. 2024, "Guiding a Diffusion Model
+// with a Bad Version of Itself", arXiv 2406.02507): the paper's weak network is a smaller, shorter-trained model whose
+// errors are the main model's, stronger. Without training, a lower-capacity copy of the same network comes closest:
+// every linear map of the transformer blocks' attention and MLP truncated to its top singular directions (the best
+// rank-r approximation, Eckart–Young), r = rankFraction · min(out, in). Unlike a skipped or scaled block (every glyph
+// block is load-bearing: shared/fixtures/glyphs/baseline.json skip_sweep), the truncated copy still computes every
+// block, with less capacity everywhere — what "a smaller model" means. adaLN modulation, norms, embeddings and the
+// final layer are kept: they set the noise level and condition, which the weak model must share with the strong one.
+//
+// The truncation runs on the Gram matrix of the smaller side (W·Wᵀ when out ≤ in, else Wᵀ·W; Jacobi
+// eigendecomposition, src/metrics/eigen.ts): W_r = U_r·U_rᵀ·W or W·V_r·V_rᵀ. The cost grows with width³ (the glyph
+// DiT's 24 matrices take a few seconds); the result is an ordinary checkpoint (writeLowRankCheckpoint) that loads as
+// any model and can be kept on disk.
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { rangeError, typeError } from "../errors.js";
+import { weightsFile } from "../io/checkpointDType.js";
+import { readSafetensors, toFloat32Array, writeSafetensors, type SafetensorsContent, type SafetensorsTensorInput } from "../io/safetensors.js";
+import { symmetricEigen } from "../metrics/eigen.js";
+import { loadModel, type Model } from "../model.js";
+
+/** Whether a checkpoint key is a block's attention or MLP linear weight (official DiT and diffusers key layouts). */
+export function isBlockLinearWeight(key: string): boolean {
+  if (!/(^|\.)(blocks|transformer_blocks|single_transformer_blocks)\.\d+\./.test(key) || !key.endsWith(".weight")) return false;
+  return !/(adaLN|norm|emb)/i.test(key);
+}
+
+/** The best rank-r approximation of the row-major out×in matrix w (float64 arithmetic, float32 result). */
+export function truncateRank(w: Float32Array, out: number, inp: number, rank: number): Float32Array {
+  if (w.length !== out * inp) throw rangeError(`${out * inp} values (${out}×${inp})`, "w.length", w.length);
+  if (!Number.isSafeInteger(rank) || rank < 1) throw rangeError("positive integer", "rank", rank);
+  const small = Math.min(out, inp);
+  if (rank >= small) return Float32Array.from(w);
+  const rowsSide = out <= inp; // Gram of the rows (out×out) or of the columns (in×in)
+  const g = new Float64Array(small * small);
+  for (let i = 0; i < small; i++) for (let j = i; j < small; j++) {
+    let s = 0;
+    if (rowsSide) for (let k = 0; k < inp; k++) s += w[i * inp + k]! * w[j * inp + k]!;
+    else for (let k = 0; k < out; k++) s += w[k * inp + i]! * w[k * inp + j]!;
+    g[i * small + j] = s; g[j * small + i] = s;
+  }
+  const { vectors } = symmetricEigen(g, small); // ascending: the top `rank` are the last columns
+  const basis = new Float64Array(small * rank); // small × rank
+  for (let i = 0; i < small; i++) for (let k = 0; k < rank; k++) basis[i * rank + k] = vectors[i * small + (small - rank + k)]!;
+  // Projector P = B·Bᵀ (small × small), applied on the left (rows) or on the right (columns).
+  const p = new Float64Array(small * small);
+  for (let i = 0; i < small; i++) for (let j = i; j < small; j++) {
+    let s = 0;
+    for (let k = 0; k < rank; k++) s += basis[i * rank + k]! * basis[j * rank + k]!;
+    p[i * small + j] = s; p[j * small + i] = s;
+  }
+  const result = new Float32Array(out * inp);
+  if (rowsSide) {
+    for (let i = 0; i < out; i++) for (let k = 0; k < inp; k++) {
+      let s = 0;
+      for (let j = 0; j < out; j++) s += p[i * out + j]! * w[j * inp + k]!;
+      result[i * inp + k] = s;
+    }
+  } else {
+    for (let i = 0; i < out; i++) for (let k = 0; k < inp; k++) {
+      let s = 0;
+      for (let j = 0; j < inp; j++) s += w[i * inp + j]! * p[j * inp + k]!;
+      result[i * inp + k] = s;
+    }
+  }
+  return result;
+}
+
+/** The checkpoint with every block linear weight truncated to rankFraction of its full rank (other tensors as they are). */
+export function lowRankContent(content: SafetensorsContent, rankFraction: number): SafetensorsContent {
+  checkRankFraction(rankFraction);
+  const tensors = new Map(content.tensors);
+  let changed = 0;
+  for (const [key, t] of content.tensors) {
+    if (t.shape.length !== 2 || !isBlockLinearWeight(key)) continue;
+    const [out, inp] = t.shape as [number, number];
+    const rank = Math.max(1, Math.round(rankFraction * Math.min(out, inp)));
+    tensors.set(key, { dtype: "F32", shape: [out, inp], data: truncateRank(toFloat32Array(t), out, inp, rank) });
+    changed++;
+  }
+  if (changed === 0) throw new RangeError("The checkpoint has no transformer-block attention or MLP weights (blocks.N.… or transformer_blocks.N.…) to derive a low-rank weak model from");
+  return { tensors, metadata: { ...content.metadata, ditto_low_rank_fraction: String(rankFraction) } };
+}
+
+export function checkRankFraction(rankFraction: unknown, name = "rankFraction"): number {
+  if (typeof rankFraction !== "number" || !Number.isFinite(rankFraction)) throw typeError("finite number", name, rankFraction);
+  if (rankFraction <= 0 || rankFraction >= 1) throw rangeError("number in (0, 1)", name, rankFraction);
+  return rankFraction;
+}
+
+/**
+ * Writes the low-rank copy of the model at `modelPath` (a model folder or its .safetensors file) into the folder
+ * `outDir`: the truncated weights under the same file name, the folder's other files (configs) copied.
+ */
+export function writeLowRankCheckpoint(modelPath: string, outDir: string, rankFraction: number): string {
+  checkRankFraction(rankFraction);
+  const weights = weightsFile(modelPath, ["model.safetensors", "dit.safetensors"]);
+  if (weights === undefined) throw rangeError("a model folder with one .safetensors file, or that file", "modelPath", modelPath);
+  const content = lowRankContent(readSafetensors(weights), rankFraction);
+  const tensors: Record<string, SafetensorsTensorInput> = {};
+  for (const [key, t] of content.tensors) tensors[key] = { dtype: t.dtype, shape: t.shape, data: t.data };
+  writeSafetensors(path.join(outDir, path.basename(weights)), tensors, content.metadata);
+  const dir = statSync(modelPath).isDirectory() ? modelPath : path.dirname(modelPath);
+  for (const name of readdirSync(dir)) {
+    const from = path.join(dir, name);
+    if (name.endsWith(".json") && statSync(from).isFile()) copyFileSync(from, path.join(outDir, name));
+  }
+  return outDir;
+}
+
+/** Loads the low-rank copy of `model` (same dtype and device; derived through a temporary folder, removed after). */
+export async function loadLowRankModel(model: Model, rankFraction: number, options: { threads?: number } = {}): Promise<Model> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ditto-low-rank-"));
+  try {
+    writeLowRankCheckpoint(model.path, dir, rankFraction);
+    return await loadModel(dir, { dtype: model.dtype, device: model.device, ...(options.threads !== undefined ? { threads: options.threads } : {}) });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,69 @@
+// The low-rank weak model (src/guidance/lowRank.ts) against simple references on odd-sized random matrices: the
+// truncation keeps exactly the top singular directions (Eckart–Young: the Frobenius error is the dropped singular
+// values), is idempotent, leaves a full-rank request unchanged, and only block attention / MLP weights change.
+import { describe, expect, it } from "vitest";
+
+import { isBlockLinearWeight, lowRankContent, truncateRank } from "../../src/guidance/lowRank.js";
+import type { SafetensorsContent } from "../../src/io/safetensors.js";
+import { symmetricEigen } from "../../src/metrics/eigen.js";
+import { referenceGaussian } from "../../src/noise/index.js";
+
+/** Singular values (descending) of a row-major m×n matrix, from the eigenvalues of its n×n Gram. */
+function singularValues(w: ArrayLike<number>, m: number, n: number): number[] {
+  const g = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let k = 0; k < m; k++) s += w[k * n + i]! * w[k * n + j]!;
+    g[i * n + j] = s;
+  }
+  return Array.from(symmetricEigen(g, n).values, (v) => Math.sqrt(Math.max(v, 0))).reverse();
+}
+
+function frobenius(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(s);
+}
+
+describe("truncateRank", () => {
+  for (const [m, n, r] of [[7, 11, 3], [13, 5, 2], [9, 9, 4]] as const) {
+    it(`${m}×${n} at rank ${r}: the Eckart–Young error, rank r, idempotent`, () => {
+      const w = Float32Array.from(referenceGaussian(m * 100 + n, m * n));
+      const full = singularValues(w, m, n);
+      const wr = truncateRank(w, m, n, r);
+      const dropped = Math.sqrt(full.slice(r).reduce((a, s) => a + s * s, 0));
+      expect(frobenius(w, wr)).toBeCloseTo(dropped, 4);
+      const kept = singularValues(wr, m, n);
+      for (let i = 0; i < r; i++) expect(kept[i]).toBeCloseTo(full[i]!, 4);
+      for (let i = r; i < kept.length; i++) expect(kept[i]).toBeLessThan(1e-3);
+      expect(frobenius(truncateRank(wr, m, n, r), wr)).toBeLessThan(1e-4);
+    });
+  }
+
+  it("keeps a full-rank request as it is and refuses a bad rank", () => {
+    const w = Float32Array.from(referenceGaussian(3, 15));
+    expect(truncateRank(w, 3, 5, 3)).toEqual(w);
+    expect(() => truncateRank(w, 3, 5, 0)).toThrow("Expected positive integer for rank but received 0");
+    expect(() => truncateRank(w, 5, 5, 2)).toThrow("Expected 25 values (5×5) for w.length but received 15");
+  });
+});
+
+describe("lowRankContent", () => {
+  it("truncates the blocks' attention and MLP weights of both key layouts, nothing else", () => {
+    expect(["blocks.0.attn.qkv.weight", "blocks.11.mlp.fc2.weight", "transformer_blocks.3.attn1.to_q.weight", "transformer_blocks.0.ff.net.2.weight"].every(isBlockLinearWeight)).toBe(true);
+    expect(["blocks.0.adaLN_modulation.1.weight", "blocks.0.attn.qkv.bias", "x_embedder.proj.weight", "final_layer.linear.weight", "transformer_blocks.0.norm1.linear.weight", "transformer_blocks.0.norm1.emb.class_embedder.embedding_table.weight"].some(isBlockLinearWeight)).toBe(false);
+    const t = (seed: number, shape: number[]) => ({ dtype: "F32" as const, shape, data: Float32Array.from(referenceGaussian(seed, shape[0]! * (shape[1] ?? 1))) });
+    const content: SafetensorsContent = {
+      tensors: new Map([["blocks.0.mlp.fc1.weight", t(1, [8, 6])], ["blocks.0.adaLN_modulation.1.weight", t(2, [12, 6])], ["blocks.0.mlp.fc1.bias", t(3, [8])]]),
+      metadata: { format: "pt" },
+    };
+    const low = lowRankContent(content, 0.5);
+    expect(low.metadata).toEqual({ format: "pt", ditto_low_rank_fraction: "0.5" });
+    expect(singularValues(low.tensors.get("blocks.0.mlp.fc1.weight")!.data as Float32Array, 8, 6)[3]).toBeLessThan(1e-3);
+    expect(low.tensors.get("blocks.0.adaLN_modulation.1.weight")).toBe(content.tensors.get("blocks.0.adaLN_modulation.1.weight"));
+    expect(low.tensors.get("blocks.0.mlp.fc1.bias")).toBe(content.tensors.get("blocks.0.mlp.fc1.bias"));
+    expect(() => lowRankContent(content, 1)).toThrow("Expected number in (0, 1) for rankFraction but received 1");
+    expect(() => lowRankContent({ tensors: new Map([["x.weight", t(4, [3, 3])]]), metadata: {} }, 0.5))
+      .toThrow(new RangeError("The checkpoint has no transformer-block attention or MLP weights (blocks.N.… or transformer_blocks.N.…) to derive a low-rank weak model from"));
+  });
+});

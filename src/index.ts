@@ -31,12 +31,14 @@ export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
 export {
   ClassifierFreeGuidance, Autoguidance, SkipLayerGuidance, PerturbedAttentionGuidance, AdaptiveProjectedGuidance, CfgZeroStar,
   GuidanceInterval, ScheduledGuidance, StrongWeakGuidance, Guidance, combineBranches, affineCombination, linearGuidance, guiderFrom, GUIDANCE_SPECS,
-  parseGuidanceSpec,
+  parseGuidanceSpec, loadLowRankModel, writeLowRankCheckpoint,
 } from "./guidance/index.js";
 export type {
   Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, TensorCombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,
-  Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm, ScheduleOptions, ScheduleShape,
+  Perturbation, PerturbationKind, SigmaWindow, GuidanceTerm, ScheduleOptions, ScheduleShape, DerivedModelSpec, GuidanceDefaults,
 } from "./guidance/index.js";
+export { frechetParts } from "./metrics/frechet.js";
+export type { FrechetParts, GaussianStats } from "./metrics/frechet.js";
 export { COMPUTE_ALL, blockPlan } from "./plan.js";
 export type { BlockAction, BlockPlan } from "./plan.js";
 export { formatSpec } from "./policySpec.js";

@@ -74,8 +74,9 @@ export function checkLatentGuider(guider: Guider, steps: readonly GuidanceStep[]
   if (guider === UNGUIDED) return;
   for (const step of steps) {
     for (const branch of guider.branches(step)) {
-      if (branch.model !== undefined || Object.keys(branch.plan.blocks).length > 0) {
-        throw new RangeError(`Guidance method "${guider.kind}" is not supported by the latent pipeline: its branch "${branch.name}" ${branch.model ? "runs a second model" : "changes blocks"} (supported: methods whose branches are the conditional and unconditional model, e.g. cfg, interval, apg, cfgZeroStar)`);
+      if (branch.model !== undefined || branch.derive !== undefined || Object.keys(branch.plan.blocks).length > 0) {
+        const what = branch.model || branch.derive ? "runs a second model" : "changes blocks";
+        throw new RangeError(`Guidance method "${guider.kind}" is not supported by the latent pipeline: its branch "${branch.name}" ${what} (supported: methods whose branches are the conditional and unconditional model, e.g. cfg, interval, apg, cfgZeroStar)`);
       }
     }
   }

@@ -221,6 +221,8 @@ describe.skipIf(!has("sd3"))("SD3: guidance methods and refusals", () => {
       "Expected finite number >= 0 for options.guidanceScale but received -1"));
     await expect(pipe.generate({ conditions: pos, negative: negative(), guidance: "slg:layers=1,scale=2,cfgScale=4,start=0,stop=1", ...size })).rejects.toThrow(new RangeError(
       'Guidance method "slg" is not supported by the latent pipeline: its branch "skip:skip@1" changes blocks (supported: methods whose branches are the conditional and unconditional model, e.g. cfg, interval, apg, cfgZeroStar)'));
+    await expect(pipe.generate({ conditions: pos, negative: negative(), guidance: "autoguidance:weakRank=0.6,scale=1.5,cfgScale=4", ...size })).rejects.toThrow(new RangeError(
+      'Guidance method "autoguidance" is not supported by the latent pipeline: its branch "weak:lowRank=0.6" runs a second model (supported: methods whose branches are the conditional and unconditional model, e.g. cfg, interval, apg, cfgZeroStar)'));
   });
 });
 

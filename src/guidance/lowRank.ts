@@ -9,13 +9,13 @@
 //
 // The truncation runs on the Gram matrix of the smaller side (W·Wᵀ when out ≤ in, else Wᵀ·W; Jacobi
 // eigendecomposition, src/metrics/eigen.ts): W_r = U_r·U_rᵀ·W or W·V_r·V_rᵀ. The cost grows with width³ (the glyph
-// DiT's 24 matrices take a few seconds); the result is an ordinary checkpoint (writeLowRankCheckpoint) that loads as
-// any model and can be kept on disk.
+// DiT's 24 matrices: ~5 s on one core, one matrix at a time between event-loop turns); the result is an ordinary
+// checkpoint (writeLowRankCheckpoint) that loads as any model and can be kept on disk and passed as a weakModel.
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-import { rangeError, typeError } from "../errors.js";
+import { abortError, rangeError, typeError } from "../errors.js";
 import { weightsFile } from "../io/checkpointDType.js";
 import { readSafetensors, toFloat32Array, writeSafetensors, type SafetensorsContent, type SafetensorsTensorInput } from "../io/safetensors.js";
 import { symmetricEigen } from "../metrics/eigen.js";
@@ -68,13 +68,19 @@ export function truncateRank(w: Float32Array, out: number, inp: number, rank: nu
   return result;
 }
 
-/** The checkpoint with every block linear weight truncated to rankFraction of its full rank (other tensors as they are). */
-export function lowRankContent(content: SafetensorsContent, rankFraction: number): SafetensorsContent {
+/**
+ * The checkpoint with every block linear weight truncated to rankFraction of its full rank (other tensors as they
+ * are). One matrix at a time, yielding to the event loop in between (a 192-wide block matrix takes ~0.2 s) and
+ * stopping with an AbortError when `signal` aborts.
+ */
+export async function lowRankContent(content: SafetensorsContent, rankFraction: number, options: { signal?: AbortSignal } = {}): Promise<SafetensorsContent> {
   checkRankFraction(rankFraction);
   const tensors = new Map(content.tensors);
   let changed = 0;
   for (const [key, t] of content.tensors) {
     if (t.shape.length !== 2 || !isBlockLinearWeight(key)) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    if (options.signal?.aborted) throw abortError("The operation was aborted", options.signal.reason);
     const [out, inp] = t.shape as [number, number];
     const rank = Math.max(1, Math.round(rankFraction * Math.min(out, inp)));
     tensors.set(key, { dtype: "F32", shape: [out, inp], data: truncateRank(toFloat32Array(t), out, inp, rank) });
@@ -94,11 +100,11 @@ export function checkRankFraction(rankFraction: unknown, name = "rankFraction"):
  * Writes the low-rank copy of the model at `modelPath` (a model folder or its .safetensors file) into the folder
  * `outDir`: the truncated weights under the same file name, the folder's other files (configs) copied.
  */
-export function writeLowRankCheckpoint(modelPath: string, outDir: string, rankFraction: number): string {
+export async function writeLowRankCheckpoint(modelPath: string, outDir: string, rankFraction: number, options: { signal?: AbortSignal } = {}): Promise<string> {
   checkRankFraction(rankFraction);
   const weights = weightsFile(modelPath, ["model.safetensors", "dit.safetensors"]);
   if (weights === undefined) throw rangeError("a model folder with one .safetensors file, or that file", "modelPath", modelPath);
-  const content = lowRankContent(readSafetensors(weights), rankFraction);
+  const content = await lowRankContent(readSafetensors(weights), rankFraction, options);
   const tensors: Record<string, SafetensorsTensorInput> = {};
   for (const [key, t] of content.tensors) tensors[key] = { dtype: t.dtype, shape: t.shape, data: t.data };
   writeSafetensors(path.join(outDir, path.basename(weights)), tensors, content.metadata);
@@ -111,10 +117,10 @@ export function writeLowRankCheckpoint(modelPath: string, outDir: string, rankFr
 }
 
 /** Loads the low-rank copy of `model` (same dtype and device; derived through a temporary folder, removed after). */
-export async function loadLowRankModel(model: Model, rankFraction: number, options: { threads?: number } = {}): Promise<Model> {
+export async function loadLowRankModel(model: Model, rankFraction: number, options: { threads?: number; signal?: AbortSignal } = {}): Promise<Model> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "ditto-low-rank-"));
   try {
-    writeLowRankCheckpoint(model.path, dir, rankFraction);
+    await writeLowRankCheckpoint(model.path, dir, rankFraction, { signal: options.signal });
     return await loadModel(dir, { dtype: model.dtype, device: model.device, ...(options.threads !== undefined ? { threads: options.threads } : {}) });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -402,8 +402,8 @@ export class Pipeline implements AsyncDisposable {
 
   /**
    * The branches with every `derive` branch bound to its derived model (the same branch object each time, so plans
-   * and batching stay stable). A derived model is built on first use (src/guidance/lowRank.ts: seconds for a small
-   * DiT) and kept until the pipeline is disposed.
+   * and batching stay stable). A derived model is built on first use (src/guidance/lowRank.ts: ~5 s for the glyph
+   * DiT, one matrix per event-loop turn) and kept until the pipeline is disposed.
    */
   async #withDerivedModels(branches: readonly GuidanceBranch[]): Promise<readonly GuidanceBranch[]> {
     if (!branches.some((b) => b.derive !== undefined && b.model === undefined)) return branches;
@@ -415,6 +415,7 @@ export class Pipeline implements AsyncDisposable {
         const key = JSON.stringify(b.derive);
         let model = this.#derivedModels.get(key);
         if (!model) {
+          // Shared by concurrent generations, so not tied to one generation's signal (each checks its own after it).
           model = loadLowRankModel(this.model, b.derive.rankFraction, { threads: this.model.threads });
           this.#derivedModels.set(key, model);
           model.catch(() => this.#derivedModels.delete(key));

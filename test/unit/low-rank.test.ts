@@ -49,7 +49,7 @@ describe("truncateRank", () => {
 });
 
 describe("lowRankContent", () => {
-  it("truncates the blocks' attention and MLP weights of both key layouts, nothing else", () => {
+  it("truncates the blocks' attention and MLP weights of both key layouts, nothing else", async () => {
     expect(["blocks.0.attn.qkv.weight", "blocks.11.mlp.fc2.weight", "transformer_blocks.3.attn1.to_q.weight", "transformer_blocks.0.ff.net.2.weight"].every(isBlockLinearWeight)).toBe(true);
     expect(["blocks.0.adaLN_modulation.1.weight", "blocks.0.attn.qkv.bias", "x_embedder.proj.weight", "final_layer.linear.weight", "transformer_blocks.0.norm1.linear.weight", "transformer_blocks.0.norm1.emb.class_embedder.embedding_table.weight"].some(isBlockLinearWeight)).toBe(false);
     const t = (seed: number, shape: number[]) => ({ dtype: "F32" as const, shape, data: Float32Array.from(referenceGaussian(seed, shape[0]! * (shape[1] ?? 1))) });
@@ -57,13 +57,16 @@ describe("lowRankContent", () => {
       tensors: new Map([["blocks.0.mlp.fc1.weight", t(1, [8, 6])], ["blocks.0.adaLN_modulation.1.weight", t(2, [12, 6])], ["blocks.0.mlp.fc1.bias", t(3, [8])]]),
       metadata: { format: "pt" },
     };
-    const low = lowRankContent(content, 0.5);
+    const low = await lowRankContent(content, 0.5);
     expect(low.metadata).toEqual({ format: "pt", ditto_low_rank_fraction: "0.5" });
     expect(singularValues(low.tensors.get("blocks.0.mlp.fc1.weight")!.data as Float32Array, 8, 6)[3]).toBeLessThan(1e-3);
     expect(low.tensors.get("blocks.0.adaLN_modulation.1.weight")).toBe(content.tensors.get("blocks.0.adaLN_modulation.1.weight"));
     expect(low.tensors.get("blocks.0.mlp.fc1.bias")).toBe(content.tensors.get("blocks.0.mlp.fc1.bias"));
-    expect(() => lowRankContent(content, 1)).toThrow("Expected number in (0, 1) for rankFraction but received 1");
-    expect(() => lowRankContent({ tensors: new Map([["x.weight", t(4, [3, 3])]]), metadata: {} }, 0.5))
-      .toThrow(new RangeError("The checkpoint has no transformer-block attention or MLP weights (blocks.N.… or transformer_blocks.N.…) to derive a low-rank weak model from"));
+    await expect(lowRankContent(content, 1)).rejects.toThrow("Expected number in (0, 1) for rankFraction but received 1");
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(lowRankContent(content, 0.5, { signal: aborted.signal })).rejects.toMatchObject({ name: "AbortError" });
+    await expect(lowRankContent({ tensors: new Map([["x.weight", t(4, [3, 3])]]), metadata: {} }, 0.5))
+      .rejects.toThrow(new RangeError("The checkpoint has no transformer-block attention or MLP weights (blocks.N.… or transformer_blocks.N.…) to derive a low-rank weak model from"));
   });
 });

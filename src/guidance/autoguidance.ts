@@ -41,11 +41,13 @@ export interface AutoguidanceOptions {
  * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Round 3"): autoguidance with the
  * model's own low-rank copy as the weak network (src/guidance/lowRank.ts: every block's attention and MLP weights
  * truncated to 60 % of their rank) at Karras's w = 1.5, on top of CFG at the model's recommended scale:
- *   D_u + g(D_c − D_u) + 0.5·(D_c − D_weak).
+ *   D_u + g(D_c − D_u) + 0.5·(D_c − D_weak),
+ * the weak term refreshed every second step (the same FD on the tuning seeds as every step, at 2.5 evaluations per
+ * step instead of 3).
  * Every parameter is scale-free (a rank fraction, a weight, the model's own CFG scale): nothing names a block or
  * depends on this model's depth or width, so it applies unchanged to a DiT it was not tuned on.
  */
-export const RECOMMENDED_GUIDANCE = Object.freeze({ weakRank: 0.6, scale: 1.5 });
+export const RECOMMENDED_GUIDANCE = Object.freeze({ weakRank: 0.6, scale: 1.5, refreshEvery: 2 });
 /** The CFG scale of `auto` when neither the caller nor the model says one (the pipeline's fallback). */
 const FALLBACK_CFG_SCALE = 4;
 

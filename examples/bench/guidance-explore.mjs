@@ -10,6 +10,9 @@
 //                      LP = kornia's pyrup(pyrdown(·)) (5×5 binomial blur, reflect border; bilinear ×½ / ×2)
 //   weakModel:dir=D,scale=w,cfgScale=g   autoguidance with a weak checkpoint folder D (e.g. from
 //                      examples/bench/weak_variants.py)
+// --save-images DIR writes each method's u8 NHWC images to DIR/<method>.u8 (for examples/bench/image-stats.py and
+// examples/bench/score-images.mjs).
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 import { arg, repoRoot } from "./common.mjs";
@@ -20,6 +23,7 @@ const fixture = arg("fixture", path.join(repoRoot, "../shared/fixtures/glyphs"))
 const n = Number(arg("n", "500")), steps = Number(arg("steps", "50")), seedBase = Number(arg("seed-base", "10000"));
 const threads = arg("threads", undefined);
 const methods = arg("methods", "cfg:scale=4").split(";");
+const saveDir = arg("save-images", undefined);
 
 const COND = { name: "cond", condition: "class", plan: COMPUTE_ALL };
 const UNCOND = { name: "uncond", condition: "null", plan: COMPUTE_ALL };
@@ -94,6 +98,10 @@ try {
       guider = new Autoguidance({ weakModel, scale: Number(p.scale), cfgScale: Number(p.cfgScale ?? 1) });
     } else guider = guiderFrom(spec);
     const m = await meter.measure(guider, { n, steps, seedBase });
+    if (saveDir) {
+      mkdirSync(saveDir, { recursive: true });
+      writeFileSync(path.join(saveDir, `${spec.replace(/[^a-zA-Z0-9=.,_-]/g, "_")}.u8`), m.images);
+    }
     const vs = first ? meter.fidelity(m, first) : undefined;
     first ??= m;
     const t = m.fdParts;

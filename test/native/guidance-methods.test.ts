@@ -2,8 +2,10 @@
 // branch shares the first half of the blocks with the conditional one (prefix sharing, one fused job per step) gives
 // the same latents bit for bit as separate, unshared forwards per branch; autoguidance from a second, weaker model
 // (the fixture's weights with noise, written in the test) equals the same loop run by hand; the guidance interval
-// and CFG-Zero*'s zeroed steps pay only for the branches they run; APG runs through the non-linear path.
-import { mkdtempSync, copyFileSync, rmSync } from "node:fs";
+// and CFG-Zero*'s zeroed steps pay only for the branches they run; APG runs through the non-linear path; autoguidance
+// from the model's own low-rank copy (weakRank) equals that copy loaded by hand, and `auto` runs unchanged on a DiT of
+// another depth.
+import { mkdtempSync, copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,6 +128,35 @@ describe("guidance methods on the glyph DiT", () => {
     expect(() => guiderFrom("autoguidance:weakRank=0.6,alpha=0.5,scale=2"))
       .toThrow(new RangeError("Expected either weakRank or a perturbation (alpha, attention, from, to, layers) for guidance policy autoguidance, not both"));
     expect(() => guiderFrom("autoguidance:weakRank=1,scale=2")).toThrow("Expected number in (0, 1) for autoguidance.weakRank but received 1");
+  });
+
+  it("auto runs unchanged on a DiT of another depth (the glyph DiT cut to 3 blocks): its own low-rank copy, 2.5 evaluations per step", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ditto-depth3-"));
+    try {
+      const config = JSON.parse(readFileSync(path.join(MODEL, "dit.json"), "utf8"));
+      config.kwargs.depth = 3;
+      writeFileSync(path.join(dir, "dit.json"), JSON.stringify(config));
+      const content = readSafetensors(path.join(MODEL, "dit.safetensors"));
+      const kept: Record<string, { shape: number[]; data: Float32Array }> = {};
+      for (const [name, t] of content.tensors) if (!/^blocks\.[3-9]\./.test(name)) kept[name] = { shape: t.shape, data: t.data as Float32Array };
+      writeSafetensors(path.join(dir, "dit.safetensors"), kept);
+      const shallow = await Pipeline.load({ kind: "class-conditional", model: dir, threads: 2 });
+      try {
+        expect(shallow.model.config.depth).toBe(3);
+        const out = await shallow.generate({ classLabels: LABELS, seed: SEEDS, steps: 4, guidance: "auto" });
+        const latents = out.latents.toFloat32Array();
+        out.latents.dispose();
+        expect(out.stats.forwards).toBe(2.5 * LABELS.length * 4);
+        expect(latents.every(Number.isFinite)).toBe(true);
+        const cfg = await shallow.generate({ classLabels: LABELS, seed: SEEDS, steps: 4, guidanceScale: 4 });
+        expect(latents).not.toEqual(cfg.latents.toFloat32Array());
+        cfg.latents.dispose();
+      } finally {
+        await shallow.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the interval and CFG-Zero*'s zeroed steps pay only for the branches they run; APG runs through the non-linear path", async () => {

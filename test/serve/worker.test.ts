@@ -96,12 +96,17 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  /** A BullMQ producer and event stream on `queue`, closed by the returned close(). */
-  function queueClient(queue: string) {
+  /**
+   * A BullMQ producer and event stream on `queue`, closed by the returned close(). Both are ready when it resolves:
+   * QueueEvents reads only the events after it connects, so a job that finishes earlier would leave
+   * waitUntilFinished pending forever (a 120 s CI timeout under load; src/serve/redisQueue.ts waits the same way).
+   */
+  async function queueClient(queue: string) {
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const eventsConnection = connection.duplicate();
     const q = new bullmq.Queue(queue, { connection });
     const events = new bullmq.QueueEvents(queue, { connection: eventsConnection });
+    await Promise.all([q.waitUntilReady(), events.waitUntilReady()]);
     return {
       queue: q,
       events,
@@ -137,7 +142,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       expect(((await bad.json()) as { error: { message: string } }).error.message).toBe("Expected integer between 1 and 10000 for steps but received 0");
 
       // A bad job put on the queue by someone else fails on the worker with the same message, without retries.
-      const client = queueClient("contract");
+      const client = await queueClient("contract");
       try {
         const job = await client.queue.add("generate", { classLabels: [99], steps: 2 }, { attempts: 3 });
         await expect(job.waitUntilFinished(client.events)).rejects.toThrow("RangeError: Expected integer between 0 and 10 (10 = unconditional) for classLabels[0] but received 99");
@@ -153,7 +158,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       // the job between blocks, and it fails once (no retry); the worker then takes the next job.
       const leaving = new AbortController();
       const pending = post(url, { classLabels: [6], steps: 10_000 }, "", leaving.signal).catch((e: Error) => e);
-      const watcher = queueClient("contract");
+      const watcher = await queueClient("contract");
       let cancelledId: string | undefined;
       try {
         while (!cancelledId) {
@@ -189,7 +194,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
   it("answers 429 above --max-queue waiting jobs, a client that disconnects removes its waiting job, SIGTERM answers waiting clients 503", async () => {
     // No worker consumes this queue, so jobs wait.
     const { serve, url } = await startServe(redis, "idle", 1);
-    const client = queueClient("idle");
+    const client = await queueClient("idle");
     try {
       const accepted = await post(url, { classLabels: [1], steps: 2 }, "?async=1");
       expect(accepted.status).toBe(202);
@@ -227,7 +232,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
 
   it("a worker SIGKILLed mid-job: BullMQ gives the job to another worker, which completes it exactly once", async () => {
     const out = path.join(work, "kill");
-    const client = queueClient("kill");
+    const client = await queueClient("kill");
     const completions: string[] = [];
     client.events.on("completed", ({ jobId }) => completions.push(jobId));
     await client.events.waitUntilReady();
@@ -261,7 +266,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
 
   it("SIGTERM lets the running job finish before the worker exits", async () => {
     const out = path.join(work, "term");
-    const client = queueClient("term");
+    const client = await queueClient("term");
     try {
       const worker = await startWorker(redis, "term", out);
       const job = await client.queue.add("generate", { classLabels: [2], steps: 20, seed: 1 });

@@ -7,7 +7,7 @@
 import { rangeError } from "../errors.js";
 import { readFixtureInfo } from "../io/ditJson.js";
 import type { Guider } from "../guidance/guider.js";
-import { Classifier, accuracy } from "../metrics/classifier.js";
+import { Classifier, accuracy, accuracyByClass } from "../metrics/classifier.js";
 import { batchFidelity } from "../metrics/fidelity.js";
 import { featureStats, frechetParts, type FrechetParts, type GaussianStats } from "../metrics/frechet.js";
 import type { NoiseKind } from "../noise/index.js";
@@ -122,12 +122,7 @@ export class QualityMeter implements AsyncDisposable {
     const scored = await this.#classifier.classify(images, n, height, width, channels);
     const fdParts = frechetParts(featureStats(scored.features, n, scored.featureDim), this.#real);
     const acc = accuracy(scored.logits, scored.numClasses, labels);
-    const accPerClass = Array.from({ length: this.numClasses }, (_, c) => {
-      const members = Array.from(labels.keys()).filter((k) => labels[k] === c);
-      const logits = new Float32Array(members.length * scored.numClasses);
-      members.forEach((k, j) => logits.set(scored.logits.subarray(k * scored.numClasses, (k + 1) * scored.numClasses), j * scored.numClasses));
-      return accuracy(logits, scored.numClasses, new Int32Array(members.length).fill(c));
-    });
+    const accPerClass = accuracyByClass(scored.logits, scored.numClasses, labels);
     return { fd: fdParts.fd, fdParts, acc, accPerClass };
   }
 

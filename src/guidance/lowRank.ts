@@ -7,8 +7,8 @@
 // block, with less capacity everywhere — what "a smaller model" means. adaLN modulation, norms, embeddings and the
 // final layer are kept: they set the noise level and condition, which the weak model must share with the strong one.
 //
-// The truncation runs on the Gram matrix of the smaller side (W·Wᵀ when out ≤ in, else Wᵀ·W; Jacobi
-// eigendecomposition, src/metrics/eigen.ts): W_r = U_r·U_rᵀ·W or W·V_r·V_rᵀ. The cost grows with width³ (the glyph
+// The truncation runs on the Gram matrix of the smaller side (W·Wᵀ when out ≤ in, else that of Wᵀ; Jacobi
+// eigendecomposition, src/metrics/eigen.ts): W_r = U_r·U_rᵀ·W. The cost grows with width³ (the glyph
 // DiT's 24 matrices: ~5 s on one core, one matrix at a time between event-loop turns); the result is an ordinary
 // checkpoint (writeLowRankCheckpoint) that loads as any model and can be kept on disk and passed as a weakModel.
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -31,39 +31,38 @@ export function isBlockLinearWeight(key: string): boolean {
 export function truncateRank(w: Float32Array, out: number, inp: number, rank: number): Float32Array {
   if (w.length !== out * inp) throw rangeError(`${out * inp} values (${out}×${inp})`, "w.length", w.length);
   if (!Number.isSafeInteger(rank) || rank < 1) throw rangeError("positive integer", "rank", rank);
-  const small = Math.min(out, inp);
-  if (rank >= small) return Float32Array.from(w);
-  const rowsSide = out <= inp; // Gram of the rows (out×out) or of the columns (in×in)
-  const g = new Float64Array(small * small);
-  for (let i = 0; i < small; i++) for (let j = i; j < small; j++) {
+  if (rank >= Math.min(out, inp)) return Float32Array.from(w);
+  // Work on the side with fewer rows: (Wᵀ)_r = (W_r)ᵀ, so a tall matrix is truncated as its transpose.
+  return out <= inp ? truncateWide(w, out, inp, rank) : transpose(truncateWide(transpose(w, out, inp), inp, out, rank), inp, out);
+}
+
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = w[i * cols + j]!;
+  return t;
+}
+
+/** truncateRank for rows ≤ cols: W_r = U_r·U_rᵀ·W, U_r = the top eigenvectors of the rows' Gram W·Wᵀ. */
+function truncateWide(w: Float32Array, rows: number, cols: number, rank: number): Float32Array {
+  const g = new Float64Array(rows * rows);
+  for (let i = 0; i < rows; i++) for (let j = i; j < rows; j++) {
     let s = 0;
-    if (rowsSide) for (let k = 0; k < inp; k++) s += w[i * inp + k]! * w[j * inp + k]!;
-    else for (let k = 0; k < out; k++) s += w[k * inp + i]! * w[k * inp + j]!;
-    g[i * small + j] = s; g[j * small + i] = s;
+    for (let k = 0; k < cols; k++) s += w[i * cols + k]! * w[j * cols + k]!;
+    g[i * rows + j] = s; g[j * rows + i] = s;
   }
-  const { vectors } = symmetricEigen(g, small); // ascending: the top `rank` are the last columns
-  const basis = new Float64Array(small * rank); // small × rank
-  for (let i = 0; i < small; i++) for (let k = 0; k < rank; k++) basis[i * rank + k] = vectors[i * small + (small - rank + k)]!;
-  // Projector P = B·Bᵀ (small × small), applied on the left (rows) or on the right (columns).
-  const p = new Float64Array(small * small);
-  for (let i = 0; i < small; i++) for (let j = i; j < small; j++) {
+  const { vectors } = symmetricEigen(g, rows); // ascending: the top `rank` are the last columns
+  // Projector P = U_r·U_rᵀ (rows × rows).
+  const p = new Float64Array(rows * rows);
+  for (let i = 0; i < rows; i++) for (let j = i; j < rows; j++) {
     let s = 0;
-    for (let k = 0; k < rank; k++) s += basis[i * rank + k]! * basis[j * rank + k]!;
-    p[i * small + j] = s; p[j * small + i] = s;
+    for (let k = rows - rank; k < rows; k++) s += vectors[i * rows + k]! * vectors[j * rows + k]!;
+    p[i * rows + j] = s; p[j * rows + i] = s;
   }
-  const result = new Float32Array(out * inp);
-  if (rowsSide) {
-    for (let i = 0; i < out; i++) for (let k = 0; k < inp; k++) {
-      let s = 0;
-      for (let j = 0; j < out; j++) s += p[i * out + j]! * w[j * inp + k]!;
-      result[i * inp + k] = s;
-    }
-  } else {
-    for (let i = 0; i < out; i++) for (let k = 0; k < inp; k++) {
-      let s = 0;
-      for (let j = 0; j < inp; j++) s += w[i * inp + j]! * p[j * inp + k]!;
-      result[i * inp + k] = s;
-    }
+  const result = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let k = 0; k < cols; k++) {
+    let s = 0;
+    for (let j = 0; j < rows; j++) s += p[i * rows + j]! * w[j * cols + k]!;
+    result[i * cols + k] = s;
   }
   return result;
 }

@@ -100,13 +100,27 @@ export class Classifier {
   }
 }
 
+/** The class with the largest logit of sample k (the first on ties). */
+function argmax(logits: Float32Array, numClasses: number, k: number): number {
+  let best = 0;
+  for (let c = 1; c < numClasses; c++) if (logits[k * numClasses + c]! > logits[k * numClasses + best]!) best = c;
+  return best;
+}
+
 /** Share of images whose argmax logit equals their label. */
 export function accuracy(logits: Float32Array, numClasses: number, labels: ArrayLike<number>): number {
   let correct = 0;
-  for (let k = 0; k < labels.length; k++) {
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (logits[k * numClasses + c]! > logits[k * numClasses + best]!) best = c;
-    if (best === labels[k]) correct++;
-  }
+  for (let k = 0; k < labels.length; k++) if (argmax(logits, numClasses, k) === labels[k]) correct++;
   return correct / labels.length;
+}
+
+/** ACC among the samples of each label 0 … numClasses − 1 (NaN for a label no sample has). */
+export function accuracyByClass(logits: Float32Array, numClasses: number, labels: ArrayLike<number>): number[] {
+  const correct = new Array<number>(numClasses).fill(0), count = new Array<number>(numClasses).fill(0);
+  for (let k = 0; k < labels.length; k++) {
+    const y = labels[k]!;
+    count[y]!++;
+    if (argmax(logits, numClasses, k) === y) correct[y]!++;
+  }
+  return correct.map((c, y) => c / count[y]!);
 }

@@ -10,6 +10,11 @@
 //                      LP = kornia's pyrup(pyrdown(·)) (5×5 binomial blur, reflect border; bilinear ×½ / ×2)
 //   weakModel:dir=D,scale=w,cfgScale=g   autoguidance with a weak checkpoint folder D (e.g. from
 //                      examples/bench/weak_variants.py)
+//   weakUncond:dir=D,scale=g   CFG whose unconditional branch runs on the weak checkpoint D: D_wu + g(D_c − D_wu)
+//                      (EDM2's smaller unconditional model; Karras et al. 2024 §5: part of its gain is autoguidance)
+//   agExp:dir=D,scale=w,cfgScale=g[,lo=a,hi=b][,both=1]   CFG g + (w − 1)(D_c − D_w) for σ ∈ (a, b] only (plain CFG
+//                      outside); both=1: the weak term on both sides, CFG of (D_c + (w−1)(D_c − D_wc)) and
+//                      (D_u + (w−1)(D_u − D_wu)) (4 evaluations)
 // --save-images DIR writes each method's u8 NHWC images to DIR/<method>.u8 (for examples/bench/image-stats.py and
 // examples/bench/score-images.mjs).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -96,6 +101,31 @@ try {
       const weakModel = await loadModel(p.dir, threads ? { threads: Number(threads) } : {});
       weakModels.push(weakModel);
       guider = new Autoguidance({ weakModel, scale: Number(p.scale), cfgScale: Number(p.cfgScale ?? 1) });
+    } else if (name === "weakUncond") {
+      const weakModel = await loadModel(p.dir, threads ? { threads: Number(threads) } : {});
+      weakModels.push(weakModel);
+      const weakU = { name: "weakUncond:model", condition: "null", plan: COMPUTE_ALL, model: weakModel };
+      const g = Number(p.scale);
+      const combine = ([vc, vwu]) => Float32Array.from(vc, (c, i) => vwu[i] + g * (c - vwu[i]));
+      guider = { kind: "weakUncond", branches: () => [COND, weakU], combination: () => ({ nonlinear: true, combine }), toJSON: () => ({ kind: "weakUncond", scale: g }) };
+    } else if (name === "agExp") {
+      const weakModel = await loadModel(p.dir, threads ? { threads: Number(threads) } : {});
+      weakModels.push(weakModel);
+      const weakC = { name: "weak:model", condition: "class", plan: COMPUTE_ALL, model: weakModel };
+      const weakU = { name: "weakUncond:model", condition: "null", plan: COMPUTE_ALL, model: weakModel };
+      const w = Number(p.scale), g = Number(p.cfgScale ?? 4), lo = Number(p.lo ?? 0), hi = Number(p.hi ?? 1), both = p.both === "1";
+      const inside = (step) => step.sigma > lo && step.sigma <= hi;
+      const combine = (o, { step }) => {
+        const [vc, vu] = o;
+        if (!inside(step)) return Float32Array.from(vc, (c, i) => vu[i] + g * (c - vu[i]));
+        const wc = o[2], wu = both ? o[3] : undefined, s = w - 1;
+        return Float32Array.from(vc, (c, i) => {
+          const gc = c + s * (c - wc[i]), gu = wu ? vu[i] + s * (vu[i] - wu[i]) : vu[i];
+          return wu ? gu + g * (gc - gu) : vu[i] + g * (c - vu[i]) + s * (c - wc[i]);
+        });
+      };
+      guider = { kind: "agExp", branches: (step) => inside(step) ? (both ? [COND, UNCOND, weakC, weakU] : [COND, UNCOND, weakC]) : [COND, UNCOND],
+        combination: () => ({ nonlinear: true, combine }), toJSON: () => ({ kind: "agExp", ...p }) };
     } else guider = guiderFrom(spec);
     const m = await meter.measure(guider, { n, steps, seedBase });
     if (saveDir) {

@@ -8,7 +8,13 @@
 // (g = 1: pure autoguidance; w = 1: plain CFG). With refreshEvery k the weak term D_c − D_w is computed only every
 // k-th step and the last one reused in between (it changes slowly between steps; shared/research/guidance.md §6.2):
 // the weak branch runs on 1/k of the steps, the combination then is the non-linear path (the term is kept in the
-// generation's memory). The weak network may also be derived from the model itself (weakRank: its low-rank copy,
+// generation's memory). With weakSigmaLo the weak term is added only at steps whose σ > weakSigmaLo (the high-noise
+// part of the run: on the glyph DiT that is where it helps, docs/guidance.md "Round 4"; plain CFG below). With
+// weakUncond the unconditional prediction is autoguided too: CFG between the autoguided predictions
+// D_c' = D_c + (w − 1)(D_c − D_wc) and D_u' = D_u + (w − 1)(D_u − D_wu), the weak model given the null label for D_wu
+// (the same condition as its strong counterpart, as above):
+//   guided = D_u' + g(D_c' − D_u') = D_u + g(D_c − D_u) + (w − 1)·[g(D_c − D_wc) − (g − 1)(D_u − D_wu)].
+// The weak network may also be derived from the model itself (weakRank: its low-rank copy,
 // src/guidance/lowRank.ts; the pipeline builds it). Autoguidance.recommended() is the shipped default
 // (`--guidance auto`): the best method the tuning found (RECOMMENDED_GUIDANCE below), with no parameter tied to one
 // model's depth, width or block indices.
@@ -16,6 +22,7 @@ import { rangeError, typeError } from "../errors.js";
 import type { Model } from "../model.js";
 import type { PolicySpec } from "../policySpec.js";
 import { COND, derivedBranch, memoByDepth, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
+import { inWindow } from "./interval.js";
 import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
 import { checkRankFraction } from "./lowRank.js";
@@ -35,6 +42,10 @@ export interface AutoguidanceOptions {
   cfgScale?: number;
   /** Compute the weak term every k-th step and reuse it in between (default 1: every step). */
   refreshEvery?: number;
+  /** The weak term only at steps whose σ > weakSigmaLo (default 0: every step); plain CFG below it. */
+  weakSigmaLo?: number;
+  /** Autoguide the unconditional prediction too (CFG between the autoguided predictions; needs cfgScale ≠ 1). */
+  weakUncond?: boolean;
 }
 
 /**
@@ -59,18 +70,26 @@ export class Autoguidance implements Guider {
   readonly weakModel: Model | undefined;
   readonly weakRank: number | undefined;
   readonly refreshEvery: number;
+  readonly weakSigmaLo: number;
+  readonly weakUncond: boolean;
   readonly #weakBranch: PerturbedBranch | GuidanceBranch;
+  readonly #weakUncondBranch: PerturbedBranch | GuidanceBranch;
 
   constructor(options: AutoguidanceOptions) {
     if (options === null || typeof options !== "object") throw typeError("object { weak | weakModel, scale, cfgScale? }", "options", options);
-    const { weak, weakModel, weakRank, scale, cfgScale = 1, refreshEvery = 1 } = options;
+    const { weak, weakModel, weakRank, scale, cfgScale = 1, refreshEvery = 1, weakSigmaLo = 0, weakUncond = false } = options;
     if (!Number.isSafeInteger(refreshEvery) || refreshEvery < 1) throw rangeError("positive integer", "autoguidance.refreshEvery", refreshEvery);
     this.refreshEvery = refreshEvery;
+    if (typeof weakSigmaLo !== "number" || !(weakSigmaLo >= 0 && weakSigmaLo < 1)) throw rangeError("number in [0, 1)", "autoguidance.weakSigmaLo", weakSigmaLo);
+    this.weakSigmaLo = weakSigmaLo;
+    if (typeof weakUncond !== "boolean") throw typeError("boolean", "autoguidance.weakUncond", weakUncond);
+    this.weakUncond = weakUncond;
     if (typeof scale !== "number" || !Number.isFinite(scale)) throw typeError("finite number", "autoguidance.scale", scale);
     if (typeof cfgScale !== "number" || !Number.isFinite(cfgScale)) throw typeError("finite number", "autoguidance.cfgScale", cfgScale);
     if ([weak, weakModel, weakRank].filter((w) => w !== undefined).length !== 1) {
       throw typeError("exactly one of weak (perturbations), weakModel and weakRank", "autoguidance.weak", weak);
     }
+    if (weakUncond && cfgScale === 1) throw new RangeError("Expected a cfgScale other than 1 with autoguidance.weakUncond (without a CFG term there is no unconditional prediction to autoguide)");
     this.scale = scale;
     this.cfgScale = cfgScale;
     this.weakRank = undefined;
@@ -79,16 +98,19 @@ export class Autoguidance implements Guider {
       this.weakModel = undefined;
       this.weakRank = checkRankFraction(weakRank, "autoguidance.weakRank");
       this.#weakBranch = derivedBranch("weak", { kind: "lowRank", rankFraction: this.weakRank });
+      this.#weakUncondBranch = derivedBranch("weak", { kind: "lowRank", rankFraction: this.weakRank }, "null");
     } else if (weakModel !== undefined) {
       if (weakModel === null || typeof weakModel !== "object" || typeof (weakModel as Model).session !== "function") throw typeError("Model", "autoguidance.weakModel", weakModel);
       this.weak = undefined;
       this.weakModel = weakModel;
       this.#weakBranch = modelBranch("weak", weakModel);
+      this.#weakUncondBranch = modelBranch("weak", weakModel, "null");
     } else {
       const list = Array.isArray(weak) ? weak : [weak as Perturbation];
       this.weak = Object.freeze(list.map((p, i) => checkPerturbation(p, `autoguidance.weak[${i}]`)));
       this.weakModel = undefined;
       this.#weakBranch = new PerturbedBranch("weak", this.weak);
+      this.#weakUncondBranch = new PerturbedBranch("weak", this.weak, "null");
     }
     Object.freeze(this);
   }
@@ -107,47 +129,72 @@ export class Autoguidance implements Guider {
     return new Autoguidance({ ...RECOMMENDED_GUIDANCE, cfgScale: options.cfgScale ?? FALLBACK_CFG_SCALE });
   }
 
-  readonly #resolve = memoByDepth((depth): LinearGuidance => {
-    const weak = this.#weakBranch instanceof PerturbedBranch ? this.#weakBranch.at(depth) : this.#weakBranch;
-    return this.cfgScale === 1
-      ? linearGuidance(weak, [{ plus: COND, minus: weak, scale: this.scale }])
-      : linearGuidance(UNCOND, [{ plus: COND, minus: UNCOND, scale: this.cfgScale }, { plus: COND, minus: weak, scale: this.scale - 1 }]);
+  /** The full method (weak branches last: the weak conditional, then the weak unconditional) and the number of weak
+   * branches; and plain CFG (or the conditional model alone when g = 1) for the steps without the weak term. */
+  readonly #resolve = memoByDepth((depth): { full: LinearGuidance; weakCount: number; plain: LinearGuidance } => {
+    const at = (b: PerturbedBranch | GuidanceBranch) => (b instanceof PerturbedBranch ? b.at(depth) : b);
+    const weak = at(this.#weakBranch), g = this.cfgScale, s = this.scale - 1;
+    if (g === 1) return { full: linearGuidance(weak, [{ plus: COND, minus: weak, scale: this.scale }]), weakCount: 1, plain: linearGuidance(COND, []) };
+    const cfg = { plus: COND, minus: UNCOND, scale: g };
+    const terms = this.weakUncond
+      ? [cfg, { plus: COND, minus: weak, scale: s * g }, { plus: UNCOND, minus: at(this.#weakUncondBranch), scale: -s * (g - 1) }]
+      : [cfg, { plus: COND, minus: weak, scale: s }];
+    const full = linearGuidance(UNCOND, terms);
+    return { full, weakCount: full.branches.length - 2, plain: linearGuidance(UNCOND, [cfg]) };
   });
 
+  /** Whether the weak term is added at this step (σ above weakSigmaLo). */
+  #weakStep(step: GuidanceStep): boolean {
+    return this.weakSigmaLo === 0 || inWindow({ sigmaLo: this.weakSigmaLo, sigmaHi: 1 }, step);
+  }
+
   branches(step: GuidanceStep): readonly GuidanceBranch[] {
-    const all = this.#resolve(step.depth).branches;
-    // Between refreshes the weak branch (always the last one declared) is not run.
-    return this.refreshEvery === 1 || step.index % this.refreshEvery === 0 ? all : all.slice(0, -1);
+    const { full, weakCount, plain } = this.#resolve(step.depth);
+    if (!this.#weakStep(step)) return plain.branches;
+    // Between refreshes the weak branches (always the last ones declared) are not run.
+    return this.refreshEvery === 1 || step.index % this.refreshEvery === 0 ? full.branches : full.branches.slice(0, -weakCount);
   }
 
   combination(step: GuidanceStep): GuidanceCombination | NonlinearCombination {
-    const linear = this.#resolve(step.depth).combination;
-    if (this.refreshEvery === 1) return linear;
+    const { full, weakCount, plain } = this.#resolve(step.depth);
+    if (!this.#weakStep(step)) return plain.combination;
+    if (this.refreshEvery === 1) return full.combination;
     const refresh = step.index % this.refreshEvery === 0;
-    return { nonlinear: true, combine: (outputs, ctx) => this.#reuseCombine(outputs, ctx, refresh) };
+    return { nonlinear: true, combine: (outputs, ctx) => this.#reuseCombine(outputs, ctx, refresh, weakCount) };
   }
 
-  /** guided = base + the CFG term + (w − 1)·T, with T = D_c − D_w computed now (refresh) or kept from the last refresh. */
-  #reuseCombine(outputs: readonly Float32Array[], { memory }: CombineContext, refresh: boolean): Float32Array {
-    const cond = outputs[0]!;
+  /**
+   * guided = base + the CFG term + (w − 1)·T, with T the weak term computed now (refresh) or kept from the last
+   * refresh: T = D_c − D_wc, or with weakUncond g(D_c − D_wc) − (g − 1)(D_u − D_wu). A step that should reuse a term
+   * before any was computed (a window that opens between refreshes, e.g. an outer guidance interval) adds none.
+   */
+  #reuseCombine(outputs: readonly Float32Array[], { memory }: CombineContext, refresh: boolean, weakCount: number): Float32Array {
+    const cond = outputs[0]!, g = this.cfgScale, s = this.scale - 1;
+    const uncond = g === 1 ? undefined : outputs[1]!;
     if (refresh) {
-      const weak = outputs[outputs.length - 1]!;
-      memory.weakTerm = Float32Array.from(cond, (c, i) => c - weak[i]!);
+      const weak = outputs[outputs.length - weakCount]!;
+      if (weakCount === 2) {
+        const weakU = outputs[outputs.length - 1]!;
+        memory.weakTerm = Float32Array.from(cond, (c, i) => g * (c - weak[i]!) - (g - 1) * (uncond![i]! - weakU[i]!));
+      } else memory.weakTerm = Float32Array.from(cond, (c, i) => c - weak[i]!);
     }
-    const term = memory.weakTerm as Float32Array;
-    const s = this.scale - 1, g = this.cfgScale;
-    if (g === 1) return Float32Array.from(cond, (c, i) => c + s * term[i]!);
-    const uncond = outputs[1]!;
-    return Float32Array.from(cond, (c, i) => uncond[i]! + g * (c - uncond[i]!) + s * term[i]!);
+    const term = memory.weakTerm as Float32Array | undefined;
+    const at = term ? (i: number) => s * term[i]! : () => 0;
+    if (uncond === undefined) return Float32Array.from(cond, (c, i) => c + at(i));
+    return Float32Array.from(cond, (c, i) => uncond[i]! + g * (c - uncond[i]!) + at(i));
   }
 
   withCfgScale(cfgScale: number): Autoguidance {
     const weak = this.weakModel ? { weakModel: this.weakModel } : this.weakRank !== undefined ? { weakRank: this.weakRank } : { weak: this.weak! };
-    return new Autoguidance({ ...weak, scale: this.scale, cfgScale, refreshEvery: this.refreshEvery });
+    return new Autoguidance({ ...weak, scale: this.scale, cfgScale, refreshEvery: this.refreshEvery, weakSigmaLo: this.weakSigmaLo, weakUncond: this.weakUncond });
   }
 
   toJSON(): PolicySpec {
-    const every: Record<string, number> = this.refreshEvery !== 1 ? { refreshEvery: this.refreshEvery } : {};
+    const every: Record<string, number> = {
+      ...(this.refreshEvery !== 1 ? { refreshEvery: this.refreshEvery } : {}),
+      ...(this.weakSigmaLo !== 0 ? { weakSigmaLo: this.weakSigmaLo } : {}),
+      ...(this.weakUncond ? { weakUncond: 1 } : {}),
+    };
     if (this.weakRank !== undefined) return { kind: "autoguidance", weakRank: this.weakRank, scale: this.scale, cfgScale: this.cfgScale, ...every };
     if (!this.weak) throw new RangeError("Autoguidance with a weakModel has no SPEC form (a loaded model is not serialisable): keep the object");
     if (this.weak.length !== 1) throw new RangeError("Autoguidance with several weak perturbations has no SPEC form: keep the object");

@@ -44,12 +44,14 @@ export class PerturbedBranch {
   });
 }
 
-/** The conditional branch on a separately loaded model (the original autoguidance's weak network). */
-export function modelBranch(role: string, model: Model): GuidanceBranch {
-  return Object.freeze({ name: `${role}:model`, condition: "class", plan: COMPUTE_ALL, model });
+const nullTag = (condition: BranchCondition) => (condition === "null" ? ":null" : "");
+
+/** A branch on a separately loaded model (the original autoguidance's weak network); conditional by default. */
+export function modelBranch(role: string, model: Model, condition: BranchCondition = "class"): GuidanceBranch {
+  return Object.freeze({ name: `${role}:model${nullTag(condition)}`, condition, plan: COMPUTE_ALL, model });
 }
 
-/** The conditional branch on a model the pipeline derives from its own (autoguidance's low-rank weak copy). */
-export function derivedBranch(role: string, derive: DerivedModelSpec): GuidanceBranch {
-  return Object.freeze({ name: `${role}:${derive.kind}=${derive.rankFraction}`, condition: "class", plan: COMPUTE_ALL, derive: Object.freeze({ ...derive }) });
+/** A branch on a model the pipeline derives from its own (autoguidance's low-rank weak copy); conditional by default. */
+export function derivedBranch(role: string, derive: DerivedModelSpec, condition: BranchCondition = "class"): GuidanceBranch {
+  return Object.freeze({ name: `${role}:${derive.kind}=${derive.rankFraction}${nullTag(condition)}`, condition, plan: COMPUTE_ALL, derive: Object.freeze({ ...derive }) });
 }

@@ -27,6 +27,14 @@ function required(spec: PolicySpec, key: string): number {
   return v as number;
 }
 
+/** A 0 / 1 SPEC flag as a boolean (absent: undefined, the constructor's default). */
+function flag(spec: PolicySpec, key: string): boolean | undefined {
+  const v = spec[key];
+  if (v === undefined) return undefined;
+  if (v !== 0 && v !== 1) throw new RangeError(`Expected 0 or 1 for guidance policy ${spec.kind}.${key} but received ${v}`);
+  return v === 1;
+}
+
 function sub(spec: PolicySpec, prefix: string): PolicySpec {
   const out: PolicySpec = { kind: `${spec.kind}.${prefix}` };
   for (const [k, v] of Object.entries(spec)) {
@@ -57,7 +65,8 @@ function build(spec: PolicySpec, defaults: GuidanceDefaults): Guider {
       }
       return new Autoguidance({
         ...(n("weakRank") !== undefined ? { weakRank: n("weakRank") } : { weak: perturbationFromSpec(spec) }),
-        scale: required(spec, "scale"), cfgScale: n("cfgScale"), refreshEvery: n("refreshEvery"),
+        scale: required(spec, "scale"), cfgScale: n("cfgScale"), refreshEvery: n("refreshEvery"), weakSigmaLo: n("weakSigmaLo"),
+        weakUncond: flag(spec, "weakUncond"),
       });
     case "skipLayers":
       return Autoguidance.skipLayers({ layers: layers ?? [], scale: required(spec, "scale"), cfgScale: n("cfgScale") });

@@ -12,7 +12,7 @@ const prefixed = (prefix: string) => Object.fromEntries(Object.entries(PERTURBAT
 export const GUIDANCE_SPECS: SpecTable = Object.freeze({
   cfg: { params: { scale: "number" } },
   auto: { params: { cfgScale: "number" } },
-  autoguidance: { params: { ...PERTURBATION, weakRank: "number", scale: "number", cfgScale: "number", refreshEvery: "integer", ...WINDOW } },
+  autoguidance: { params: { ...PERTURBATION, weakRank: "number", scale: "number", cfgScale: "number", refreshEvery: "integer", weakSigmaLo: "number", weakUncond: "integer", ...WINDOW } },
   skipLayers: { params: { layers: "integers", scale: "number", cfgScale: "number", ...WINDOW } },
   slg: { params: { layers: "integers", scale: "number", cfgScale: "number", start: "number", stop: "number", ...WINDOW } },
   stg: { params: { layers: "integers", scale: "number", cfgScale: "number", ...WINDOW } },

@@ -197,6 +197,71 @@ describe("weak-term refresh", () => {
   });
 });
 
+describe("autoguidance of both predictions, and the weak term's σ window", () => {
+  const WU = rand(5, N);
+  const byName = (name: string): Float32Array => (name.endsWith(":null") ? WU : pick(name));
+  const g = 3.5, w = 1.25, s = w - 1;
+  const both = Float64Array.from({ length: N }, (_, i) => {
+    const c = D.cond[i]!, u = D.uncond[i]!, wc = D.weak[i]!, wu = WU[i]!;
+    // CFG between the autoguided predictions D_c' = D_c + s(D_c − D_wc) and D_u' = D_u + s(D_u − D_wu).
+    const cp = c + s * (c - wc), up = u + s * (u - wu);
+    return up + g * (cp - up);
+  });
+
+  it("weakUncond: CFG of D_c + (w − 1)(D_c − D_wc) and D_u + (w − 1)(D_u − D_wu); the weak model gets the null label for D_wu", () => {
+    const ag = new Autoguidance({ weakRank: 0.6, scale: w, cfgScale: g, weakUncond: true });
+    const branches = ag.branches(step(0));
+    expect(branches.map((b) => [b.name, b.condition])).toEqual([["cond", "class"], ["uncond", "null"], ["weak:lowRank=0.6", "class"], ["weak:lowRank=0.6:null", "null"]]);
+    expect(branches[3]!.derive).toEqual({ kind: "lowRank", rankFraction: 0.6 });
+    close(evalLinear(ag, step(0), byName), both, 1e-9);
+    const perturbed = new Autoguidance({ weak: { kind: "skip", layers: [5] }, scale: w, cfgScale: g, weakUncond: true });
+    expect(perturbed.branches(step(0)).map((b) => [b.name, b.condition])).toEqual([["cond", "class"], ["uncond", "null"], ["weak:skip@5", "class"], ["weak:null:skip@5", "null"]]);
+    close(evalLinear(perturbed, step(0), (name) => (name.startsWith("weak:null") ? WU : pick(name))), both, 1e-9);
+  });
+
+  it("weakSigmaLo: the weak branches only while σ > weakSigmaLo, plain CFG below", () => {
+    const ag = new Autoguidance({ weakRank: 0.6, scale: w, cfgScale: g, weakUncond: true, weakSigmaLo: 0.5 });
+    // step(i) has σ = 1 − i/10: steps 0…4 are above 0.5, step 5 (σ = 0.5) and later are not.
+    for (const i of [0, 4]) expect(ag.branches(step(i))).toHaveLength(4);
+    for (const i of [5, 9]) {
+      expect(ag.branches(step(i)).map((b) => b.name)).toEqual(["cond", "uncond"]);
+      close(evalLinear(ag, step(i), byName), formula((c, u) => u + g * (c - u)), 1e-9);
+    }
+    const plain = new Autoguidance({ weakRank: 0.6, scale: 2, weakSigmaLo: 0.5 });
+    expect(plain.branches(step(7)).map((b) => b.name)).toEqual(["cond"]);
+    close(evalLinear(plain, step(7), byName), D.cond, 1e-12);
+  });
+
+  it("refresh with weakUncond keeps the whole weak term; a window opening between refreshes adds none until the next", () => {
+    const ag = new Autoguidance({ weakRank: 0.6, scale: w, cfgScale: g, weakUncond: true, refreshEvery: 2 });
+    expect(ag.branches(step(1)).map((b) => b.name)).toEqual(["cond", "uncond"]);
+    const memory = {};
+    const ctx = (i: number) => ({ x: D.cond, batch: 1, step: step(i), memory });
+    const c0 = ag.combination(step(0)), c1 = ag.combination(step(1));
+    if (!isNonlinear(c0) || !isNonlinear(c1)) throw new Error("non-linear expected");
+    close(c0.combine([D.cond, D.uncond, D.weak, WU], ctx(0)), both, 1e-5);
+    // Step 1: new cond / uncond (strong / weak stand-ins); the term g(D_c − D_wc) − (g − 1)(D_u − D_wu) kept from step 0.
+    const term = Float64Array.from({ length: N }, (_, i) => g * (D.cond[i]! - D.weak[i]!) - (g - 1) * (D.uncond[i]! - WU[i]!));
+    close(c1.combine([D.strong, D.weak], ctx(1)), formula((c, u, wk, st) => wk + g * (st - wk)).map((v, i) => v + s * term[i]!), 1e-5);
+    // An outer interval that starts at step 3 (not a refresh step): no term yet, plain CFG, no throw.
+    const late = GuidanceInterval.limit(ag, { sigmaHi: 0.75 });
+    const c3 = late.combination(step(3));
+    if (!isNonlinear(c3)) throw new Error("non-linear expected");
+    close(c3.combine([D.cond, D.uncond], { x: D.cond, batch: 1, step: step(3), memory: {} }), formula((c, u) => u + g * (c - u)), 1e-5);
+  });
+
+  it("SPEC keys weakSigmaLo and weakUncond round-trip; weakUncond needs a CFG term", () => {
+    const ag = guiderFrom("autoguidance:weakRank=0.6,scale=1.25,cfgScale=4,weakUncond=1,weakSigmaLo=0.5,refreshEvery=2");
+    expect(ag.toJSON()).toEqual({ kind: "autoguidance", weakRank: 0.6, scale: 1.25, cfgScale: 4, refreshEvery: 2, weakSigmaLo: 0.5, weakUncond: 1 });
+    expect(guiderFrom(formatSpec(ag.toJSON())).toJSON()).toEqual(ag.toJSON());
+    expect(ag.withCfgScale!(5).toJSON()).toMatchObject({ cfgScale: 5, weakSigmaLo: 0.5, weakUncond: 1 });
+    expect(() => guiderFrom("autoguidance:weakRank=0.6,scale=2,weakUncond=1"))
+      .toThrow(new RangeError("Expected a cfgScale other than 1 with autoguidance.weakUncond (without a CFG term there is no unconditional prediction to autoguide)"));
+    expect(() => guiderFrom("autoguidance:weakRank=0.6,scale=2,cfgScale=4,weakUncond=2")).toThrow(new RangeError("Expected 0 or 1 for guidance policy autoguidance.weakUncond but received 2"));
+    expect(() => guiderFrom("autoguidance:weakRank=0.6,scale=2,weakSigmaLo=1")).toThrow(new RangeError("Expected number in [0, 1) for autoguidance.weakSigmaLo but received 1"));
+  });
+});
+
 describe("SPECs, toJSON and Guidance.fromJSON", () => {
   it("round-trip every method", () => {
     const guiders: Guider[] = [

@@ -19,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ditto_node::RegisterNoise(env, exports);
   ditto_node::RegisterImage(env, exports);
   ditto_node::RegisterVae(env, exports);
+  ditto_node::RegisterLowRank(env, exports);
   return exports;
 }
 

@@ -32,5 +32,6 @@ void RegisterDevice(Napi::Env env, Napi::Object exports);
 void RegisterNoise(Napi::Env env, Napi::Object exports);
 void RegisterImage(Napi::Env env, Napi::Object exports);
 void RegisterVae(Napi::Env env, Napi::Object exports);
+void RegisterLowRank(Napi::Env env, Napi::Object exports);
 
 }  // namespace ditto_node

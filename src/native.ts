@@ -244,6 +244,8 @@ export interface NativeAddon {
   gaussianNoise(kind: "philox" | "reference", keys: Uint32Array, countPerSample: number): Promise<NativeTensor>;
   /** Model-space images [N, C, H, W] → interleaved u8 NHWC pixels, converted off the JS thread. */
   toUint8NHWC(images: NativeTensor): Promise<Uint8Array>;
+  /** The best rank-`rank` approximation of a row-major out×in matrix (ditto/low_rank.h), off the JS thread. */
+  truncateRank(w: Float32Array, out: number, inp: number, rank: number): Promise<Float32Array>;
 }
 
 function moduleDir(): string {

@@ -7,9 +7,9 @@
 // block, with less capacity everywhere — what "a smaller model" means. adaLN modulation, norms, embeddings and the
 // final layer are kept: they set the noise level and condition, which the weak model must share with the strong one.
 //
-// The truncation runs on the Gram matrix of the smaller side (W·Wᵀ when out ≤ in, else that of Wᵀ; Jacobi
-// eigendecomposition, src/metrics/eigen.ts): W_r = U_r·U_rᵀ·W. The cost grows with width³ (the glyph
-// DiT's 24 matrices: ~5 s on one core, one matrix at a time between event-loop turns); the result is an ordinary
+// The truncation runs natively off the JS thread (ditto/low_rank.h: the Gram matrix of the shorter side, Householder
+// tridiagonalisation + implicit QL in float64, W_r = U_r·U_rᵀ·W), several matrices at once on libuv's pool: ~0.2 s for
+// the glyph DiT's 24 matrices, ~3 s for one 1152×1152 (DiT-XL) matrix on one core. The result is an ordinary
 // checkpoint (writeLowRankCheckpoint) that loads as any model and can be kept on disk and passed as a weakModel.
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
@@ -18,8 +18,8 @@ import path from "node:path";
 import { abortError, rangeError, typeError } from "../errors.js";
 import { weightsFile } from "../io/checkpointDType.js";
 import { readSafetensors, toFloat32Array, writeSafetensors, type SafetensorsContent, type SafetensorsTensorInput } from "../io/safetensors.js";
-import { symmetricEigen } from "../metrics/eigen.js";
 import { loadModel, type Model } from "../model.js";
+import { native } from "../native.js";
 
 /** Whether a checkpoint key is a block's attention or MLP linear weight (official DiT and diffusers key layouts). */
 export function isBlockLinearWeight(key: string): boolean {
@@ -27,65 +27,44 @@ export function isBlockLinearWeight(key: string): boolean {
   return !/(adaLN|norm|emb)/i.test(key);
 }
 
-/** The best rank-r approximation of the row-major out×in matrix w (float64 arithmetic, float32 result). */
-export function truncateRank(w: Float32Array, out: number, inp: number, rank: number): Float32Array {
+/** The best rank-r approximation of the row-major out×in matrix w (float64 arithmetic, float32 result), computed
+ * off the JS thread. */
+export async function truncateRank(w: Float32Array, out: number, inp: number, rank: number): Promise<Float32Array> {
+  if (!(w instanceof Float32Array)) throw typeError("Float32Array", "w", w);
+  for (const [name, v] of [["out", out], ["inp", inp]] as const) if (!Number.isSafeInteger(v) || v < 1) throw rangeError("positive integer", name, v);
   if (w.length !== out * inp) throw rangeError(`${out * inp} values (${out}×${inp})`, "w.length", w.length);
   if (!Number.isSafeInteger(rank) || rank < 1) throw rangeError("positive integer", "rank", rank);
-  if (rank >= Math.min(out, inp)) return Float32Array.from(w);
-  // Work on the side with fewer rows: (Wᵀ)_r = (W_r)ᵀ, so a tall matrix is truncated as its transpose.
-  return out <= inp ? truncateWide(w, out, inp, rank) : transpose(truncateWide(transpose(w, out, inp), inp, out, rank), inp, out);
+  return native().truncateRank(w, out, inp, rank);
 }
 
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(w.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = w[i * cols + j]!;
-  return t;
-}
-
-/** truncateRank for rows ≤ cols: W_r = U_r·U_rᵀ·W, U_r = the top eigenvectors of the rows' Gram W·Wᵀ. */
-function truncateWide(w: Float32Array, rows: number, cols: number, rank: number): Float32Array {
-  const g = new Float64Array(rows * rows);
-  for (let i = 0; i < rows; i++) for (let j = i; j < rows; j++) {
-    let s = 0;
-    for (let k = 0; k < cols; k++) s += w[i * cols + k]! * w[j * cols + k]!;
-    g[i * rows + j] = s; g[j * rows + i] = s;
-  }
-  const { vectors } = symmetricEigen(g, rows); // ascending: the top `rank` are the last columns
-  // Projector P = U_r·U_rᵀ (rows × rows).
-  const p = new Float64Array(rows * rows);
-  for (let i = 0; i < rows; i++) for (let j = i; j < rows; j++) {
-    let s = 0;
-    for (let k = rows - rank; k < rows; k++) s += vectors[i * rows + k]! * vectors[j * rows + k]!;
-    p[i * rows + j] = s; p[j * rows + i] = s;
-  }
-  const result = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let k = 0; k < cols; k++) {
-    let s = 0;
-    for (let j = 0; j < rows; j++) s += p[i * rows + j]! * w[j * cols + k]!;
-    result[i * cols + k] = s;
-  }
-  return result;
+/** How many matrices are truncated at once: libuv's pool less one thread (left for file and DNS work), ≥ 1. */
+function truncationConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, Math.min(os.availableParallelism(), pool - 1));
 }
 
 /**
  * The checkpoint with every block linear weight truncated to rankFraction of its full rank (other tensors as they
- * are). One matrix at a time, yielding to the event loop in between (a 192-wide block matrix takes ~0.2 s) and
- * stopping with an AbortError when `signal` aborts.
+ * are). The matrices are truncated off the JS thread, a few at a time; when `signal` aborts, no further matrix is
+ * started and the call rejects with an AbortError once the running ones end.
  */
 export async function lowRankContent(content: SafetensorsContent, rankFraction: number, options: { signal?: AbortSignal } = {}): Promise<SafetensorsContent> {
   checkRankFraction(rankFraction);
   const tensors = new Map(content.tensors);
-  let changed = 0;
-  for (const [key, t] of content.tensors) {
-    if (t.shape.length !== 2 || !isBlockLinearWeight(key)) continue;
-    await new Promise((resolve) => setImmediate(resolve));
-    if (options.signal?.aborted) throw abortError("The operation was aborted", options.signal.reason);
-    const [out, inp] = t.shape as [number, number];
-    const rank = Math.max(1, Math.round(rankFraction * Math.min(out, inp)));
-    tensors.set(key, { dtype: "F32", shape: [out, inp], data: truncateRank(toFloat32Array(t), out, inp, rank) });
-    changed++;
-  }
-  if (changed === 0) throw new RangeError("The checkpoint has no transformer-block attention or MLP weights (blocks.N.… or transformer_blocks.N.…) to derive a low-rank weak model from");
+  const keys = [...content.tensors].filter(([key, t]) => t.shape.length === 2 && isBlockLinearWeight(key)).map(([key]) => key);
+  if (keys.length === 0) throw new RangeError("The checkpoint has no transformer-block attention or MLP weights (blocks.N.… or transformer_blocks.N.…) to derive a low-rank weak model from");
+  const aborted = () => options.signal?.aborted === true;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < keys.length && !aborted()) {
+      const key = keys[next++]!, t = content.tensors.get(key)!;
+      const [out, inp] = t.shape as [number, number];
+      const rank = Math.max(1, Math.round(rankFraction * Math.min(out, inp)));
+      tensors.set(key, { dtype: "F32", shape: [out, inp], data: await truncateRank(toFloat32Array(t), out, inp, rank) });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(truncationConcurrency(), keys.length) }, lane));
+  if (aborted()) throw abortError("The operation was aborted", options.signal!.reason);
   return { tensors, metadata: { ...content.metadata, ditto_low_rank_fraction: String(rankFraction) } };
 }
 

@@ -31,7 +31,7 @@ export { CachePolicy, CACHE_SPECS, parseCacheSpec } from "./cache/index.js";
 export {
   ClassifierFreeGuidance, Autoguidance, SkipLayerGuidance, PerturbedAttentionGuidance, AdaptiveProjectedGuidance, CfgZeroStar,
   GuidanceInterval, ScheduledGuidance, StrongWeakGuidance, Guidance, combineBranches, affineCombination, linearGuidance, guiderFrom, GUIDANCE_SPECS,
-  parseGuidanceSpec, loadLowRankModel, writeLowRankCheckpoint,
+  parseGuidanceSpec, loadLowRankModel, writeLowRankCheckpoint, lowRankContent, truncateRank,
 } from "./guidance/index.js";
 export type {
   Guider, GuidanceBranch, GuidanceCombination, NonlinearCombination, CombineContext, TensorCombineContext, GuidanceStep, BranchCondition, AutoguidanceOptions,

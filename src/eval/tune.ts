@@ -12,7 +12,8 @@ import type { MeasureOptions, QualityMeter } from "./meter.js";
 /** The first seed base tune-guidance accepts: seeds below it are the report seeds. */
 export const FIRST_TUNING_SEED = 10_000;
 
-type Grid = (depth: number) => PolicySpec[];
+/** A grid for a model of the given depth whose recommended CFG scale is `cfgScale` (for methods with a CFG term). */
+type Grid = (depth: number, cfgScale: number) => PolicySpec[];
 
 function product(kind: string, axes: Record<string, readonly (number | number[] | string)[]>): PolicySpec[] {
   let out: PolicySpec[] = [{ kind }];
@@ -28,6 +29,8 @@ export const TUNING_GRIDS: Readonly<Record<string, Grid>> = Object.freeze({
   interval: () => product("interval", { scale: [4, 5, 6], sigmaLo: [0, 0.1, 0.2], sigmaHi: [0.7, 0.85, 1] }),
   schedule: () => product("schedule", { scale: [6, 7, 8], shape: ["linear", "cosine"] }),
   autoguidance: () => product("autoguidance", { alpha: [0.8, 0.9], from: [0, 0.5], scale: [1.5, 2, 3], cfgScale: [3, 4] }),
+  // Autoguidance with the model's low-rank copy on top of its own CFG scale (docs/guidance.md, rounds 3 and 4).
+  weakRank: (_, g) => product("autoguidance", { weakRank: [0.5, 0.6, 0.75], scale: [1.25, 1.5], cfgScale: [g], weakUncond: [0, 1], weakSigmaLo: [0, 0.5], refreshEvery: [2] }),
   slg: (d) => product("slg", { layers: eachBlock(d), scale: [1, 2.8], start: [0.01], stop: [0.2, 0.5] }),
   stg: (d) => product("stg", { layers: eachBlock(d), scale: [0.5, 1] }),
   pag: (d) => product("pag", { layers: eachBlock(d), scale: [0.5, 1, 3] }),
@@ -67,11 +70,11 @@ export async function tuneGuidance(meter: QualityMeter, o: TuneOptions): Promise
   if (!Number.isSafeInteger(o.seedBase) || o.seedBase < FIRST_TUNING_SEED) {
     throw rangeError(`tuning seed base of at least ${FIRST_TUNING_SEED} (seeds below are the report seeds: never pick and report on the same seeds)`, "seedBase", o.seedBase);
   }
-  const all = grid(meter.pipeline.model.config.depth);
+  const cfg = meter.pipeline.recommended.guidanceScale;
+  const all = grid(meter.pipeline.model.config.depth, cfg);
   const budget = o.budget ?? all.length;
   if (!Number.isSafeInteger(budget) || budget < 1) throw rangeError("positive integer", "budget", budget);
   const picked = budget >= all.length ? all : Array.from({ length: budget }, (_, i) => all[Math.floor((i * all.length) / budget)]!);
-  const cfg = meter.pipeline.recommended.guidanceScale;
   const base = await meter.measure(new ClassifierFreeGuidance({ scale: cfg }), o);
   const reference: TuneTrial = { spec: `cfg:scale=${cfg}`, fd: base.fd, acc: base.acc, macs: base.macs };
   const trials: TuneTrial[] = [];

@@ -49,16 +49,17 @@ export interface AutoguidanceOptions {
 }
 
 /**
- * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Round 3"): autoguidance with the
+ * The shipped default (`--guidance auto`), chosen on tuning seeds (docs/guidance.md, "Round 4"): autoguidance with the
  * model's own low-rank copy as the weak network (src/guidance/lowRank.ts: every block's attention and MLP weights
- * truncated to 60 % of their rank) at Karras's w = 1.5, on top of CFG at the model's recommended scale:
- *   D_u + g(D_c − D_u) + 0.5·(D_c − D_weak),
- * the weak term refreshed every second step (the same FD on the tuning seeds as every step, at 2.5 evaluations per
- * step instead of 3).
- * Every parameter is scale-free (a rank fraction, a weight, the model's own CFG scale): nothing names a block or
- * depends on this model's depth or width, so it applies unchanged to a DiT it was not tuned on.
+ * truncated to 60 % of their rank) at Karras's w = 1.25 on BOTH predictions of CFG at the model's recommended scale g:
+ *   D_u' + g(D_c' − D_u'),  D_c' = D_c + 0.25·(D_c − D_wc),  D_u' = D_u + 0.25·(D_u − D_wu),
+ * only in the noisier half of the run (σ > 0.5; plain CFG below, where the weak term did not help), the weak term
+ * refreshed every second step: 1.26 × CFG's evaluations at 50 steps.
+ * Every parameter is scale-free (a rank fraction, a weight, a noise level, a period, the model's own CFG scale):
+ * nothing names a block or depends on this model's depth or width, so it applies unchanged to a DiT it was not
+ * tuned on.
  */
-export const RECOMMENDED_GUIDANCE = Object.freeze({ weakRank: 0.6, scale: 1.5, refreshEvery: 2 });
+export const RECOMMENDED_GUIDANCE = Object.freeze({ weakRank: 0.6, scale: 1.25, weakUncond: true, weakSigmaLo: 0.5, refreshEvery: 2 });
 /** The CFG scale of `auto` when neither the caller nor the model says one (the pipeline's fallback). */
 const FALLBACK_CFG_SCALE = 4;
 

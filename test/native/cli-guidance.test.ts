@@ -33,9 +33,9 @@ describe("guidance CLI", () => {
   });
 
   it("--cfg G is the CFG scale inside the method; without it the method's own (auto: the model's recommended scale)", () => {
-    expect(guidanceChoice("auto", undefined, 4)).toMatchObject({ spec: "autoguidance:weakRank=0.6,scale=1.5,cfgScale=4,refreshEvery=2", cfg: 4 });
-    expect(guidanceChoice("auto", undefined, 5)).toMatchObject({ spec: "autoguidance:weakRank=0.6,scale=1.5,cfgScale=5,refreshEvery=2", cfg: 5 });
-    expect(guidanceChoice("auto", 3, 4)).toMatchObject({ spec: "autoguidance:weakRank=0.6,scale=1.5,cfgScale=3,refreshEvery=2", cfg: 3 });
+    expect(guidanceChoice("auto", undefined, 4)).toMatchObject({ spec: "autoguidance:weakRank=0.6,scale=1.25,cfgScale=4,refreshEvery=2,weakSigmaLo=0.5,weakUncond=1", cfg: 4 });
+    expect(guidanceChoice("auto", undefined, 5)).toMatchObject({ spec: "autoguidance:weakRank=0.6,scale=1.25,cfgScale=5,refreshEvery=2,weakSigmaLo=0.5,weakUncond=1", cfg: 5 });
+    expect(guidanceChoice("auto", 3, 4)).toMatchObject({ spec: "autoguidance:weakRank=0.6,scale=1.25,cfgScale=3,refreshEvery=2,weakSigmaLo=0.5,weakUncond=1", cfg: 3 });
     expect(guidanceChoice("slg:layers=2,sigmaHi=0.9", 5, 4)).toMatchObject({ spec: "slg:layers=2,scale=2.8,cfgScale=5,start=0.01,stop=0.2,sigmaLo=0,sigmaHi=0.9", cfg: 5 });
     expect(guidanceChoice("autoguidance:alpha=0.5,scale=2", undefined, 4).cfg).toBe(1);
   });

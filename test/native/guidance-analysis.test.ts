@@ -28,7 +28,7 @@ describe("analyzeBlocks / tuneGuidance", () => {
 
   it("tuneGuidance: budget points of the grid, chosen among those keeping ACC; report seeds refused", async () => {
     const r = await tuneGuidance(meter, { method: "apg", budget: 2, n: 10, steps: 1, seedBase: 10_000 });
-    const grid = TUNING_GRIDS.apg!(6);
+    const grid = TUNING_GRIDS.apg!(6, 4);
     expect(r.trials.map((t) => t.spec)).toEqual([grid[0], grid[Math.floor(grid.length / 2)]].map((g) => `apg:cfgScale=${g!.cfgScale},eta=${g!.eta},momentum=-0.5,normThreshold=${g!.normThreshold}`));
     const kept = r.trials.filter((t) => t.acc >= r.reference.acc).sort((a, b) => a.fd - b.fd);
     expect(r.chosen).toBe(kept[0]?.spec ?? null);

@@ -125,12 +125,30 @@ describe("guidance methods on the glyph DiT", () => {
       copy.dispose();
     }
     expect(latents).not.toEqual((await generate("cfg:scale=4")).latents);
+    // weakUncond + weakSigmaLo: four branches (the copy run with the class and the null label) above σ = 0.5, plain CFG
+    // below; equal to the copy loaded by hand and to the loop written out with it.
+    const both = guiderFrom("autoguidance:weakRank=0.6,scale=1.25,cfgScale=4,weakUncond=1,weakSigmaLo=0.5");
+    const bothRun = await generate(both);
+    const scheduler = createGlyphReferenceScheduler();
+    scheduler.timesteps(STEPS);
+    const weakSteps = scheduler.sigmas!.slice(0, STEPS).filter((sigma) => sigma > 0.5 + 1e-6).length;
+    expect(weakSteps).toBeGreaterThan(0);
+    expect(weakSteps).toBeLessThan(STEPS);
+    expect(bothRun.stats.forwards).toBe(LABELS.length * (2 * STEPS + 2 * weakSteps));
+    const copy2 = await loadLowRankModel(model, 0.6, { threads: 2 });
+    try {
+      const byHand = new Autoguidance({ weakModel: copy2, scale: 1.25, cfgScale: 4, weakUncond: true, weakSigmaLo: 0.5 });
+      expect(bothRun.latents).toEqual((await generate(byHand)).latents);
+      expect(bothRun.latents).toEqual(await separateLoop(byHand));
+    } finally {
+      copy2.dispose();
+    }
     expect(() => guiderFrom("autoguidance:weakRank=0.6,alpha=0.5,scale=2"))
       .toThrow(new RangeError("Expected either weakRank or a perturbation (alpha, attention, from, to, layers) for guidance policy autoguidance, not both"));
     expect(() => guiderFrom("autoguidance:weakRank=1,scale=2")).toThrow("Expected number in (0, 1) for autoguidance.weakRank but received 1");
   });
 
-  it("auto runs unchanged on a DiT of another depth (the glyph DiT cut to 3 blocks): its own low-rank copy, 2.5 evaluations per step", async () => {
+  it("auto runs unchanged on a DiT of another depth (the glyph DiT cut to 3 blocks): its own low-rank copy, 4 + 2 + 2 + 2 evaluations in 4 steps", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ditto-depth3-"));
     try {
       const config = JSON.parse(readFileSync(path.join(MODEL, "dit.json"), "utf8"));
@@ -146,7 +164,9 @@ describe("guidance methods on the glyph DiT", () => {
         const out = await shallow.generate({ classLabels: LABELS, seed: SEEDS, steps: 4, guidance: "auto" });
         const latents = out.latents.toFloat32Array();
         out.latents.dispose();
-        expect(out.stats.forwards).toBe(2.5 * LABELS.length * 4);
+        // σ = 1, 0.75, 0.5, 0.25: the weak branches (class and null label) at step 0, the term reused at step 1
+        // (σ 0.75 > 0.5), plain CFG at steps 2 and 3.
+        expect(out.stats.forwards).toBe((4 + 2 + 2 + 2) * LABELS.length);
         expect(latents.every(Number.isFinite)).toBe(true);
         const cfg = await shallow.generate({ classLabels: LABELS, seed: SEEDS, steps: 4, guidanceScale: 4 });
         expect(latents).not.toEqual(cfg.latents.toFloat32Array());

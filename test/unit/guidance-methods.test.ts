@@ -301,7 +301,7 @@ describe("SPECs, toJSON and Guidance.fromJSON", () => {
     expect(guiderFrom("auto").toJSON()).toEqual(Autoguidance.recommended().toJSON());
     expect(guiderFrom("auto:cfgScale=3").cfgScale).toBe(3);
     // Without its own scale, auto takes the caller's (the generation's guidanceScale: the model's recommended one).
-    expect(guiderFrom("auto", { cfgScale: 5 }).toJSON()).toEqual({ kind: "autoguidance", weakRank: 0.6, scale: 1.5, cfgScale: 5, refreshEvery: 2 });
+    expect(guiderFrom("auto", { cfgScale: 5 }).toJSON()).toEqual({ kind: "autoguidance", weakRank: 0.6, scale: 1.25, cfgScale: 5, refreshEvery: 2, weakSigmaLo: 0.5, weakUncond: 1 });
     expect(guiderFrom("auto:cfgScale=3", { cfgScale: 5 }).cfgScale).toBe(3);
     expect(guiderFrom("apg:cfgScale=5").withCfgScale!(2).toJSON()).toMatchObject({ kind: "apg", cfgScale: 2 });
     expect(guiderFrom("schedule:scale=7").toJSON()).toEqual({ kind: "schedule", scale: 7, shape: "linear", floor: 1 });

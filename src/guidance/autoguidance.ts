@@ -170,19 +170,24 @@ export class Autoguidance implements Guider {
    * before any was computed (a window that opens between refreshes, e.g. an outer guidance interval) adds none.
    */
   #reuseCombine(outputs: readonly Float32Array[], { memory }: CombineContext, refresh: boolean, weakCount: number): Float32Array {
-    const cond = outputs[0]!, g = this.cfgScale, s = this.scale - 1;
+    // Plain loops: Float32Array.from with a map callback costs ~10× more per element in V8, and this runs on the JS
+    // thread at every step of the window.
+    const cond = outputs[0]!, g = this.cfgScale, s = this.scale - 1, n = cond.length;
     const uncond = g === 1 ? undefined : outputs[1]!;
     if (refresh) {
-      const weak = outputs[outputs.length - weakCount]!;
+      const weak = outputs[outputs.length - weakCount]!, t = new Float32Array(n);
       if (weakCount === 2) {
         const weakU = outputs[outputs.length - 1]!;
-        memory.weakTerm = Float32Array.from(cond, (c, i) => g * (c - weak[i]!) - (g - 1) * (uncond![i]! - weakU[i]!));
-      } else memory.weakTerm = Float32Array.from(cond, (c, i) => c - weak[i]!);
+        for (let i = 0; i < n; i++) t[i] = g * (cond[i]! - weak[i]!) - (g - 1) * (uncond![i]! - weakU[i]!);
+      } else for (let i = 0; i < n; i++) t[i] = cond[i]! - weak[i]!;
+      memory.weakTerm = t;
     }
+    // One float64 expression per element, rounded once (no term yet: + 0).
     const term = memory.weakTerm as Float32Array | undefined;
-    const at = term ? (i: number) => s * term[i]! : () => 0;
-    if (uncond === undefined) return Float32Array.from(cond, (c, i) => c + at(i));
-    return Float32Array.from(cond, (c, i) => uncond[i]! + g * (c - uncond[i]!) + at(i));
+    const out = new Float32Array(n);
+    if (uncond === undefined) for (let i = 0; i < n; i++) out[i] = cond[i]! + (term ? s * term[i]! : 0);
+    else for (let i = 0; i < n; i++) out[i] = uncond[i]! + g * (cond[i]! - uncond[i]!) + (term ? s * term[i]! : 0);
+    return out;
   }
 
   withCfgScale(cfgScale: number): Autoguidance {

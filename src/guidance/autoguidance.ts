@@ -144,9 +144,9 @@ export class Autoguidance implements Guider {
     return { full, weakCount: full.branches.length - 2, plain: linearGuidance(UNCOND, [cfg]) };
   });
 
-  /** Whether the weak term is added at this step (σ above weakSigmaLo). */
+  /** Whether the weak term is added at this step (σ above weakSigmaLo; never when w = 1: there is no term). */
   #weakStep(step: GuidanceStep): boolean {
-    return this.weakSigmaLo === 0 || inWindow({ sigmaLo: this.weakSigmaLo, sigmaHi: 1 }, step);
+    return this.scale !== 1 && (this.weakSigmaLo === 0 || inWindow({ sigmaLo: this.weakSigmaLo, sigmaHi: 1 }, step));
   }
 
   branches(step: GuidanceStep): readonly GuidanceBranch[] {

@@ -58,8 +58,18 @@ export class GuidedStepRunner {
   /** The method's per-generation memory (CombineContext.memory). */
   readonly memory: Record<string, unknown> = {};
 
-  constructor(main: Model) {
+  /** A session of the main model owned by the caller (not disposed here). */
+  readonly #borrowed: Session | undefined;
+
+  /**
+   * `mainSession`: the caller's session of the main model, when the caller also runs steps on it itself (the
+   * pipeline's one-job path): a cache policy's stored block state lives in ONE session, so steps that alternate between
+   * the one-job path and this runner (a weak term only in part of the run) must share it.
+   */
+  constructor(main: Model, mainSession?: Session) {
     this.#main = main;
+    this.#borrowed = mainSession;
+    if (mainSession) this.#sessions.set(main, mainSession);
   }
 
   async run(
@@ -127,7 +137,7 @@ export class GuidedStepRunner {
   }
 
   dispose(): void {
-    for (const s of this.#sessions.values()) s.dispose();
+    for (const s of this.#sessions.values()) if (s !== this.#borrowed) s.dispose();
     this.#sessions.clear();
     for (const value of Object.values(this.memory)) if (value instanceof Tensor) value.dispose();
   }

@@ -278,7 +278,9 @@ export class Pipeline implements AsyncDisposable {
         }
         const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
         if (guidedInJs) {
-          runner ??= new GuidedStepRunner(model);
+          // The runner shares the one-job path's session: a cache policy's state must survive steps that switch paths.
+          session ??= model.session();
+          runner ??= new GuidedStepRunner(model, session);
           const ran = await runner.run(branches, combination, step, x, labelInputs(labels, nullLabels), signal,
             cacheRun ? { run: cacheRun, step: cacheStep, ...(checked.cacheBudgetBytes !== undefined ? { budgetBytes: checked.cacheBudgetBytes } : {}) } : undefined);
           velocity = ran.velocity;

@@ -188,6 +188,17 @@ describe("guidance with a cache policy", () => {
     expect(Math.sqrt(err / ref)).toBeLessThan(0.1);
   });
 
+  it("steps that switch between the guided-in-JS path and the one-job step share the cache state (auto's σ window)", async () => {
+    // Above σ = 0.5 the weak branches run (second model: the JS path), below plain CFG runs as one job: one session
+    // must hold the policy's stored blocks across the switch.
+    const plain = await run("auto", 6);
+    expect((await run("auto", 6, "fora:interval=1")).latents).toEqual(plain.latents);
+    const reused = await run("auto", 6, "fora:interval=2");
+    const cfg = await run("cfg:scale=4", 6, "fora:interval=2");
+    expect(reused.stats.blocksReused).toBe(cfg.stats.blocksReused);
+    expect(reused.stats.blocksReused).toBeGreaterThan(0);
+  });
+
   it("a non-linear method (APG) takes the cache's plans too: every block computed = the uncached bits; reuse with fora", async () => {
     const plain = await run("apg:cfgScale=6", 4);
     expect((await run("apg:cfgScale=6", 4, "fora:interval=1")).latents).toEqual(plain.latents);

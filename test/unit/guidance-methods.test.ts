@@ -227,6 +227,10 @@ describe("autoguidance of both predictions, and the weak term's σ window", () =
       expect(ag.branches(step(i)).map((b) => b.name)).toEqual(["cond", "uncond"]);
       close(evalLinear(ag, step(i), byName), formula((c, u) => u + g * (c - u)), 1e-9);
     }
+    // w = 1: no weak term, so no weak branch at any step (refreshed or not).
+    const none = new Autoguidance({ weakRank: 0.6, scale: 1, cfgScale: g, weakUncond: true, refreshEvery: 2 });
+    for (const i of [0, 1]) expect(none.branches(step(i)).map((b) => b.name)).toEqual(["cond", "uncond"]);
+    close(evalLinear(none, step(1), byName), formula((c, u) => u + g * (c - u)), 1e-9);
     const plain = new Autoguidance({ weakRank: 0.6, scale: 2, weakSigmaLo: 0.5 });
     expect(plain.branches(step(7)).map((b) => b.name)).toEqual(["cond"]);
     close(evalLinear(plain, step(7), byName), D.cond, 1e-12);

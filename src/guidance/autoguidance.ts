@@ -21,9 +21,10 @@
 import { rangeError, typeError } from "../errors.js";
 import type { Model } from "../model.js";
 import type { PolicySpec } from "../policySpec.js";
+import { Tensor } from "../tensor.js";
 import { COND, derivedBranch, memoByDepth, modelBranch, PerturbedBranch, UNCOND } from "./branches.js";
 import { inWindow } from "./interval.js";
-import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination } from "./guider.js";
+import type { CombineContext, GuidanceBranch, GuidanceCombination, GuidanceStep, Guider, NonlinearCombination, TensorCombineContext } from "./guider.js";
 import { linearGuidance, type LinearGuidance } from "./terms.js";
 import { checkRankFraction } from "./lowRank.js";
 import { checkPerturbation, type Perturbation } from "./weak.js";
@@ -161,7 +162,11 @@ export class Autoguidance implements Guider {
     if (!this.#weakStep(step)) return plain.combination;
     if (this.refreshEvery === 1) return full.combination;
     const refresh = step.index % this.refreshEvery === 0;
-    return { nonlinear: true, combine: (outputs, ctx) => this.#reuseCombine(outputs, ctx, refresh, weakCount) };
+    return {
+      nonlinear: true,
+      combine: (outputs, ctx) => this.#reuseCombine(outputs, ctx, refresh, weakCount),
+      combineTensors: (outputs, ctx) => this.#reuseCombineTensors(outputs, ctx, refresh, weakCount),
+    };
   }
 
   /**
@@ -188,6 +193,28 @@ export class Autoguidance implements Guider {
     if (uncond === undefined) for (let i = 0; i < n; i++) out[i] = cond[i]! + (term ? s * term[i]! : 0);
     else for (let i = 0; i < n; i++) out[i] = uncond[i]! + g * (cond[i]! - uncond[i]!) + (term ? s * term[i]! : 0);
     return out;
+  }
+
+  /**
+   * #reuseCombine in Tensor arithmetic, where the outputs live (on a GPU the latents then never leave the device):
+   * the term is a Tensor in the generation's memory (disposed at its end); float32 element-wise terms instead of
+   * float64 (test/native/autoguidance-tensors.test.ts bounds the difference).
+   */
+  #reuseCombineTensors(outputs: readonly Tensor[], { memory }: TensorCombineContext, refresh: boolean, weakCount: number): Tensor {
+    const cond = outputs[0]!, g = this.cfgScale, s = this.scale - 1;
+    const uncond = g === 1 ? undefined : outputs[1]!;
+    if (refresh) {
+      const weak = outputs[outputs.length - weakCount]!;
+      const term = weakCount === 2
+        ? Tensor.combine([[g, cond], [-g, weak], [-(g - 1), uncond!], [g - 1, outputs[outputs.length - 1]!]])
+        : Tensor.combine([[1, cond], [-1, weak]]);
+      (memory.weakTermTensor as Tensor | undefined)?.dispose();
+      memory.weakTermTensor = term;
+    }
+    const term = memory.weakTermTensor as Tensor | undefined;
+    const terms: [number, Tensor][] = uncond ? [[1 - g, uncond], [g, cond]] : [[1, cond]];
+    if (term) terms.push([s, term]);
+    return Tensor.combine(terms);
   }
 
   withCfgScale(cfgScale: number): Autoguidance {

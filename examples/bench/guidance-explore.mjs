@@ -10,7 +10,8 @@
 //                      LP = kornia's pyrup(pyrdown(·)) (5×5 binomial blur, reflect border; bilinear ×½ / ×2)
 //   weakModel:dir=D,scale=w,cfgScale=g   autoguidance with a weak checkpoint folder D (e.g. from
 //                      examples/bench/weak_variants.py)
-//   weakUncond:dir=D,scale=g   CFG whose unconditional branch runs on the weak checkpoint D: D_wu + g(D_c − D_wu)
+//   weakAsUncond:dir=D,scale=g   CFG whose unconditional branch runs on the weak checkpoint D: D_wu + g(D_c − D_wu)
+//                      (not autoguidance's weakUncond=1, which autoguides the strong unconditional branch)
 //                      (EDM2's smaller unconditional model; Karras et al. 2024 §5: part of its gain is autoguidance)
 //   agExp:dir=D,scale=w,cfgScale=g[,lo=a,hi=b][,both=1]   CFG g + (w − 1)(D_c − D_w) for σ ∈ (a, b] only (plain CFG
 //                      outside); both=1: the weak term on both sides, CFG of (D_c + (w−1)(D_c − D_wc)) and
@@ -101,13 +102,13 @@ try {
       const weakModel = await loadModel(p.dir, threads ? { threads: Number(threads) } : {});
       weakModels.push(weakModel);
       guider = new Autoguidance({ weakModel, scale: Number(p.scale), cfgScale: Number(p.cfgScale ?? 1) });
-    } else if (name === "weakUncond") {
+    } else if (name === "weakAsUncond") {
       const weakModel = await loadModel(p.dir, threads ? { threads: Number(threads) } : {});
       weakModels.push(weakModel);
-      const weakU = { name: "weakUncond:model", condition: "null", plan: COMPUTE_ALL, model: weakModel };
+      const weakU = { name: "weakAsUncond:model", condition: "null", plan: COMPUTE_ALL, model: weakModel };
       const g = Number(p.scale);
       const combine = ([vc, vwu]) => Float32Array.from(vc, (c, i) => vwu[i] + g * (c - vwu[i]));
-      guider = { kind: "weakUncond", branches: () => [COND, weakU], combination: () => ({ nonlinear: true, combine }), toJSON: () => ({ kind: "weakUncond", scale: g }) };
+      guider = { kind: "weakAsUncond", branches: () => [COND, weakU], combination: () => ({ nonlinear: true, combine }), toJSON: () => ({ kind: "weakAsUncond", scale: g }) };
     } else if (name === "agExp") {
       const weakModel = await loadModel(p.dir, threads ? { threads: Number(threads) } : {});
       weakModels.push(weakModel);

@@ -273,8 +273,9 @@ export class Pipeline implements AsyncDisposable {
           if (cacheBranches === 0) throw new RangeError(`Expected a guidance branch on the pipeline's model for a cache policy but received only second-model branches from ${guider.kind}`);
           cacheRun = checked.cache.start({ depth, batch, branches: cacheBranches, total: runSteps });
         }
-        if (cacheRun && branches.filter(onModel).length !== cacheBranches) {
-          throw new RangeError(`Expected the same number of guidance branches at every step for a cache policy but received ${branches.filter(onModel).length} at step ${i - first} (${cacheBranches} at the first)`);
+        const onModelCount = cacheRun ? branches.filter(onModel).length : 0;
+        if (cacheRun && onModelCount !== cacheBranches) {
+          throw new RangeError(`Expected the same number of guidance branches at every step for a cache policy but received ${onModelCount} at step ${i - first} (${cacheBranches} at the first)`);
         }
         const cacheStep = { index: i - first, total: runSteps, sigma: allSigmas[i]! };
         if (guidedInJs) {
@@ -404,8 +405,8 @@ export class Pipeline implements AsyncDisposable {
 
   /**
    * The branches with every `derive` branch bound to its derived model (the same branch object each time, so plans
-   * and batching stay stable). A derived model is built on first use (src/guidance/lowRank.ts: ~5 s for the glyph
-   * DiT, one matrix per event-loop turn) and kept until the pipeline is disposed.
+   * and batching stay stable). A derived model is built on first use (src/guidance/lowRank.ts: natively, off the JS
+   * thread; ~0.2 s for the glyph DiT) and kept until the pipeline is disposed.
    */
   async #withDerivedModels(branches: readonly GuidanceBranch[]): Promise<readonly GuidanceBranch[]> {
     if (!branches.some((b) => b.derive !== undefined && b.model === undefined)) return branches;

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 
 import { Pipeline } from "../../src/pipeline/pipeline.js";
 import { REPO_ROOT } from "../shared-paths.js";
@@ -120,10 +120,21 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
   }
 
   it("serve --queue hands the POST body to a worker, which writes OUT/<jobId>-<i>.png and returns the paths", async () => {
+    // This test hung once in ~5 CI runs (the 120 s timeout) and passes alone: on a failure, say which phase it was in
+    // and what the two processes logged, so the next occurrence names its cause.
+    let phase = "starting the worker";
+    let worker: Ditto | undefined, serve: Ditto | undefined;
+    onTestFailed(() => {
+      console.error(`worker.test.ts contract test failed in phase: ${phase}\n--- worker stderr ---\n${worker?.stderr() ?? ""}\n--- serve stderr ---\n${serve?.stderr() ?? ""}`);
+    });
     const out = path.join(work, "contract");
-    const worker = await startWorker(redis, "contract", out);
-    const { serve, url } = await startServe(redis, "contract", 4);
+    worker = await startWorker(redis, "contract", out);
+    phase = "starting serve";
+    const started = await startServe(redis, "contract", 4);
+    serve = started.serve;
+    const url = started.url;
     try {
+      phase = "the first POST";
       const body = { classLabels: [3, 4], steps: 4, seed: 0 };
       const response = await post(url, body);
       expect(response.status).toBe(200);
@@ -137,11 +148,13 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       expect(json.stats.forwards).toBe(direct.stats.forwards);
 
       // Bad input is a 400 from serve with the API's message, before anything is queued.
+      phase = "a 400 for bad input";
       const bad = await post(url, { classLabels: [3], steps: 0 });
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { error: { message: string } }).error.message).toBe("Expected integer between 1 and 10000 for steps but received 0");
 
       // A bad job put on the queue by someone else fails on the worker with the same message, without retries.
+      phase = "a bad job added to the queue directly";
       const client = await queueClient("contract");
       try {
         const job = await client.queue.add("generate", { classLabels: [99], steps: 2 }, { attempts: 3 });
@@ -157,6 +170,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       // A client that disconnects while a worker runs its job: the id goes out on the cancel channel, the worker aborts
       // the job between blocks, and it fails once (no retry); the worker then takes the next job.
       const leaving = new AbortController();
+      phase = "a long job, waiting for it to be active";
       const pending = post(url, { classLabels: [6], steps: 10_000 }, "", leaving.signal).catch((e: Error) => e);
       const watcher = await queueClient("contract");
       let cancelledId: string | undefined;
@@ -169,6 +183,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
         await watcher.close();
       }
       await worker.logged(new RegExp(`^ditto worker: job ${cancelledId} started`));
+      phase = `cancelling job ${cancelledId} by disconnecting`;
       leaving.abort();
       expect(await pending).toBeInstanceOf(Error);
       await worker.logged(new RegExp(`^ditto worker: job ${cancelledId} failed: AbortError: `));
@@ -176,11 +191,13 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       let status: { state: string } = { state: "active" };
       while (status.state === "active") status = (await (await fetch(`${url}/v1/jobs/${cancelledId}`)).json()) as typeof status;
       expect(status).toEqual({ id: cancelledId, state: "cancelled", error: { name: "AbortError", message: "The operation was aborted" } });
+      phase = "the next job after the cancellation";
       const next = await post(url, { classLabels: [6], steps: 2, seed: 0 });
       expect(next.status).toBe(200);
       expect(worker.stderr()).toContain(`job ${cancelledId} cancelled`);
       expect(worker.stderr()).not.toContain(`job ${cancelledId} started (attempt 2)`);
 
+      phase = "SIGTERM to both";
       serve.child.kill("SIGTERM");
       worker.child.kill("SIGTERM");
       expect(await serve.exited).toBe(0);

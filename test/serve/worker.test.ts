@@ -101,6 +101,15 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
    * QueueEvents reads only the events after it connects, so a job that finishes earlier would leave
    * waitUntilFinished pending forever (a 120 s CI timeout under load; src/serve/redisQueue.ts waits the same way).
    */
+  /** The job's state once it is completed or failed (polled every 20 ms). */
+  async function finishedState(queue: import("bullmq").Queue, id: string): Promise<string> {
+    for (;;) {
+      const state = await queue.getJobState(id);
+      if (state === "completed" || state === "failed") return state;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   async function queueClient(queue: string) {
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const eventsConnection = connection.duplicate();
@@ -120,8 +129,7 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
   }
 
   it("serve --queue hands the POST body to a worker, which writes OUT/<jobId>-<i>.png and returns the paths", async () => {
-    // This test hung once in ~5 CI runs (the 120 s timeout) and passes alone: on a failure, say which phase it was in
-    // and what the two processes logged, so the next occurrence names its cause.
+    // On a failure, say which phase the test was in and what the two processes logged (a CI-only hang was found so).
     let phase = "starting the worker";
     let worker: Ditto | undefined, serve: Ditto | undefined;
     onTestFailed(() => {
@@ -158,8 +166,12 @@ describe.skipIf(!HAS_REDIS)("ditto worker + serve --queue on BullMQ and a real r
       const client = await queueClient("contract");
       try {
         const job = await client.queue.add("generate", { classLabels: [99], steps: 2 }, { attempts: 3 });
-        await expect(job.waitUntilFinished(client.events)).rejects.toThrow("RangeError: Expected integer between 0 and 10 (10 = unconditional) for classLabels[0] but received 99");
+        // Polled, not job.waitUntilFinished: a job failing within milliseconds can fail before the fresh QueueEvents'
+        // first read, and its event is then never seen (the 120 s hang this test had in CI: the worker had logged the
+        // failure, the wait never settled).
+        expect(await finishedState(client.queue, job.id!)).toBe("failed");
         const failed = await client.queue.getJob(job.id!);
+        expect(failed!.failedReason).toBe("RangeError: Expected integer between 0 and 10 (10 = unconditional) for classLabels[0] but received 99");
         expect(failed!.attemptsMade).toBe(1);
         const status = await (await fetch(`${url}/v1/jobs/${job.id}`)).json() as { state: string; error: { name: string } };
         expect(status).toMatchObject({ state: "failed", error: { name: "RangeError" } });
